@@ -20,6 +20,8 @@ class Checker {
     if (!error_.empty()) return;
     if (required && value.empty()) {
       error_ = absl::StrCat(field, " is empty");
+    } else if (value.find('\0') != std::string::npos) {
+      error_ = absl::StrCat(field, " contains a NUL character");
     } else if (value.size() > limits_.max_name_bytes) {
       error_ = absl::StrCat(field, " is ", value.size(), " bytes (limit ", limits_.max_name_bytes, ")");
     }

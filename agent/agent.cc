@@ -1,0 +1,153 @@
+#include "agent/agent.h"
+
+#include <filesystem>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "agent/file_source.h"
+#include "common/log.h"
+#include "common/status_macros.h"
+#include "common/time_util.h"
+
+namespace syncwatch::agent {
+
+const char* AgentVersion() { return "syncwatch-agent 0.1.0"; }
+
+absl::StatusOr<std::unique_ptr<Agent>> Agent::Create(const AgentOptions& options, Clock& clock) {
+  SYNCWATCH_RETURN_IF_ERROR(options.Validate());
+  std::unique_ptr<Agent> agent(new Agent(options, clock));
+  Spool::Options spool_options;
+  spool_options.max_bytes = options.spool_max_bytes;
+  spool_options.batch_max_events = options.batch_max_events;
+  spool_options.batch_max_bytes = options.batch_max_bytes;
+  SYNCWATCH_ASSIGN_OR_RETURN(
+      agent->spool_,
+      Spool::Open((std::filesystem::path(options.data_dir) / "spool").string(), options.collectors,
+                  spool_options));
+  agent->refusals_at_start_ = agent->spool_->Refusals().size();
+
+  v1::Hello hello;
+  hello.set_agent_id(options.agent_id);
+  hello.set_server(options.server);
+  hello.set_tenant(options.tenant);
+  hello.set_role(options.role);
+  hello.set_agent_version(AgentVersion());
+  hello.set_spool_epoch(agent->spool_->epoch());
+  for (const std::string& address : options.collectors) {
+    LinkOptions link;
+    link.address = address;
+    link.hello = hello;
+    agent->links_.push_back(std::make_unique<CollectorLink>(std::move(link), *agent->spool_));
+    agent->links_.back()->Start();
+  }
+  return agent;
+}
+
+Agent::~Agent() {
+  Stop();
+  for (auto& link : links_) link->Stop();
+}
+
+ScanReport Agent::ScanOnce() {
+  ScanReport report;
+  for (const SourceOptions& source : options_.sources) {
+    absl::Status st = ScanSource(source, &report);
+    if (!st.ok()) report.failures.push_back(std::string(st.message()));
+  }
+  return report;
+}
+
+absl::Status Agent::ScanSource(const SourceOptions& source, ScanReport* report) {
+  SYNCWATCH_ASSIGN_OR_RETURN(std::vector<FoundFile> files, FindFiles(source.path));
+  for (const FoundFile& file : files) {
+    Spool::InputMark mark{absl::StrCat(source.name, ":", file.path), file.fingerprint};
+    if (spool_->IsRead(mark)) continue;
+    auto events = ReadSourceFile(source, file.path, clock_.Now());
+    absl::Status st = events.status();
+    if (st.ok()) st = spool_->Append(*events, mark);
+    if (!st.ok()) {
+      report->failures.push_back(std::string(st.message()));
+      MutexLock lock(&mu_);
+      auto [it, inserted] = reported_failures_.try_emplace(mark.key, mark.fingerprint);
+      if (inserted || it->second != mark.fingerprint) {
+        it->second = mark.fingerprint;
+        SYNCWATCH_LOG(kError, "source '", source.name, "': ", st.message());
+      }
+      continue;
+    }
+    ++report->files_read;
+    report->events_spooled += static_cast<int>(events->size());
+    SYNCWATCH_LOG(kInfo, "source '", source.name, "': spooled ", events->size(), " events from ", file.path);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Agent::WaitDelivered(absl::Duration timeout) {
+  const absl::Time deadline = absl::Now() + timeout;
+  uint64_t generation = 0;
+  while (!spool_->AllHandled()) {
+    const absl::Duration left = deadline - absl::Now();
+    if (left <= absl::ZeroDuration()) {
+      std::vector<std::string> behind;
+      const uint64_t last = spool_->LastSeq();
+      for (const auto& link : links_) {
+        const uint64_t acked = spool_->AckedSeq(link->address());
+        if (acked >= last) continue;
+        std::string why = link->last_error();
+        behind.push_back(absl::StrCat(link->address(), " (", last - acked, " batches unacknowledged",
+                                      why.empty() ? "" : "; last error: ", why, ")"));
+      }
+      return absl::DeadlineExceededError(absl::StrCat("not delivered within ",
+                                                      absl::FormatDuration(timeout), ": ",
+                                                      absl::StrJoin(behind, ", ")));
+    }
+    spool_->WaitForChange(&generation, std::min(left, absl::Seconds(1)));
+  }
+  std::vector<std::string> refusals = spool_->Refusals();
+  if (refusals.size() > refusals_at_start_) {
+    refusals.erase(refusals.begin(), refusals.begin() + static_cast<long>(refusals_at_start_));
+    return absl::FailedPreconditionError(absl::StrCat("collectors refused batches: ",
+                                                      absl::StrJoin(refusals, "; ")));
+  }
+  return absl::OkStatus();
+}
+
+void Agent::Run() {
+  std::map<std::string, absl::Time> next_scan;
+  absl::Time last_event = clock_.Now();
+  for (;;) {
+    const absl::Time now = clock_.Now();
+    absl::Time wake = now + options_.heartbeat_interval;
+    for (const SourceOptions& source : options_.sources) {
+      absl::Time& due = next_scan.try_emplace(source.name, now).first->second;
+      if (due <= now) {
+        ScanReport report;
+        (void)ScanSource(source, &report);  // failures are logged inside
+        if (report.events_spooled > 0) last_event = now;
+        due = now + source.interval;
+      }
+      wake = std::min(wake, due);
+    }
+    if (now - last_event >= options_.heartbeat_interval) {
+      v1::Event e;
+      e.set_source("heartbeat");
+      *e.mutable_observed_at() = ToProtoTimestamp(now);
+      e.mutable_heartbeat();
+      absl::Status st = spool_->Append({e}, std::nullopt);
+      if (!st.ok()) SYNCWATCH_LOG(kWarning, "heartbeat not spooled: ", st.message());
+      last_event = now;
+      wake = std::min(wake, now + options_.heartbeat_interval);
+    }
+    MutexLock lock(&mu_);
+    while (!stopping_ && absl::Now() < wake) cv_.WaitFor(absl::ToChronoNanoseconds(wake - absl::Now()));
+    if (stopping_) return;
+  }
+}
+
+void Agent::Stop() {
+  MutexLock lock(&mu_);
+  stopping_ = true;
+  cv_.SignalAll();
+}
+
+}  // namespace syncwatch::agent

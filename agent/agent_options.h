@@ -1,0 +1,69 @@
+// The agent's configuration (YAML, --config FILE), with defaults, validated
+// once at start-up. The keys are the contract of ARCHITECTURE.md.
+#ifndef SYNCWATCH_AGENT_AGENT_OPTIONS_H_
+#define SYNCWATCH_AGENT_AGENT_OPTIONS_H_
+
+#include <cstddef>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "syncwatch/v1/event.pb.h"
+
+namespace syncwatch::agent {
+
+enum class SourceKind { kRunHistory, kPendingExports, kExportErrors, kSettings };
+enum class SourceFormat { kXml, kJson, kCsexport };
+
+struct SourceOptions {
+  // Unique name; stamped on every event the source produces.
+  std::string name;
+  SourceKind kind = SourceKind::kRunHistory;
+  SourceFormat format = SourceFormat::kXml;
+  // A glob whose last path component may hold * and ?, e.g.
+  // /var/lib/syncwatch/in/runs/*.xml. Each matching file is read once (again
+  // only when its size or modification time changes).
+  std::string path;
+  // How often the glob is looked at. Default: 30s.
+  absl::Duration interval = absl::Seconds(30);
+};
+
+struct AgentOptions {
+  // The sync server this agent speaks for. Default: the host name.
+  std::string server;
+  // The Entra ID tenant, e.g. fabrikam.onmicrosoft.com.
+  std::string tenant;
+  // Stable identity of this agent installation. Default: the server name.
+  std::string agent_id;
+  // Declared role; settings sources may override it. Default: active.
+  v1::ServerRole role = v1::SERVER_ROLE_ACTIVE;
+  // Every collector gets every event. Default: 127.0.0.1:7443.
+  std::vector<std::string> collectors = {"127.0.0.1:7443"};
+  // Where the spool lives. Default: ./data/agent.
+  std::string data_dir = "./data/agent";
+  std::vector<SourceOptions> sources;
+  // Bytes the spool may hold before it refuses new events. Default: 512 MiB.
+  size_t spool_max_bytes = size_t{512} * 1024 * 1024;
+  // Most events per batch. Default: 500.
+  size_t batch_max_events = 500;
+  // Most bytes per batch (serialized). Default: 4 MiB.
+  size_t batch_max_bytes = size_t{4} * 1024 * 1024;
+  // A heartbeat is sent after this long without other events. Default: 60s.
+  absl::Duration heartbeat_interval = absl::Seconds(60);
+
+  // OK or InvalidArgument naming the setting.
+  absl::Status Validate() const;
+};
+
+// Reads the YAML config at `path`. Unknown keys and bad values are
+// InvalidArgument errors "PATH:LINE: …"; so are source kinds this agent
+// version cannot read yet.
+absl::StatusOr<AgentOptions> LoadAgentConfig(const std::string& path);
+
+const char* SourceKindName(SourceKind kind);
+
+}  // namespace syncwatch::agent
+
+#endif  // SYNCWATCH_AGENT_AGENT_OPTIONS_H_

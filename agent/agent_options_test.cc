@@ -1,0 +1,102 @@
+#include "agent/agent_options.h"
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/testutil/test_util.h"
+
+namespace syncwatch::agent {
+namespace {
+
+using ::syncwatch::testing::StatusIs;
+using ::testing::HasSubstr;
+
+class AgentConfigTest : public ::testing::Test {
+ protected:
+  absl::StatusOr<AgentOptions> Load(const std::string& yaml) {
+    testing::WriteFile(path_, yaml);
+    return LoadAgentConfig(path_);
+  }
+  testing::TempDir dir_;
+  std::string path_ = dir_.Sub("agent.yaml");
+};
+
+TEST_F(AgentConfigTest, ReadsTheDocumentedKeys) {
+  auto o = Load(R"(server: sync01
+tenant: fabrikam.onmicrosoft.com
+role: staging
+collectors: ["127.0.0.1:7443", "127.0.0.1:7444"]
+data_dir: /var/lib/syncwatch
+sources:
+  - name: runs
+    kind: run_history
+    format: xml
+    path: /in/runs/*.xml
+    interval: 5m
+  - name: runs-json
+    kind: run_history
+    format: json
+    path: /in/json/*.json
+)");
+  SYNCWATCH_ASSERT_OK(o);
+  EXPECT_EQ(o->server, "sync01");
+  EXPECT_EQ(o->agent_id, "sync01");
+  EXPECT_EQ(o->tenant, "fabrikam.onmicrosoft.com");
+  EXPECT_EQ(o->role, v1::SERVER_ROLE_STAGING);
+  EXPECT_EQ(o->collectors.size(), 2u);
+  EXPECT_EQ(o->data_dir, "/var/lib/syncwatch");
+  ASSERT_EQ(o->sources.size(), 2u);
+  EXPECT_EQ(o->sources[0].format, SourceFormat::kXml);
+  EXPECT_EQ(o->sources[0].interval, absl::Minutes(5));
+  EXPECT_EQ(o->sources[1].format, SourceFormat::kJson);
+  EXPECT_EQ(o->sources[1].interval, absl::Seconds(30));
+}
+
+TEST_F(AgentConfigTest, ServerDefaultsToTheHostName) {
+  auto o = Load("tenant: t\n");
+  SYNCWATCH_ASSERT_OK(o);
+  EXPECT_FALSE(o->server.empty());
+  EXPECT_EQ(o->agent_id, o->server);
+}
+
+TEST_F(AgentConfigTest, UnknownKeyNamesFileAndLine) {
+  EXPECT_THAT(Load("server: s\ncolector: [\"a:1\"]\n"),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr(path_ + ":2: unknown key 'colector'")));
+  EXPECT_THAT(Load("sources:\n  - name: r\n    kind: run_history\n    format: xml\n    pth: /x\n"),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr(":5: unknown key 'pth'")));
+}
+
+TEST_F(AgentConfigTest, BadValuesNameTheLine) {
+  EXPECT_THAT(Load("server: s\nrole: primary\n"),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr(":2: role 'primary'")));
+  EXPECT_THAT(Load("collectors: [\"nohostport\"]\n"),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("is not host:port")));
+  EXPECT_THAT(Load("sources:\n  - name: r\n    kind: run_history\n    format: csv\n    path: /x\n"),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr(":4: source 'r': format 'csv'")));
+  EXPECT_THAT(Load("sources:\n  - name: r\n    kind: runs\n    format: xml\n    path: /x\n"),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr(":3: source 'r': unknown kind")));
+  EXPECT_THAT(Load("sources:\n  - name: r\n    kind: run_history\n    format: xml\n    path: /in/*/x.xml\n"),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("wildcards are allowed in the file name only")));
+  EXPECT_THAT(Load("sources:\n  - name: r\n    kind: run_history\n    format: xml\n    path: /x\n    interval: soon\n"),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr(":6: source 'r': interval")));
+}
+
+TEST_F(AgentConfigTest, DuplicateSourceNamesAndMissingFieldsAreErrors) {
+  EXPECT_THAT(Load("sources:\n  - {name: r, kind: run_history, format: xml, path: /a}\n"
+                   "  - {name: r, kind: run_history, format: xml, path: /b}\n"),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("two sources are named 'r'")));
+  EXPECT_THAT(Load("sources:\n  - {name: r, kind: run_history, path: /a}\n"),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("'format' is required")));
+}
+
+TEST_F(AgentConfigTest, KindsNotReadableYetAreRejectedNotIgnored) {
+  EXPECT_THAT(Load("sources:\n  - {name: d, kind: pending_exports, format: csexport, path: /a}\n"),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("not readable by this agent version")));
+}
+
+TEST_F(AgentConfigTest, MissingFileIsNotFound) {
+  EXPECT_THAT(LoadAgentConfig(dir_.Sub("nope.yaml")), StatusIs(absl::StatusCode::kNotFound));
+}
+
+}  // namespace
+}  // namespace syncwatch::agent

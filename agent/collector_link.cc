@@ -1,0 +1,174 @@
+#include "agent/collector_link.h"
+
+#include <algorithm>
+#include <random>
+
+#include <grpcpp/create_channel.h>
+
+#include "absl/strings/str_cat.h"
+#include "common/log.h"
+#include "common/time_util.h"
+
+namespace syncwatch::agent {
+
+CollectorLink::CollectorLink(LinkOptions options, Spool& spool)
+    : options_(std::move(options)), spool_(spool) {
+  grpc::ChannelArguments args;
+  // Notice a dead collector on an idle stream within a minute.
+  args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, 30000);
+  args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 10000);
+  args.SetInt(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 0);
+  // Reconnects are paced by our own back-off, not gRPC's.
+  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
+  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
+  args.SetMaxSendMessageSize(-1);
+  stub_ = v1::Ingest::NewStub(
+      grpc::CreateCustomChannel(options_.address, grpc::InsecureChannelCredentials(), args));
+}
+
+CollectorLink::~CollectorLink() { Stop(); }
+
+void CollectorLink::Start() { thread_ = std::thread([this] { Supervise(); }); }
+
+void CollectorLink::Stop() {
+  {
+    MutexLock lock(&mu_);
+    stopping_ = true;
+    if (active_context_ != nullptr) active_context_->TryCancel();
+    cv_.SignalAll();
+  }
+  spool_.Poke();
+  if (thread_.joinable()) thread_.join();
+}
+
+std::string CollectorLink::last_error() {
+  MutexLock lock(&mu_);
+  return last_error_;
+}
+
+void CollectorLink::Supervise() {
+  std::mt19937_64 rng(std::random_device{}());
+  absl::Duration backoff = options_.initial_backoff;
+  for (;;) {
+    {
+      MutexLock lock(&mu_);
+      if (stopping_) return;
+    }
+    const bool welcomed = RunStream();
+    if (welcomed) backoff = options_.initial_backoff;  // the collector was there
+    MutexLock lock(&mu_);
+    if (stopping_) return;
+    std::uniform_int_distribution<int64_t> jitter(0, absl::ToInt64Milliseconds(backoff));
+    absl::Time until = std::max(absl::Now() + absl::Milliseconds(jitter(rng)), throttled_until_);
+    while (!stopping_ && absl::Now() < until) {
+      cv_.WaitFor(absl::ToChronoNanoseconds(until - absl::Now()));
+    }
+    backoff = std::min(backoff * 2, options_.max_backoff);
+  }
+}
+
+bool CollectorLink::RunStream() {
+  grpc::ClientContext context;
+  {
+    MutexLock lock(&mu_);
+    if (stopping_) return false;
+    active_context_ = &context;
+  }
+  auto stream = stub_->StreamEvents(&context);
+  bool welcomed = false;
+  std::string error;
+  v1::AgentMessage hello;
+  *hello.mutable_hello() = options_.hello;
+  v1::CollectorMessage first;
+  if (stream->Write(hello) && stream->Read(&first) && first.has_welcome()) {
+    welcomed = true;
+    // The collector may hold batches whose acks we lost.
+    if (first.welcome().stored_seq() > spool_.AckedSeq(options_.address)) {
+      (void)spool_.Ack(options_.address, first.welcome().stored_seq());  // an optimisation only
+    }
+    std::atomic<bool> alive{true};
+    std::thread reader([&] { ReadAcks(stream.get(), &alive); });
+    uint64_t sent = spool_.AckedSeq(options_.address);
+    uint64_t generation = 0;
+    while (alive.load()) {
+      {
+        MutexLock lock(&mu_);
+        if (stopping_) break;
+      }
+      const uint64_t acked = spool_.AckedSeq(options_.address);
+      sent = std::max(sent, acked);
+      const size_t in_flight = static_cast<size_t>(sent - acked);
+      bool throttled = false;
+      {
+        MutexLock lock(&mu_);
+        throttled = absl::Now() < throttled_until_;
+      }
+      if (!throttled && in_flight < options_.window && spool_.LastSeq() > sent) {
+        auto batches = spool_.ReadAfter(sent, options_.window - in_flight);
+        if (!batches.ok()) {
+          error = std::string(batches.status().message());
+          break;
+        }
+        bool ok = true;
+        for (v1::EventBatch& b : *batches) {
+          v1::AgentMessage m;
+          const uint64_t seq = b.seq();
+          *m.mutable_batch() = std::move(b);
+          if (!stream->Write(m)) {
+            ok = false;
+            break;
+          }
+          sent = seq;
+        }
+        if (!ok) break;
+        continue;
+      }
+      spool_.WaitForChange(&generation, absl::Milliseconds(500));
+    }
+    context.TryCancel();
+    reader.join();
+  }
+  grpc::Status status = stream->Finish();
+  {
+    MutexLock lock(&mu_);
+    active_context_ = nullptr;
+    if (!stopping_) {
+      if (error.empty()) {
+        error = status.ok() ? "stream closed by the collector"
+                            : absl::StrCat(status.error_message(), " (code ", status.error_code(), ")");
+      }
+      last_error_ = error;
+    }
+  }
+  if (!error.empty()) {
+    SYNCWATCH_LOG(kWarning, "collector ", options_.address, ": ", error, welcomed ? "" : " (no welcome)");
+  }
+  return welcomed;
+}
+
+void CollectorLink::ReadAcks(grpc::ClientReaderWriter<v1::AgentMessage, v1::CollectorMessage>* stream,
+                             std::atomic<bool>* alive) {
+  v1::CollectorMessage m;
+  while (stream->Read(&m)) {
+    absl::Status st;
+    if (m.has_ack()) {
+      st = spool_.Ack(options_.address, m.ack().seq());
+    } else if (m.has_refusal()) {
+      st = spool_.Refuse(options_.address, m.refusal().seq(), m.refusal().reason());
+    } else if (m.has_throttle()) {
+      const absl::Duration wait = FromProtoDuration(m.throttle().retry_after());
+      SYNCWATCH_LOG(kWarning, "collector ", options_.address, " asks to slow down for ",
+                    absl::FormatDuration(wait), ": ", m.throttle().reason());
+      MutexLock lock(&mu_);
+      throttled_until_ = absl::Now() + std::min(wait, absl::Minutes(10));
+    }
+    if (!st.ok()) {
+      SYNCWATCH_LOG(kError, "spool: ", st.ToString());
+      break;
+    }
+  }
+  alive->store(false);
+  spool_.Poke();  // wake the writer so it notices
+}
+
+}  // namespace syncwatch::agent

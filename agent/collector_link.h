@@ -1,0 +1,75 @@
+// Delivers the spool to one collector: one stream at a time, re-opened with
+// jittered exponential back-off after any failure, re-sending everything the
+// collector has not acknowledged.
+#ifndef SYNCWATCH_AGENT_COLLECTOR_LINK_H_
+#define SYNCWATCH_AGENT_COLLECTOR_LINK_H_
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include <grpcpp/client_context.h>
+
+#include "absl/time/time.h"
+#include "agent/spool.h"
+#include "common/mutex.h"
+#include "syncwatch/v1/ingest.grpc.pb.h"
+
+namespace syncwatch::agent {
+
+struct LinkOptions {
+  std::string address;  // host:port
+  v1::Hello hello;      // sent first on every stream
+  // Batches sent ahead of acknowledgements. Default: 8.
+  size_t window = 8;
+  // Back-off after a failed stream: starts at `initial_backoff`, doubles up to
+  // `max_backoff`, each wait drawn uniformly from [0, current] (full jitter).
+  absl::Duration initial_backoff = absl::Milliseconds(200);
+  absl::Duration max_backoff = absl::Seconds(30);
+};
+
+// Uses gRPC's synchronous streaming API on two threads (a writer that also
+// supervises, and a reader for acks): each thread blocks only on its own side
+// of the stream, which keeps the state machine plain. Thread-safe.
+class CollectorLink {
+ public:
+  // `spool` must outlive the link.
+  CollectorLink(LinkOptions options, Spool& spool);
+  // Stops if running.
+  ~CollectorLink();
+  CollectorLink(const CollectorLink&) = delete;
+  CollectorLink& operator=(const CollectorLink&) = delete;
+
+  void Start();
+  // Cancels the current stream and joins the threads; returns promptly.
+  void Stop();
+
+  const std::string& address() const { return options_.address; }
+  // The last reason a stream failed, empty if none did (for --once messages).
+  std::string last_error();
+
+ private:
+  void Supervise();
+  // Runs one stream until it fails or Stop(); true when it got a Welcome.
+  bool RunStream();
+  void ReadAcks(grpc::ClientReaderWriter<v1::AgentMessage, v1::CollectorMessage>* stream,
+                std::atomic<bool>* alive);
+
+  const LinkOptions options_;
+  Spool& spool_;
+  std::unique_ptr<v1::Ingest::Stub> stub_;
+
+  Mutex mu_;
+  CondVar cv_{&mu_};
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  grpc::ClientContext* active_context_ ABSL_GUARDED_BY(mu_) = nullptr;
+  std::string last_error_ ABSL_GUARDED_BY(mu_);
+  absl::Time throttled_until_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
+
+  std::thread thread_;
+};
+
+}  // namespace syncwatch::agent
+
+#endif  // SYNCWATCH_AGENT_COLLECTOR_LINK_H_

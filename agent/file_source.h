@@ -1,0 +1,37 @@
+// Finds the files a path source names (a glob in the last path component) and
+// turns each into events with the parser its kind and format call for.
+#ifndef SYNCWATCH_AGENT_FILE_SOURCE_H_
+#define SYNCWATCH_AGENT_FILE_SOURCE_H_
+
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "agent/agent_options.h"
+#include "syncwatch/v1/event.pb.h"
+
+namespace syncwatch::agent {
+
+struct FoundFile {
+  std::string path;
+  // Changes when the file is replaced or rewritten (size and mtime).
+  std::string fingerprint;
+};
+
+// True when `name` matches `pattern` (* and ? wildcards, case-sensitive).
+bool WildcardMatch(absl::string_view pattern, absl::string_view name);
+
+// Regular files matching `glob`, sorted by path. A missing directory is not an
+// error (the exporter may not have run yet): it yields no files.
+absl::StatusOr<std::vector<FoundFile>> FindFiles(const std::string& glob);
+
+// Parses one file of `source` into events stamped with the source name and
+// `now`. Errors name the file, the line and the problem.
+absl::StatusOr<std::vector<v1::Event>> ReadSourceFile(const SourceOptions& source,
+                                                      const std::string& path, absl::Time now);
+
+}  // namespace syncwatch::agent
+
+#endif  // SYNCWATCH_AGENT_FILE_SOURCE_H_

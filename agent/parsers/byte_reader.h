@@ -1,0 +1,52 @@
+// A minimal pull interface over bytes, so parsers can stream from a file, a
+// command's output or memory alike.
+#ifndef SYNCWATCH_AGENT_PARSERS_BYTE_READER_H_
+#define SYNCWATCH_AGENT_PARSERS_BYTE_READER_H_
+
+#include <cstddef>
+#include <cstdio>
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+
+namespace syncwatch::agent {
+
+// Not thread-safe.
+class ByteReader {
+ public:
+  virtual ~ByteReader() = default;
+  // Reads up to `capacity` bytes into `buf`; returns how many, 0 at the end.
+  virtual absl::StatusOr<size_t> Read(char* buf, size_t capacity) = 0;
+};
+
+// Reads from memory; `data` must outlive the reader.
+class StringByteReader final : public ByteReader {
+ public:
+  explicit StringByteReader(absl::string_view data) : data_(data) {}
+  absl::StatusOr<size_t> Read(char* buf, size_t capacity) override;
+
+ private:
+  absl::string_view data_;
+};
+
+// Reads a file.
+class FileByteReader final : public ByteReader {
+ public:
+  // NotFound / PermissionDenied / Unavailable naming the path when it cannot be opened.
+  static absl::StatusOr<std::unique_ptr<FileByteReader>> Open(const std::string& path);
+  ~FileByteReader() override;
+  FileByteReader(const FileByteReader&) = delete;
+  FileByteReader& operator=(const FileByteReader&) = delete;
+  absl::StatusOr<size_t> Read(char* buf, size_t capacity) override;
+
+ private:
+  FileByteReader(std::string path, std::FILE* f) : path_(std::move(path)), file_(f) {}
+  std::string path_;
+  std::FILE* file_;
+};
+
+}  // namespace syncwatch::agent
+
+#endif  // SYNCWATCH_AGENT_PARSERS_BYTE_READER_H_

@@ -1,0 +1,59 @@
+// Owns everything a running collector is made of: the store, the storage
+// writer, the gRPC services and server. Start-up and shutdown order live here.
+#ifndef SYNCWATCH_COLLECTOR_COLLECTOR_SERVER_H_
+#define SYNCWATCH_COLLECTOR_COLLECTOR_SERVER_H_
+
+#include <memory>
+
+#include <grpcpp/server.h>
+
+#include "absl/status/statusor.h"
+#include "collector/collector_options.h"
+#include "collector/ingest_service.h"
+#include "collector/query_service.h"
+#include "collector/storage_writer.h"
+#include "collector/store.h"
+#include "common/clock.h"
+
+namespace syncwatch::collector {
+
+// Thread-safe.
+class CollectorServer {
+ public:
+  // Validates `options`, opens the store and starts serving. `clock` must
+  // outlive the server.
+  static absl::StatusOr<std::unique_ptr<CollectorServer>> Start(const CollectorOptions& options,
+                                                                Clock& clock);
+  // Shuts down if still running.
+  ~CollectorServer();
+  CollectorServer(const CollectorServer&) = delete;
+  CollectorServer& operator=(const CollectorServer&) = delete;
+
+  // The gRPC port actually bound (useful with port 0).
+  int port() const { return port_; }
+
+  // Stops accepting, lets open calls end (cancelling streams after a grace
+  // period), commits what the writer holds, and closes the store.
+  void Shutdown();
+
+  const WriterStats& writer_stats() const { return writer_->stats(); }
+  const IngestStats& ingest_stats() const { return ingest_->stats(); }
+
+ private:
+  CollectorServer() = default;
+
+  std::unique_ptr<Store> store_;
+  std::unique_ptr<StorageWriter> writer_;
+  std::unique_ptr<IngestService> ingest_;
+  std::unique_ptr<QueryService> query_;
+  std::unique_ptr<grpc::Server> server_;
+  int port_ = 0;
+  bool shut_down_ = false;
+};
+
+// The collector's version string.
+const char* CollectorVersion();
+
+}  // namespace syncwatch::collector
+
+#endif  // SYNCWATCH_COLLECTOR_COLLECTOR_SERVER_H_

@@ -1,0 +1,221 @@
+// The ingest protocol over real gRPC (TCP on 127.0.0.1) into a real RocksDB.
+#include <memory>
+#include <string>
+
+#include <grpcpp/create_channel.h>
+
+#include "collector/collector_server.h"
+#include "common/time_util.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "syncwatch/v1/ingest.grpc.pb.h"
+#include "syncwatch/v1/query.grpc.pb.h"
+#include "tests/testutil/test_util.h"
+
+namespace syncwatch::collector {
+namespace {
+
+using ::testing::HasSubstr;
+
+class IngestServiceTest : public ::testing::Test {
+ protected:
+  void SetUp() override { StartCollector(); }
+
+  void StartCollector() {
+    options_.data_dir = dir_.Sub("collector");
+    options_.listen = "127.0.0.1:0";
+    auto server = CollectorServer::Start(options_, clock_);
+    ASSERT_TRUE(server.ok()) << server.status();
+    server_ = *std::move(server);
+    channel_ = grpc::CreateChannel("127.0.0.1:" + std::to_string(server_->port()),
+                                   grpc::InsecureChannelCredentials());
+    ingest_ = v1::Ingest::NewStub(channel_);
+    query_ = v1::Query::NewStub(channel_);
+  }
+
+  struct Stream {
+    grpc::ClientContext context;
+    std::unique_ptr<grpc::ClientReaderWriter<v1::AgentMessage, v1::CollectorMessage>> rw;
+  };
+
+  std::unique_ptr<Stream> Open(const std::string& epoch = "e1") {
+    auto s = std::make_unique<Stream>();
+    s->context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+    s->rw = ingest_->StreamEvents(&s->context);
+    v1::AgentMessage hello;
+    hello.mutable_hello()->set_agent_id("agent-sync01");
+    hello.mutable_hello()->set_server("sync01");
+    hello.mutable_hello()->set_tenant("fabrikam.onmicrosoft.com");
+    hello.mutable_hello()->set_role(v1::SERVER_ROLE_ACTIVE);
+    hello.mutable_hello()->set_agent_version("test");
+    hello.mutable_hello()->set_spool_epoch(epoch);
+    EXPECT_TRUE(s->rw->Write(hello));
+    return s;
+  }
+
+  static v1::AgentMessage Batch(uint64_t seq, const std::string& run_id, const std::string& connector = "contoso.com") {
+    v1::AgentMessage m;
+    v1::EventBatch* b = m.mutable_batch();
+    b->set_seq(seq);
+    v1::Event* e = b->add_events();
+    e->set_source("runs");
+    *e->mutable_observed_at() = ToProtoTimestamp(absl::FromUnixSeconds(1649391100));
+    v1::RunProfileResult* r = e->mutable_run();
+    r->set_run_history_id(run_id);
+    r->set_connector_name(connector);
+    r->set_run_number(26147);
+    r->set_result("success");
+    *r->mutable_start_time() = ToProtoTimestamp(absl::FromUnixMillis(1649391053843));
+    return m;
+  }
+
+  int StoredRuns() {
+    grpc::ClientContext ctx;
+    v1::ListRunsRequest req;
+    v1::ListRunsResponse resp;
+    grpc::Status s = query_->ListRuns(&ctx, req, &resp);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    return resp.runs_size();
+  }
+
+  testing::TempDir dir_;
+  testing::FakeClock clock_;
+  CollectorOptions options_;
+  std::unique_ptr<CollectorServer> server_;
+  std::shared_ptr<grpc::Channel> channel_;
+  std::unique_ptr<v1::Ingest::Stub> ingest_;
+  std::unique_ptr<v1::Query::Stub> query_;
+};
+
+TEST_F(IngestServiceTest, WelcomesThenAcksEachBatchOnceStored) {
+  auto s = Open();
+  v1::CollectorMessage m;
+  ASSERT_TRUE(s->rw->Read(&m));
+  ASSERT_TRUE(m.has_welcome());
+  EXPECT_EQ(m.welcome().stored_seq(), 0u);
+  ASSERT_TRUE(s->rw->Write(Batch(1, "81d206e6-392a-4485-9834-4c241723332d")));
+  ASSERT_TRUE(s->rw->Read(&m));
+  ASSERT_TRUE(m.has_ack()) << m.DebugString();
+  EXPECT_EQ(m.ack().seq(), 1u);
+  EXPECT_FALSE(m.ack().duplicate());
+  // Acked means stored: a query sees it at once.
+  EXPECT_EQ(StoredRuns(), 1);
+  s->rw->WritesDone();
+  EXPECT_TRUE(s->rw->Finish().ok());
+}
+
+TEST_F(IngestServiceTest, BatchResentOnANewStreamIsAckedAsDuplicate) {
+  {
+    auto s = Open();
+    v1::CollectorMessage m;
+    ASSERT_TRUE(s->rw->Read(&m));
+    ASSERT_TRUE(s->rw->Write(Batch(1, "run-a")));
+    ASSERT_TRUE(s->rw->Read(&m));
+    s->context.TryCancel();  // the connection drops before the agent saw more
+    (void)s->rw->Finish();
+  }
+  auto s = Open();
+  v1::CollectorMessage m;
+  ASSERT_TRUE(s->rw->Read(&m));
+  EXPECT_EQ(m.welcome().stored_seq(), 1u);
+  ASSERT_TRUE(s->rw->Write(Batch(1, "run-a")));
+  ASSERT_TRUE(s->rw->Read(&m));
+  EXPECT_TRUE(m.ack().duplicate());
+  EXPECT_EQ(StoredRuns(), 1);
+}
+
+TEST_F(IngestServiceTest, InvalidBatchIsRefusedWithReasonAndTheStreamGoesOn) {
+  auto s = Open();
+  v1::CollectorMessage m;
+  ASSERT_TRUE(s->rw->Read(&m));
+  ASSERT_TRUE(s->rw->Write(Batch(1, "run-a", /*connector=*/"")));
+  ASSERT_TRUE(s->rw->Read(&m));
+  ASSERT_TRUE(m.has_refusal()) << m.DebugString();
+  EXPECT_EQ(m.refusal().seq(), 1u);
+  EXPECT_THAT(m.refusal().reason(), HasSubstr("event 0 (run): connector_name is empty"));
+  ASSERT_TRUE(s->rw->Write(Batch(2, "run-b")));
+  ASSERT_TRUE(s->rw->Read(&m));
+  ASSERT_TRUE(m.has_ack());
+  EXPECT_EQ(m.ack().seq(), 2u);
+  EXPECT_EQ(StoredRuns(), 1);
+}
+
+TEST_F(IngestServiceTest, FirstMessageMustBeAHello) {
+  grpc::ClientContext ctx;
+  auto rw = ingest_->StreamEvents(&ctx);
+  ASSERT_TRUE(rw->Write(Batch(1, "run-a")));
+  v1::CollectorMessage m;
+  EXPECT_FALSE(rw->Read(&m));
+  grpc::Status st = rw->Finish();
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_THAT(st.error_message(), HasSubstr("first message must be a hello"));
+}
+
+TEST_F(IngestServiceTest, HelloWithoutServerIsRejectedNamingTheField) {
+  grpc::ClientContext ctx;
+  auto rw = ingest_->StreamEvents(&ctx);
+  v1::AgentMessage hello;
+  hello.mutable_hello()->set_agent_id("a");
+  hello.mutable_hello()->set_spool_epoch("e");
+  hello.mutable_hello()->set_role(v1::SERVER_ROLE_ACTIVE);
+  ASSERT_TRUE(rw->Write(hello));
+  v1::CollectorMessage m;
+  EXPECT_FALSE(rw->Read(&m));
+  grpc::Status st = rw->Finish();
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(st.error_message(), HasSubstr("server is empty"));
+}
+
+TEST_F(IngestServiceTest, OversizedBatchIsRefusedButOversizedMessageOnlyEndsItsStream) {
+  server_.reset();
+  options_.max_batch_bytes = 4 * 1024;
+  options_.max_message_bytes = 64 * 1024;
+  StartCollector();
+
+  auto s = Open();
+  v1::CollectorMessage m;
+  ASSERT_TRUE(s->rw->Read(&m));
+  v1::AgentMessage big = Batch(1, "run-a");
+  big.mutable_batch()->mutable_events(0)->mutable_run()->set_username(std::string(8 * 1024, 'x'));
+  ASSERT_TRUE(s->rw->Write(big));
+  ASSERT_TRUE(s->rw->Read(&m));
+  ASSERT_TRUE(m.has_refusal());
+  EXPECT_THAT(m.refusal().reason(), HasSubstr("limit 4096"));
+
+  // Above the transport limit gRPC itself ends the stream...
+  v1::AgentMessage huge = Batch(2, "run-b");
+  huge.mutable_batch()->mutable_events(0)->mutable_run()->set_username(std::string(128 * 1024, 'x'));
+  (void)s->rw->Write(huge);
+  EXPECT_FALSE(s->rw->Read(&m));
+  EXPECT_EQ(s->rw->Finish().error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+
+  // ...and the collector carries on.
+  auto again = Open();
+  ASSERT_TRUE(again->rw->Read(&m));
+  ASSERT_TRUE(again->rw->Write(Batch(3, "run-c")));
+  ASSERT_TRUE(again->rw->Read(&m));
+  EXPECT_TRUE(m.has_ack());
+  EXPECT_EQ(StoredRuns(), 1);
+}
+
+TEST_F(IngestServiceTest, DataSurvivesACollectorRestart) {
+  {
+    auto s = Open();
+    v1::CollectorMessage m;
+    ASSERT_TRUE(s->rw->Read(&m));
+    ASSERT_TRUE(s->rw->Write(Batch(1, "run-a")));
+    ASSERT_TRUE(s->rw->Read(&m));
+    s->rw->WritesDone();
+    ASSERT_TRUE(s->rw->Finish().ok());
+  }
+  server_.reset();
+  StartCollector();
+  EXPECT_EQ(StoredRuns(), 1);
+  auto s = Open();
+  v1::CollectorMessage m;
+  ASSERT_TRUE(s->rw->Read(&m));
+  EXPECT_EQ(m.welcome().stored_seq(), 1u);
+}
+
+}  // namespace
+}  // namespace syncwatch::collector

@@ -1,0 +1,74 @@
+// syncwatch-collector: flags -> CollectorOptions -> CollectorServer.
+#include <csignal>
+#include <cstdio>
+#include <string>
+
+#include <semaphore.h>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "collector/collector_server.h"
+#include "common/log.h"
+
+ABSL_FLAG(std::string, config, "", "YAML config file (flags given explicitly override it)");
+ABSL_FLAG(std::string, data_dir, "./data/collector", "Directory of the RocksDB store");
+ABSL_FLAG(std::string, listen, "127.0.0.1:7443", "gRPC listen address host:port");
+ABSL_FLAG(bool, insecure, false, "Allow plain text on a non-loopback listen address");
+ABSL_FLAG(bool, sync_writes, true, "fsync each commit before acknowledging it");
+
+namespace {
+
+sem_t g_stop;
+
+void OnSignal(int) { sem_post(&g_stop); }  // async-signal-safe
+
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage(
+      "Receives events from syncwatch agents, stores them in RocksDB and answers queries.\n"
+      "Usage: syncwatch-collector [--config FILE] [--data_dir DIR] [--listen HOST:PORT]");
+  absl::ParseCommandLine(argc, argv);
+  using syncwatch::collector::CollectorOptions;
+
+  CollectorOptions options;
+  if (!absl::GetFlag(FLAGS_config).empty()) {
+    auto loaded = syncwatch::collector::LoadCollectorConfig(absl::GetFlag(FLAGS_config), options);
+    if (!loaded.ok()) {
+      std::fprintf(stderr, "syncwatch-collector: %s\n", std::string(loaded.status().message()).c_str());
+      return 2;
+    }
+    options = *loaded;
+  }
+  // A flag overrides the config file when it differs from its default (this
+  // Abseil cannot tell whether a flag was given explicitly).
+  const CollectorOptions defaults;
+  if (absl::GetFlag(FLAGS_data_dir) != defaults.data_dir) options.data_dir = absl::GetFlag(FLAGS_data_dir);
+  if (absl::GetFlag(FLAGS_listen) != defaults.listen) options.listen = absl::GetFlag(FLAGS_listen);
+  if (absl::GetFlag(FLAGS_insecure)) options.insecure = true;
+  if (!absl::GetFlag(FLAGS_sync_writes)) options.sync_writes = false;
+  if (absl::Status valid = options.Validate(); !valid.ok()) {
+    std::fprintf(stderr, "syncwatch-collector: %s\n", std::string(valid.message()).c_str());
+    return 2;
+  }
+
+  sem_init(&g_stop, 0, 0);
+  std::signal(SIGINT, OnSignal);
+  std::signal(SIGTERM, OnSignal);
+
+  auto server = syncwatch::collector::CollectorServer::Start(options, syncwatch::RealClock::Get());
+  if (!server.ok()) {
+    std::fprintf(stderr, "syncwatch-collector: %s\n", std::string(server.status().message()).c_str());
+    return 1;
+  }
+  // Tests and scripts wait for this line to learn the bound port.
+  std::printf("listening on port %d\n", (*server)->port());
+  std::fflush(stdout);
+  while (sem_wait(&g_stop) != 0) {
+  }
+  SYNCWATCH_LOG(kInfo, "signal received, shutting down");
+  (*server)->Shutdown();
+  return 0;
+}

@@ -1,0 +1,57 @@
+#include "collector/record_keys.h"
+
+#include "absl/strings/str_cat.h"
+#include "common/key_codec.h"
+#include "common/time_util.h"
+
+namespace syncwatch::collector {
+
+std::string ServerKey(absl::string_view server) { return KeyBuilder().String(server).Take(); }
+
+std::string ServerPrefix(absl::string_view server) { return KeyBuilder().String(server).Take(); }
+
+std::string ServerConnectorPrefix(absl::string_view server, absl::string_view connector) {
+  return KeyBuilder().String(server).String(connector).Take();
+}
+
+std::string RunNaturalId(const v1::RunProfileResult& run) {
+  if (!run.run_history_id().empty()) return run.run_history_id();
+  const std::string& connector = run.connector_id().empty() ? run.connector_name() : run.connector_id();
+  return absl::StrCat("run#", connector, "#", run.run_number());
+}
+
+std::string RunKey(absl::string_view server, const v1::RunProfileResult& run) {
+  return KeyBuilder()
+      .String(server)
+      .String(run.connector_name())
+      .Int64(ToUnixMicrosOrZero(run.start_time()))
+      .String(RunNaturalId(run))
+      .Take();
+}
+
+std::string SnapshotKey(absl::string_view server, absl::string_view connector) {
+  return KeyBuilder().String(server).String(connector).Take();
+}
+
+std::string SnapshotHistoryKey(absl::string_view server, const v1::PendingExportSnapshot& s) {
+  return KeyBuilder()
+      .String(server)
+      .String(s.connector_name())
+      .Int64(ToUnixMicrosOrZero(s.taken_at()))
+      .Take();
+}
+
+std::string ExportErrorKey(absl::string_view server, const v1::ExportError& e) {
+  return KeyBuilder()
+      .String(server)
+      .String(e.connector_name())
+      .String(e.cs_guid().empty() ? e.dn() : e.cs_guid())
+      .String(e.error_type())
+      .Take();
+}
+
+std::string AgentMarkKey(absl::string_view agent_id, absl::string_view spool_epoch) {
+  return KeyBuilder().String(agent_id).String(spool_epoch).Take();
+}
+
+}  // namespace syncwatch::collector

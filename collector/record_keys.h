@@ -1,0 +1,35 @@
+// The keys of the collector's column families (layout in store.h), shared by
+// the writer and the query service.
+#ifndef SYNCWATCH_COLLECTOR_RECORD_KEYS_H_
+#define SYNCWATCH_COLLECTOR_RECORD_KEYS_H_
+
+#include <string>
+
+#include "absl/strings/string_view.h"
+#include "syncwatch/v1/event.pb.h"
+
+namespace syncwatch::collector {
+
+std::string ServerKey(absl::string_view server);
+
+// Prefix of every key of one server in the runs, snapshots, snapshot_history
+// and export_errors families; with a connector, of that connector only.
+std::string ServerPrefix(absl::string_view server);
+std::string ServerConnectorPrefix(absl::string_view server, absl::string_view connector);
+
+// A run's natural identity: its RunHistoryId, or the connector and run number
+// when the source has no id (run-history XML).
+std::string RunNaturalId(const v1::RunProfileResult& run);
+std::string RunKey(absl::string_view server, const v1::RunProfileResult& run);
+
+std::string SnapshotKey(absl::string_view server, absl::string_view connector);
+std::string SnapshotHistoryKey(absl::string_view server, const v1::PendingExportSnapshot& s);
+
+// One record per (server, connector, object, error type): the latest occurrence.
+std::string ExportErrorKey(absl::string_view server, const v1::ExportError& e);
+
+std::string AgentMarkKey(absl::string_view agent_id, absl::string_view spool_epoch);
+
+}  // namespace syncwatch::collector
+
+#endif  // SYNCWATCH_COLLECTOR_RECORD_KEYS_H_

@@ -1,0 +1,114 @@
+// The single writer of the collector's store. Streams hand it validated
+// batches; it commits whatever has queued up from all streams in one RocksDB
+// write (group commit, as LevelDB's DBImpl::Write does) and then calls each
+// submission's completion with the outcome. A batch whose seq is at or below
+// the agent's stored high-water mark is not written again (acknowledged as a
+// duplicate); records also have natural keys (RunHistoryId, cs-guid, ...), so
+// a run re-sent under a new spool epoch overwrites itself instead of doubling.
+#ifndef SYNCWATCH_COLLECTOR_STORAGE_WRITER_H_
+#define SYNCWATCH_COLLECTOR_STORAGE_WRITER_H_
+
+#include <atomic>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <thread>
+#include <utility>
+
+#include "absl/status/status.h"
+#include "collector/store.h"
+#include "common/clock.h"
+#include "common/mutex.h"
+#include "syncwatch/v1/event.pb.h"
+#include "syncwatch/v1/ingest.pb.h"
+#include "syncwatch/v1/query.pb.h"
+
+namespace syncwatch::collector {
+
+// Who sent a batch: fixed per stream after its Hello.
+struct AgentContext {
+  v1::Hello hello;
+};
+
+// Counters for tests and /metrics; monotonic.
+struct WriterStats {
+  std::atomic<uint64_t> commits{0};
+  std::atomic<uint64_t> batches_stored{0};
+  std::atomic<uint64_t> batches_duplicate{0};
+  std::atomic<uint64_t> events_stored{0};
+  std::atomic<uint64_t> write_failures{0};
+};
+
+class StorageWriter {
+ public:
+  struct Options {
+    // Most submissions committed in one RocksDB write. Default: 256.
+    size_t max_group_size = 256;
+    // Submissions waiting beyond this make Submit fail with ResourceExhausted
+    // (streams then tell their agent to back off). Default: 4096.
+    size_t max_queue = 4096;
+  };
+
+  // Called on the writer thread once the submission is durable (OK; duplicate
+  // tells whether the batch had been stored before) or failed. Must not block.
+  using Completion = std::function<void(absl::Status status, bool duplicate)>;
+
+  // `store` and `clock` must outlive the writer. Loads the high-water marks.
+  static absl::StatusOr<std::unique_ptr<StorageWriter>> Create(Store& store, Clock& clock,
+                                                               const Options& options);
+  // Stops the thread after committing what is queued.
+  ~StorageWriter();
+  StorageWriter(const StorageWriter&) = delete;
+  StorageWriter& operator=(const StorageWriter&) = delete;
+
+  // Queues a batch (or, with no batch, only the agent's sign of life from its
+  // Hello). Thread-safe, never blocks; `done` is always called exactly once,
+  // possibly before Submit returns when the queue is full or the writer stopped.
+  void Submit(std::shared_ptr<const AgentContext> agent, std::unique_ptr<v1::EventBatch> batch,
+              Completion done);
+
+  // Highest seq stored for (agent_id, spool_epoch); 0 when none.
+  uint64_t StoredSeq(const std::string& agent_id, const std::string& spool_epoch);
+
+  // Commits what is queued and stops accepting; later Submits fail Unavailable.
+  void Stop();
+
+  const WriterStats& stats() const { return stats_; }
+
+ private:
+  struct Submission {
+    std::shared_ptr<const AgentContext> agent;
+    std::unique_ptr<v1::EventBatch> batch;
+    Completion done;
+  };
+
+  StorageWriter(Store& store, Clock& clock, const Options& options);
+  absl::Status Load();
+  void Run();
+  void CommitGroup(std::deque<Submission>& group);
+
+  Store& store_;
+  Clock& clock_;
+  const Options options_;
+  WriterStats stats_;
+
+  Mutex mu_;
+  CondVar cv_{&mu_};
+  std::deque<Submission> queue_ ABSL_GUARDED_BY(mu_);
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  // (agent_id, spool_epoch) -> stored seq. Written only by the writer thread
+  // after a successful commit, read by streams for their Welcome.
+  std::map<std::pair<std::string, std::string>, uint64_t> marks_ ABSL_GUARDED_BY(mu_);
+
+  // Owned by the writer thread: the latest record per server.
+  std::map<std::string, v1::ServerInfo> servers_;
+
+  std::thread thread_;
+};
+
+}  // namespace syncwatch::collector
+
+#endif  // SYNCWATCH_COLLECTOR_STORAGE_WRITER_H_

@@ -1,0 +1,266 @@
+#include "collector/storage_writer.h"
+
+#include <future>
+#include <memory>
+#include <string>
+#include <utility>
+
+#include "collector/query_service.h"
+#include "collector/store.h"
+#include "common/time_util.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/testutil/test_util.h"
+
+namespace syncwatch::collector {
+namespace {
+
+using ::syncwatch::testing::FakeClock;
+using ::syncwatch::testing::TempDir;
+
+struct Outcome {
+  absl::Status status;
+  bool duplicate = false;
+};
+
+class StorageWriterTest : public ::testing::Test {
+ protected:
+  void SetUp() override { Open(); }
+
+  void Open() {
+    auto store = Store::Open(dir_.Sub("db"), Store::Options());
+    ASSERT_TRUE(store.ok()) << store.status();
+    store_ = *std::move(store);
+    auto writer = StorageWriter::Create(*store_, clock_, StorageWriter::Options());
+    ASSERT_TRUE(writer.ok()) << writer.status();
+    writer_ = *std::move(writer);
+  }
+
+  void Reopen() {
+    writer_.reset();
+    store_.reset();
+    Open();
+  }
+
+  static std::shared_ptr<AgentContext> Agent(const std::string& epoch = "epoch-1",
+                                             const std::string& server = "sync01") {
+    auto a = std::make_shared<AgentContext>();
+    a->hello.set_agent_id(server);
+    a->hello.set_server(server);
+    a->hello.set_tenant("fabrikam.onmicrosoft.com");
+    a->hello.set_role(v1::SERVER_ROLE_ACTIVE);
+    a->hello.set_spool_epoch(epoch);
+    return a;
+  }
+
+  static v1::RunProfileResult Run(const std::string& id, const std::string& result, bool complete = true) {
+    v1::RunProfileResult r;
+    r.set_run_history_id(id);
+    r.set_connector_name("contoso.com");
+    r.set_run_profile_name("Delta Import");
+    r.set_run_number(7);
+    r.set_result(result);
+    r.set_is_run_complete(complete);
+    *r.mutable_start_time() = ToProtoTimestamp(absl::FromUnixSeconds(1600000000));
+    return r;
+  }
+
+  static std::unique_ptr<v1::EventBatch> Batch(uint64_t seq, std::vector<v1::RunProfileResult> runs) {
+    auto b = std::make_unique<v1::EventBatch>();
+    b->set_seq(seq);
+    for (auto& r : runs) {
+      v1::Event* e = b->add_events();
+      *e->mutable_observed_at() = ToProtoTimestamp(absl::FromUnixSeconds(1600000100));
+      *e->mutable_run() = std::move(r);
+    }
+    return b;
+  }
+
+  Outcome Submit(std::shared_ptr<AgentContext> agent, std::unique_ptr<v1::EventBatch> batch) {
+    std::promise<Outcome> p;
+    writer_->Submit(std::move(agent), std::move(batch),
+                    [&p](absl::Status s, bool dup) { p.set_value(Outcome{std::move(s), dup}); });
+    return p.get_future().get();
+  }
+
+  std::vector<v1::StoredRun> Runs() {
+    QueryService q(*store_);
+    v1::ListRunsRequest req;
+    v1::ListRunsResponse resp;
+    grpc::Status s = q.ListRuns(nullptr, &req, &resp);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    return {resp.runs().begin(), resp.runs().end()};
+  }
+
+  TempDir dir_;
+  FakeClock clock_;
+  std::unique_ptr<Store> store_;
+  std::unique_ptr<StorageWriter> writer_;
+};
+
+TEST_F(StorageWriterTest, StoresEventsBeforeCompleting) {
+  Outcome o = Submit(Agent(), Batch(1, {Run("a", "success"), Run("b", "stopped-connectivity")}));
+  SYNCWATCH_ASSERT_OK(o.status);
+  EXPECT_FALSE(o.duplicate);
+  auto runs = Runs();
+  ASSERT_EQ(runs.size(), 2u);
+  EXPECT_EQ(runs[0].server(), "sync01");
+  EXPECT_EQ(runs[0].tenant(), "fabrikam.onmicrosoft.com");
+  EXPECT_EQ(writer_->StoredSeq("sync01", "epoch-1"), 1u);
+  EXPECT_EQ(writer_->stats().events_stored.load(), 2u);
+}
+
+TEST_F(StorageWriterTest, ResentBatchIsAcknowledgedAsDuplicateAndNotStoredAgain) {
+  SYNCWATCH_ASSERT_OK(Submit(Agent(), Batch(1, {Run("a", "success")})).status);
+  // The same seq again, even with different content, is not applied.
+  Outcome o = Submit(Agent(), Batch(1, {Run("z", "success")}));
+  SYNCWATCH_ASSERT_OK(o.status);
+  EXPECT_TRUE(o.duplicate);
+  ASSERT_EQ(Runs().size(), 1u);
+  EXPECT_EQ(writer_->stats().batches_duplicate.load(), 1u);
+}
+
+TEST_F(StorageWriterTest, HighWaterMarkSurvivesRestart) {
+  SYNCWATCH_ASSERT_OK(Submit(Agent(), Batch(5, {Run("a", "success")})).status);
+  Reopen();
+  EXPECT_EQ(writer_->StoredSeq("sync01", "epoch-1"), 5u);
+  EXPECT_TRUE(Submit(Agent(), Batch(4, {Run("q", "success")})).duplicate);
+  EXPECT_EQ(Runs().size(), 1u);
+}
+
+TEST_F(StorageWriterTest, NaturalKeysDeduplicateAcrossSpoolEpochs) {
+  SYNCWATCH_ASSERT_OK(Submit(Agent("old"), Batch(1, {Run("a", "success")})).status);
+  // A wiped agent spool starts a new epoch at seq 1 and re-reads its files.
+  Outcome o = Submit(Agent("new"), Batch(1, {Run("a", "success")}));
+  SYNCWATCH_ASSERT_OK(o.status);
+  EXPECT_FALSE(o.duplicate);
+  EXPECT_EQ(Runs().size(), 1u);
+}
+
+TEST_F(StorageWriterTest, CompletedRunIsNotReplacedByAnOlderInProgressReport) {
+  SYNCWATCH_ASSERT_OK(Submit(Agent(), Batch(1, {Run("a", "success", true)})).status);
+  SYNCWATCH_ASSERT_OK(Submit(Agent(), Batch(2, {Run("a", "in-progress", false)})).status);
+  auto runs = Runs();
+  ASSERT_EQ(runs.size(), 1u);
+  EXPECT_EQ(runs[0].run().result(), "success");
+  // The other way round the complete report wins too.
+  SYNCWATCH_ASSERT_OK(Submit(Agent(), Batch(3, {Run("b", "in-progress", false)})).status);
+  SYNCWATCH_ASSERT_OK(Submit(Agent(), Batch(4, {Run("b", "completed-sync-errors", true)})).status);
+  runs = Runs();
+  ASSERT_EQ(runs.size(), 2u);
+  EXPECT_EQ(runs[1].run().result(), "completed-sync-errors");
+}
+
+TEST_F(StorageWriterTest, RunWithoutIdIsKeyedByConnectorAndRunNumber) {
+  v1::RunProfileResult r = Run("", "success");
+  SYNCWATCH_ASSERT_OK(Submit(Agent("e1"), Batch(1, {r})).status);
+  SYNCWATCH_ASSERT_OK(Submit(Agent("e2"), Batch(1, {r})).status);
+  r.set_run_number(8);
+  SYNCWATCH_ASSERT_OK(Submit(Agent("e2"), Batch(2, {r})).status);
+  EXPECT_EQ(Runs().size(), 2u);
+}
+
+TEST_F(StorageWriterTest, ExportErrorsInRunStepsAreIndexedWithTheirFirstOccurrence) {
+  v1::RunProfileResult r = Run("a", "completed-export-errors");
+  v1::ExportError* e = r.add_steps()->add_export_errors();
+  e->set_cs_guid("12345678-df83-e611-8ce8-00505689546c");
+  e->set_error_type("AttributeValueMustBeUnique");
+  *e->mutable_first_occurred() = ToProtoTimestamp(absl::FromUnixSeconds(1500000000));
+  *e->mutable_date_occurred() = ToProtoTimestamp(absl::FromUnixSeconds(1600000000));
+  SYNCWATCH_ASSERT_OK(Submit(Agent(), Batch(1, {r})).status);
+  // A later report of the same error that lost its first-occurred date keeps the old one.
+  v1::RunProfileResult later = Run("b", "completed-export-errors");
+  v1::ExportError* e2 = later.add_steps()->add_export_errors();
+  *e2 = *e;
+  e2->clear_first_occurred();
+  *e2->mutable_date_occurred() = ToProtoTimestamp(absl::FromUnixSeconds(1600001800));
+  e2->set_retry_count(1);
+  SYNCWATCH_ASSERT_OK(Submit(Agent(), Batch(2, {later})).status);
+
+  QueryService q(*store_);
+  v1::ListExportErrorsRequest req;
+  v1::ListExportErrorsResponse resp;
+  ASSERT_TRUE(q.ListExportErrors(nullptr, &req, &resp).ok());
+  ASSERT_EQ(resp.errors_size(), 1);
+  EXPECT_EQ(resp.errors(0).error().connector_name(), "contoso.com");
+  EXPECT_EQ(resp.errors(0).error().retry_count(), 1);
+  EXPECT_EQ(resp.errors(0).error().first_occurred().seconds(), 1500000000);
+  EXPECT_EQ(resp.errors(0).error().date_occurred().seconds(), 1600001800);
+}
+
+TEST_F(StorageWriterTest, SettingsDecideTheRoleAndLastSeenFollowsTheClock) {
+  auto b = std::make_unique<v1::EventBatch>();
+  b->set_seq(1);
+  v1::Event* e = b->add_events();
+  *e->mutable_observed_at() = ToProtoTimestamp(clock_.Now());
+  e->mutable_settings()->set_staging_mode_enabled(true);
+  e->mutable_settings()->set_deletion_threshold(500);
+  SYNCWATCH_ASSERT_OK(Submit(Agent(), std::move(b)).status);
+  clock_.Advance(absl::Minutes(5));
+  SYNCWATCH_ASSERT_OK(Submit(Agent(), nullptr).status);  // a Hello's sign of life
+
+  QueryService q(*store_);
+  v1::ListServersRequest req;
+  v1::ListServersResponse resp;
+  ASSERT_TRUE(q.ListServers(nullptr, &req, &resp).ok());
+  ASSERT_EQ(resp.servers_size(), 1);
+  EXPECT_EQ(resp.servers(0).role(), v1::SERVER_ROLE_STAGING);  // the hello said active
+  EXPECT_EQ(resp.servers(0).settings().deletion_threshold(), 500);
+  EXPECT_EQ(FromProtoTimestamp(resp.servers(0).last_seen()), clock_.Now());
+}
+
+TEST_F(StorageWriterTest, ManyConcurrentSubmissionsAreAllCommitted) {
+  constexpr int kAgents = 4;
+  constexpr int kBatches = 50;
+  std::vector<std::thread> threads;
+  std::atomic<int> ok{0};
+  for (int a = 0; a < kAgents; ++a) {
+    threads.emplace_back([&, a] {
+      auto agent = Agent("e", "sync" + std::to_string(a));
+      for (int i = 1; i <= kBatches; ++i) {
+        std::promise<absl::Status> p;
+        writer_->Submit(agent, Batch(i, {Run(std::to_string(a) + "-" + std::to_string(i), "success")}),
+                        [&p](absl::Status s, bool) { p.set_value(s); });
+        if (p.get_future().get().ok()) ok.fetch_add(1);
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(ok.load(), kAgents * kBatches);
+  EXPECT_EQ(Runs().size(), static_cast<size_t>(kAgents * kBatches));
+  EXPECT_LE(writer_->stats().commits.load(), static_cast<uint64_t>(kAgents * kBatches));
+}
+
+TEST_F(StorageWriterTest, SubmitAfterStopFailsUnavailable) {
+  writer_->Stop();
+  EXPECT_EQ(Submit(Agent(), Batch(1, {Run("a", "success")})).status.code(),
+            absl::StatusCode::kUnavailable);
+}
+
+TEST_F(StorageWriterTest, PendingExportSnapshotLatestWinsAndHistoryKeepsFigures) {
+  auto snap = [&](int64_t t, int64_t deletes, uint64_t seq) {
+    auto b = std::make_unique<v1::EventBatch>();
+    b->set_seq(seq);
+    v1::Event* e = b->add_events();
+    *e->mutable_observed_at() = ToProtoTimestamp(absl::FromUnixSeconds(t));
+    v1::PendingExportSnapshot* s = e->mutable_pending_exports();
+    s->set_snapshot_id("s" + std::to_string(t));
+    s->set_connector_name("fabrikam.onmicrosoft.com - AAD");
+    *s->mutable_taken_at() = ToProtoTimestamp(absl::FromUnixSeconds(t));
+    s->set_pending_deletes(deletes);
+    s->add_deletes()->set_dn("CN=x");
+    return b;
+  };
+  SYNCWATCH_ASSERT_OK(Submit(Agent(), snap(2000, 10, 1)).status);
+  SYNCWATCH_ASSERT_OK(Submit(Agent(), snap(1000, 700, 2)).status);  // older, arrives late
+  QueryService q(*store_);
+  v1::ListPendingExportsRequest req;
+  v1::ListPendingExportsResponse resp;
+  ASSERT_TRUE(q.ListPendingExports(nullptr, &req, &resp).ok());
+  ASSERT_EQ(resp.snapshots_size(), 1);
+  EXPECT_EQ(resp.snapshots(0).snapshot().pending_deletes(), 10);
+  EXPECT_EQ(resp.snapshots(0).snapshot().deletes_size(), 1);
+}
+
+}  // namespace
+}  // namespace syncwatch::collector

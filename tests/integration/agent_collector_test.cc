@@ -1,0 +1,189 @@
+// The agent library against a real collector: gRPC over TCP on 127.0.0.1 and
+// RocksDB in temp dirs, both in this process.
+#include <memory>
+#include <string>
+
+#include <grpcpp/create_channel.h>
+
+#include "agent/agent.h"
+#include "collector/collector_server.h"
+#include "common/time_util.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "syncwatch/v1/query.grpc.pb.h"
+#include "tests/testutil/fixtures.h"
+#include "tests/testutil/subprocess.h"
+#include "tests/testutil/test_util.h"
+
+namespace syncwatch {
+namespace {
+
+using ::syncwatch::testing::StatusIs;
+using ::testing::HasSubstr;
+
+class AgentCollectorTest : public ::testing::Test {
+ protected:
+  std::unique_ptr<collector::CollectorServer> StartCollector(const std::string& name, int port = 0) {
+    collector::CollectorOptions o;
+    o.data_dir = dir_.Sub(name);
+    o.listen = "127.0.0.1:" + std::to_string(port);
+    auto server = collector::CollectorServer::Start(o, RealClock::Get());
+    EXPECT_TRUE(server.ok()) << server.status();
+    return server.ok() ? *std::move(server) : nullptr;
+  }
+
+  agent::AgentOptions SampleAgent(const std::string& name, std::vector<int> ports) {
+    agent::AgentOptions o;
+    o.server = "sync01";
+    o.agent_id = "sync01";
+    o.tenant = "mcardletech.onmicrosoft.com";
+    o.data_dir = dir_.Sub(name);
+    o.collectors.clear();
+    for (int p : ports) o.collectors.push_back("127.0.0.1:" + std::to_string(p));
+    agent::SourceOptions xml;
+    xml.name = "runs-xml";
+    xml.format = agent::SourceFormat::kXml;
+    xml.path = testing::SamplesDir() + "/mim-run-history-xml/*.xml";
+    agent::SourceOptions json;
+    json.name = "runs-json";
+    json.format = agent::SourceFormat::kJson;
+    json.path = testing::SamplesDir() + "/get-adsyncrunprofileresult-json/*.json";
+    o.sources = {xml, json};
+    return o;
+  }
+
+  static std::vector<v1::StoredRun> Runs(int port) {
+    auto stub = v1::Query::NewStub(
+        grpc::CreateChannel("127.0.0.1:" + std::to_string(port), grpc::InsecureChannelCredentials()));
+    std::vector<v1::StoredRun> out;
+    v1::ListRunsRequest req;
+    req.set_page_size(2);  // exercise paging
+    do {
+      grpc::ClientContext ctx;
+      v1::ListRunsResponse resp;
+      grpc::Status s = stub->ListRuns(&ctx, req, &resp);
+      EXPECT_TRUE(s.ok()) << s.error_message();
+      if (!s.ok()) break;
+      out.insert(out.end(), resp.runs().begin(), resp.runs().end());
+      req.set_page_token(resp.next_page_token());
+    } while (!req.page_token().empty());
+    return out;
+  }
+
+  testing::TempDir dir_;
+};
+
+TEST_F(AgentCollectorTest, SamplesArriveAsTheEngineWroteThem) {
+  auto collector = StartCollector("collector");
+  auto agent = agent::Agent::Create(SampleAgent("agent", {collector->port()}), RealClock::Get());
+  SYNCWATCH_ASSERT_OK(agent);
+  agent::ScanReport report = (*agent)->ScanOnce();
+  EXPECT_THAT(report.failures, ::testing::IsEmpty());
+  EXPECT_EQ(report.files_read, 3);
+  EXPECT_EQ(report.events_spooled, 6);
+  SYNCWATCH_ASSERT_OK((*agent)->WaitDelivered(absl::Seconds(30)));
+
+  auto runs = Runs(collector->port());
+  ASSERT_EQ(runs.size(), 6u);
+  std::map<std::string, v1::RunProfileResult> by_key;
+  for (const auto& r : runs) {
+    EXPECT_EQ(r.server(), "sync01");
+    EXPECT_EQ(r.tenant(), "mcardletech.onmicrosoft.com");
+    by_key[r.run().connector_name() + "#" + std::to_string(r.run().run_number()) + "#" +
+           r.run().run_profile_name()] = r.run();
+  }
+  const v1::RunProfileResult& export_run = by_key.at("garage.mcardletech.com#26147#Export");
+  EXPECT_EQ(export_run.run_history_id(), "81d206e6-392a-4485-9834-4c241723332d");
+  EXPECT_EQ(export_run.result(), "no-start-connection");
+  EXPECT_EQ(FormatIso8601(FromProtoTimestamp(export_run.start_time())), "2022-04-08T04:10:53.843Z");
+  EXPECT_EQ(FormatIso8601(FromProtoTimestamp(export_run.end_time())), "2022-04-08T04:11:14.963Z");
+  const v1::RunProfileResult& import_run = by_key.at("MOSSAD-company#1879#DS_DELTAIMPORT");
+  EXPECT_EQ(import_run.result(), "stopped-connectivity");
+  EXPECT_EQ(import_run.connector_id(), "85098734-66bc-4938-8122-c5f585f463d0");
+  ASSERT_EQ(import_run.steps_size(), 2);
+  EXPECT_EQ(import_run.steps(1).connection_result(), "failed-search");
+
+  // The export error inside the run history is listed on its own too.
+  auto stub = v1::Query::NewStub(grpc::CreateChannel(
+      "127.0.0.1:" + std::to_string(collector->port()), grpc::InsecureChannelCredentials()));
+  grpc::ClientContext ctx;
+  v1::ListExportErrorsRequest req;
+  v1::ListExportErrorsResponse resp;
+  ASSERT_TRUE(stub->ListExportErrors(&ctx, req, &resp).ok());
+  ASSERT_EQ(resp.errors_size(), 1);
+  EXPECT_EQ(resp.errors(0).error().connector_name(), "MOSS-UserProfile");
+  EXPECT_EQ(resp.errors(0).error().error_type(), "ma-extension-error");
+  EXPECT_EQ(resp.errors(0).error().retry_count(), 77);
+}
+
+TEST_F(AgentCollectorTest, FilesAreReadOnceAndANewSpoolDoesNotDuplicateRuns) {
+  auto collector = StartCollector("collector");
+  {
+    auto agent = agent::Agent::Create(SampleAgent("agent", {collector->port()}), RealClock::Get());
+    SYNCWATCH_ASSERT_OK(agent);
+    (*agent)->ScanOnce();
+    SYNCWATCH_ASSERT_OK((*agent)->WaitDelivered(absl::Seconds(30)));
+  }
+  {
+    // Restarted on the same data dir: the files were read already.
+    auto agent = agent::Agent::Create(SampleAgent("agent", {collector->port()}), RealClock::Get());
+    SYNCWATCH_ASSERT_OK(agent);
+    EXPECT_EQ((*agent)->ScanOnce().files_read, 0);
+  }
+  {
+    // A wiped data dir (new spool epoch) sends everything again; natural keys
+    // keep the collector from storing it twice.
+    auto agent = agent::Agent::Create(SampleAgent("agent-wiped", {collector->port()}), RealClock::Get());
+    SYNCWATCH_ASSERT_OK(agent);
+    EXPECT_EQ((*agent)->ScanOnce().files_read, 3);
+    SYNCWATCH_ASSERT_OK((*agent)->WaitDelivered(absl::Seconds(30)));
+  }
+  EXPECT_EQ(Runs(collector->port()).size(), 6u);
+}
+
+TEST_F(AgentCollectorTest, SpoolsWhileTheCollectorIsDownAndDeliversWhenItIsBack) {
+  const int port = testing::PickFreePort();
+  auto agent = agent::Agent::Create(SampleAgent("agent", {port}), RealClock::Get());
+  SYNCWATCH_ASSERT_OK(agent);
+  EXPECT_EQ((*agent)->ScanOnce().events_spooled, 6);
+  EXPECT_THAT((*agent)->WaitDelivered(absl::Milliseconds(300)),
+              StatusIs(absl::StatusCode::kDeadlineExceeded, HasSubstr("127.0.0.1:" + std::to_string(port))));
+  auto collector = StartCollector("collector", port);
+  ASSERT_NE(collector, nullptr);
+  SYNCWATCH_ASSERT_OK((*agent)->WaitDelivered(absl::Seconds(60)));
+  EXPECT_EQ(Runs(port).size(), 6u);
+}
+
+TEST_F(AgentCollectorTest, EveryCollectorGetsEveryEvent) {
+  auto first = StartCollector("c1");
+  auto second = StartCollector("c2");
+  auto agent = agent::Agent::Create(SampleAgent("agent", {first->port(), second->port()}),
+                                    RealClock::Get());
+  SYNCWATCH_ASSERT_OK(agent);
+  (*agent)->ScanOnce();
+  SYNCWATCH_ASSERT_OK((*agent)->WaitDelivered(absl::Seconds(30)));
+  EXPECT_EQ(Runs(first->port()).size(), 6u);
+  EXPECT_EQ(Runs(second->port()).size(), 6u);
+}
+
+TEST_F(AgentCollectorTest, ABrokenFileIsReportedAndTheOthersStillArrive) {
+  auto collector = StartCollector("collector");
+  agent::AgentOptions o = SampleAgent("agent", {collector->port()});
+  agent::SourceOptions extra;
+  extra.name = "more-xml";
+  extra.path = dir_.Sub("in/*.xml");
+  o.sources.push_back(extra);
+  testing::WriteFile(dir_.Sub("in/good.xml"), testing::RunHistoryXml("contoso.com", 1, 3));
+  testing::WriteFile(dir_.Sub("in/truncated.xml"),
+                     testing::RunHistoryXml("contoso.com", 10, 3).substr(0, 700));
+  auto agent = agent::Agent::Create(o, RealClock::Get());
+  SYNCWATCH_ASSERT_OK(agent);
+  agent::ScanReport report = (*agent)->ScanOnce();
+  ASSERT_EQ(report.failures.size(), 1u);
+  EXPECT_THAT(report.failures[0], HasSubstr("truncated.xml"));
+  SYNCWATCH_ASSERT_OK((*agent)->WaitDelivered(absl::Seconds(30)));
+  EXPECT_EQ(Runs(collector->port()).size(), 9u);  // 6 samples + 3 good, none of the truncated file
+}
+
+}  // namespace
+}  // namespace syncwatch

@@ -1,0 +1,36 @@
+#include "tests/testutil/fixtures.h"
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/time/time.h"
+
+namespace syncwatch::testing {
+
+std::string RunHistoryXml(const std::string& connector, int first_run_number, int count) {
+  std::string xml = "<?xml version=\"1.0\" encoding=\"utf-16\"?>\n<run-history>\n";
+  for (int i = 0; i < count; ++i) {
+    const int n = first_run_number + i;
+    const absl::Time start = absl::FromUnixSeconds(1700000000) + absl::Minutes(n);
+    const std::string s = absl::FormatTime("%Y-%m-%d %H:%M:%S.000", start, absl::UTCTimeZone());
+    const std::string e =
+        absl::FormatTime("%Y-%m-%d %H:%M:%S.500", start + absl::Seconds(20), absl::UTCTimeZone());
+    absl::StrAppend(&xml, " <run-details>\n  <ma-id>{85098734-66BC-4938-8122-C5F585F463D0}</ma-id>\n",
+                    "  <ma-name>", connector, "</ma-name>\n  <run-number>", n,
+                    "</run-number>\n  <run-profile-name>Delta Import</run-profile-name>\n",
+                    "  <security-id>NT SERVICE\\ADSync</security-id>\n",
+                    "  <step-details step-number=\"1\" step-id=\"{874BEB73-FFF1-4C43-9836-26D8AACE454E}\">\n",
+                    "   <start-date>", s, "</start-date>\n   <end-date>", e, "</end-date>\n",
+                    "   <step-result>success</step-result>\n",
+                    "   <step-description><step-type type=\"delta-import\"><import-subtype>to-cs"
+                    "</import-subtype></step-type><partition>DC=contoso,DC=com</partition>"
+                    "</step-description>\n",
+                    "   <synchronization-errors/>\n   <staging-counters><stage-add detail=\"true\">",
+                    n % 7, "</stage-add></staging-counters>\n  </step-details>\n </run-details>\n");
+  }
+  xml += "</run-history>\n";
+  return xml;
+}
+
+std::string SamplesDir() { return SYNCWATCH_SOURCE_DIR "/deploy/samples/aadconnect"; }
+
+}  // namespace syncwatch::testing

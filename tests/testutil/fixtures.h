@@ -1,0 +1,20 @@
+// Generated sync-engine data for tests, written from DOMAIN.md §1.5.
+#ifndef SYNCWATCH_TESTS_TESTUTIL_FIXTURES_H_
+#define SYNCWATCH_TESTS_TESTUTIL_FIXTURES_H_
+
+#include <string>
+
+namespace syncwatch::testing {
+
+// A run-history XML document (as RunDetails() writes it, with the utf-16
+// declaration on UTF-8 bytes) holding `count` runs of connector `connector`
+// numbered first_run_number.., each a one-step Delta Import starting one
+// minute after the previous one.
+std::string RunHistoryXml(const std::string& connector, int first_run_number, int count);
+
+// The repository's bundled samples (deploy/samples/aadconnect).
+std::string SamplesDir();
+
+}  // namespace syncwatch::testing
+
+#endif  // SYNCWATCH_TESTS_TESTUTIL_FIXTURES_H_

@@ -37,7 +37,10 @@ absl::StatusOr<std::unique_ptr<Agent>> Agent::Create(const AgentOptions& options
     LinkOptions link;
     link.address = address;
     link.hello = hello;
-    agent->links_.push_back(std::make_unique<CollectorLink>(std::move(link), *agent->spool_));
+    link.tls = options.tls;
+    SYNCWATCH_ASSIGN_OR_RETURN(std::unique_ptr<CollectorLink> l,
+                               CollectorLink::Create(std::move(link), *agent->spool_));
+    agent->links_.push_back(std::move(l));
     agent->links_.back()->Start();
   }
   return agent;

@@ -117,7 +117,7 @@ absl::StatusOr<AgentOptions> LoadAgentConfig(const std::string& path) {
   const YAML::Node& root = file.root();
   SYNCWATCH_RETURN_IF_ERROR(file.CheckKeys(
       root,
-      {"server", "tenant", "agent_id", "role", "collectors", "data_dir", "sources",
+      {"server", "tenant", "agent_id", "role", "collectors", "data_dir", "tls", "sources",
        "spool_max_bytes", "batch_max_events", "heartbeat_interval"},
       "the agent config"));
   AgentOptions o;
@@ -150,6 +150,18 @@ absl::StatusOr<AgentOptions> LoadAgentConfig(const std::string& path) {
           return file.Error(v, absl::StrCat("collector '", c, "' is not host:port"));
         }
       }
+    } else if (key == "tls") {
+      SYNCWATCH_RETURN_IF_ERROR(file.CheckKeys(v, {"ca", "cert", "key", "server_name"}, "tls"));
+      for (const auto& t : v) {
+        const std::string k = t.first.Scalar();
+        SYNCWATCH_ASSIGN_OR_RETURN(std::string value, file.String(t.second, k));
+        if (k == "ca") o.tls.ca = value;
+        if (k == "cert") o.tls.cert = value;
+        if (k == "key") o.tls.key = value;
+        if (k == "server_name") o.tls.server_name = value;
+      }
+      if (!o.tls.enabled()) return file.Error(v, "tls: 'ca' is required (the CA of the collectors' certificate)");
+      if (o.tls.cert.empty() != o.tls.key.empty()) return file.Error(v, "tls: 'cert' and 'key' go together");
     } else if (key == "data_dir") {
       SYNCWATCH_ASSIGN_OR_RETURN(o.data_dir, file.String(v, key));
     } else if (key == "spool_max_bytes") {

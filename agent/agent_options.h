@@ -10,6 +10,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "common/tls.h"
 #include "syncwatch/v1/event.pb.h"
 
 namespace syncwatch::agent {
@@ -41,6 +42,9 @@ struct AgentOptions {
   v1::ServerRole role = v1::SERVER_ROLE_ACTIVE;
   // Every collector gets every event. Default: 127.0.0.1:7443.
   std::vector<std::string> collectors = {"127.0.0.1:7443"};
+  // TLS to the collectors: ca (turns TLS on), cert + key (mutual TLS),
+  // server_name (expected certificate name). Default: plain text.
+  ClientTls tls;
   // Where the spool lives. Default: ./data/agent.
   std::string data_dir = "./data/agent";
   std::vector<SourceOptions> sources;

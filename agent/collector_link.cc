@@ -11,8 +11,9 @@
 
 namespace syncwatch::agent {
 
-CollectorLink::CollectorLink(LinkOptions options, Spool& spool)
-    : options_(std::move(options)), spool_(spool) {
+absl::StatusOr<std::unique_ptr<CollectorLink>> CollectorLink::Create(LinkOptions options,
+                                                                    Spool& spool) {
+  std::unique_ptr<CollectorLink> link(new CollectorLink(std::move(options), spool));
   grpc::ChannelArguments args;
   // Notice a dead collector on an idle stream within a minute.
   args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, 30000);
@@ -22,9 +23,15 @@ CollectorLink::CollectorLink(LinkOptions options, Spool& spool)
   args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
   args.SetMaxSendMessageSize(-1);
-  stub_ = v1::Ingest::NewStub(
-      grpc::CreateCustomChannel(options_.address, grpc::InsecureChannelCredentials(), args));
+  auto credentials = MakeChannelCredentials(link->options_.tls, &args);
+  if (!credentials.ok()) return credentials.status();
+  link->stub_ =
+      v1::Ingest::NewStub(grpc::CreateCustomChannel(link->options_.address, *credentials, args));
+  return link;
 }
+
+CollectorLink::CollectorLink(LinkOptions options, Spool& spool)
+    : options_(std::move(options)), spool_(spool) {}
 
 CollectorLink::~CollectorLink() { Stop(); }
 

@@ -11,9 +11,11 @@
 
 #include <grpcpp/client_context.h>
 
+#include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "agent/spool.h"
 #include "common/mutex.h"
+#include "common/tls.h"
 #include "syncwatch/v1/ingest.grpc.pb.h"
 
 namespace syncwatch::agent {
@@ -21,6 +23,7 @@ namespace syncwatch::agent {
 struct LinkOptions {
   std::string address;  // host:port
   v1::Hello hello;      // sent first on every stream
+  ClientTls tls;        // plain text when tls.ca is empty
   // Batches sent ahead of acknowledgements. Default: 8.
   size_t window = 8;
   // Back-off after a failed stream: starts at `initial_backoff`, doubles up to
@@ -34,8 +37,8 @@ struct LinkOptions {
 // of the stream, which keeps the state machine plain. Thread-safe.
 class CollectorLink {
  public:
-  // `spool` must outlive the link.
-  CollectorLink(LinkOptions options, Spool& spool);
+  // `spool` must outlive the link. Fails when TLS files cannot be read.
+  static absl::StatusOr<std::unique_ptr<CollectorLink>> Create(LinkOptions options, Spool& spool);
   // Stops if running.
   ~CollectorLink();
   CollectorLink(const CollectorLink&) = delete;
@@ -50,6 +53,7 @@ class CollectorLink {
   std::string last_error();
 
  private:
+  CollectorLink(LinkOptions options, Spool& spool);
   void Supervise();
   // Runs one stream until it fails or Stop(); true when it got a Welcome.
   bool RunStream();

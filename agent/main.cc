@@ -2,6 +2,7 @@
 #include <csignal>
 #include <cstdio>
 #include <string>
+#include <vector>
 #include <thread>
 
 #include <semaphore.h>
@@ -11,6 +12,7 @@
 #include "absl/flags/usage.h"
 #include "absl/time/time.h"
 #include "agent/agent.h"
+#include "common/flags_util.h"
 #include "common/log.h"
 
 ABSL_FLAG(std::string, config, "", "YAML config file (required)");
@@ -35,7 +37,10 @@ int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
       "Reads what the Entra Connect sync engine records and streams it to syncwatch collectors.\n"
       "Usage: syncwatch-agent --config FILE [--once]");
-  absl::ParseCommandLine(argc, argv);
+  std::vector<std::string> args = syncwatch::NormalizeFlagNames(argc, argv);
+  std::vector<char*> arg_ptrs;
+  for (std::string& a : args) arg_ptrs.push_back(a.data());
+  absl::ParseCommandLine(static_cast<int>(arg_ptrs.size()), arg_ptrs.data());
   if (absl::GetFlag(FLAGS_config).empty()) return Fail(2, "--config FILE is required");
   auto options = syncwatch::agent::LoadAgentConfig(absl::GetFlag(FLAGS_config));
   if (!options.ok()) return Fail(2, std::string(options.status().message()));

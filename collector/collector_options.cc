@@ -39,11 +39,29 @@ absl::Status CollectorOptions::Validate() const {
     return absl::InvalidArgumentError(
         absl::StrCat("listen: \"", listen, "\" is not host:port (e.g. 127.0.0.1:7443)"));
   }
-  if (!IsLoopbackAddress(listen) && !insecure) {
+  if (!IsLoopbackAddress(listen) && !insecure && !tls.enabled()) {
     return absl::InvalidArgumentError(absl::StrCat(
         "listen: ", listen,
         " is not a loopback address; plain text there lets anyone on the network read and forge "
-        "events. TLS arrives with the trust work; until then pass --insecure to accept that risk"));
+        "events. Configure tls (cert, key, client_ca), or pass --insecure to accept that risk"));
+  }
+  if (tls.enabled() != !tls.key.empty()) {
+    return absl::InvalidArgumentError("tls: cert and key go together");
+  }
+  if (!tls.enabled() && !tls.client_ca.empty()) {
+    return absl::InvalidArgumentError("tls: client_ca needs cert and key");
+  }
+  if (!http_listen.empty()) {
+    if (!SplitHostPort(http_listen, &host, &port)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("http_listen: \"", http_listen, "\" is not host:port (e.g. 127.0.0.1:9464)"));
+    }
+    if (!IsLoopbackAddress(http_listen) && !insecure) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "http_listen: ", http_listen,
+          " is not a loopback address and the HTTP port has no access control yet; pass "
+          "--insecure to accept that"));
+    }
   }
   if (data_dir.empty()) return absl::InvalidArgumentError("data_dir is empty");
   if (max_batch_bytes == 0 || max_batch_bytes > max_message_bytes) {
@@ -62,7 +80,7 @@ absl::StatusOr<CollectorOptions> LoadCollectorConfig(const std::string& path, Co
   const YAML::Node& root = file.root();
   SYNCWATCH_RETURN_IF_ERROR(file.CheckKeys(
       root,
-      {"data_dir", "listen", "insecure", "sync_writes", "max_message_bytes", "max_batch_bytes"},
+      {"data_dir", "listen", "http_listen", "tls", "insecure", "sync_writes", "max_message_bytes", "max_batch_bytes"},
       "the collector config"));
   for (const auto& kv : root) {
     const std::string key = kv.first.Scalar();
@@ -71,6 +89,17 @@ absl::StatusOr<CollectorOptions> LoadCollectorConfig(const std::string& path, Co
       SYNCWATCH_ASSIGN_OR_RETURN(base.data_dir, file.String(v, key));
     } else if (key == "listen") {
       SYNCWATCH_ASSIGN_OR_RETURN(base.listen, file.String(v, key));
+    } else if (key == "http_listen") {
+      SYNCWATCH_ASSIGN_OR_RETURN(base.http_listen, file.String(v, key));
+    } else if (key == "tls") {
+      SYNCWATCH_RETURN_IF_ERROR(file.CheckKeys(v, {"cert", "key", "client_ca"}, "tls"));
+      for (const auto& t : v) {
+        const std::string k = t.first.Scalar();
+        SYNCWATCH_ASSIGN_OR_RETURN(std::string value, file.String(t.second, k));
+        if (k == "cert") base.tls.cert = value;
+        if (k == "key") base.tls.key = value;
+        if (k == "client_ca") base.tls.client_ca = value;
+      }
     } else if (key == "insecure") {
       SYNCWATCH_ASSIGN_OR_RETURN(base.insecure, file.Bool(v, key));
     } else if (key == "sync_writes") {

@@ -9,6 +9,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "common/event_validation.h"
+#include "common/tls.h"
 
 namespace syncwatch::collector {
 
@@ -18,6 +19,12 @@ struct CollectorOptions {
   // gRPC address (host:port) for agents and the CLI; port 0 picks a free one.
   // Default: 127.0.0.1:7443.
   std::string listen = "127.0.0.1:7443";
+  // HTTP address for /healthz, /readyz and /metrics; empty turns it off.
+  // Default: 127.0.0.1:9464.
+  std::string http_listen = "127.0.0.1:9464";
+  // TLS for the gRPC port (cert + key; client_ca makes it mutual TLS). Off by
+  // default; required on a non-loopback address unless `insecure`.
+  ServerTls tls;
   // Plain text on a non-loopback address. Off by default: agents' events are
   // then readable and forgeable on the network.
   bool insecure = false;
@@ -35,7 +42,7 @@ struct CollectorOptions {
   absl::Status Validate() const;
 };
 
-// Reads a collector YAML config (keys: data_dir, listen, insecure,
+// Reads a collector YAML config (keys: data_dir, listen, http_listen, tls, insecure,
 // sync_writes, max_message_bytes, max_batch_bytes) over `base`. An unknown key
 // or a bad value is an InvalidArgument error "FILE:LINE: …".
 absl::StatusOr<CollectorOptions> LoadCollectorConfig(const std::string& path, CollectorOptions base);

@@ -9,6 +9,7 @@
 
 #include "absl/status/statusor.h"
 #include "collector/collector_options.h"
+#include "collector/http_server.h"
 #include "collector/ingest_service.h"
 #include "collector/query_service.h"
 #include "collector/storage_writer.h"
@@ -31,6 +32,11 @@ class CollectorServer {
 
   // The gRPC port actually bound (useful with port 0).
   int port() const { return port_; }
+  // The HTTP port actually bound, 0 when HTTP is off.
+  int http_port() const { return http_ ? http_->port() : 0; }
+
+  // The /metrics body: Prometheus text exposition format 0.0.4.
+  std::string RenderMetrics() const;
 
   // Stops accepting, lets open calls end (cancelling streams after a grace
   // period), commits what the writer holds, and closes the store.
@@ -47,6 +53,7 @@ class CollectorServer {
   std::unique_ptr<IngestService> ingest_;
   std::unique_ptr<QueryService> query_;
   std::unique_ptr<grpc::Server> server_;
+  std::unique_ptr<HttpServer> http_;
   int port_ = 0;
   bool shut_down_ = false;
 };

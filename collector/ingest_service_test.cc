@@ -3,6 +3,7 @@
 #include <string>
 
 #include <grpcpp/create_channel.h>
+#include <httplib.h>
 
 #include "collector/collector_server.h"
 #include "common/time_util.h"
@@ -24,6 +25,7 @@ class IngestServiceTest : public ::testing::Test {
   void StartCollector() {
     options_.data_dir = dir_.Sub("collector");
     options_.listen = "127.0.0.1:0";
+    options_.http_listen = "127.0.0.1:0";
     auto server = CollectorServer::Start(options_, clock_);
     ASSERT_TRUE(server.ok()) << server.status();
     server_ = *std::move(server);
@@ -215,6 +217,40 @@ TEST_F(IngestServiceTest, DataSurvivesACollectorRestart) {
   v1::CollectorMessage m;
   ASSERT_TRUE(s->rw->Read(&m));
   EXPECT_EQ(m.welcome().stored_seq(), 1u);
+}
+
+TEST_F(IngestServiceTest, HttpPortServesHealthAndMetrics) {
+  auto s = Open();
+  v1::CollectorMessage m;
+  ASSERT_TRUE(s->rw->Read(&m));
+  ASSERT_TRUE(s->rw->Write(Batch(1, "run-a")));
+  ASSERT_TRUE(s->rw->Read(&m));
+  ASSERT_TRUE(s->rw->Write(Batch(1, "run-a")));  // a re-send
+  ASSERT_TRUE(s->rw->Read(&m));
+
+  httplib::Client http("127.0.0.1", server_->http_port());
+  auto health = http.Get("/healthz");
+  ASSERT_TRUE(health);
+  EXPECT_EQ(health->status, 200);
+  auto ready = http.Get("/readyz");
+  ASSERT_TRUE(ready);
+  EXPECT_EQ(ready->status, 200);
+  auto metrics = http.Get("/metrics");
+  ASSERT_TRUE(metrics);
+  EXPECT_EQ(metrics->status, 200);
+  EXPECT_THAT(metrics->body, HasSubstr("# TYPE syncwatch_ingest_events_stored_total counter\n"
+                                       "syncwatch_ingest_events_stored_total 1\n"));
+  EXPECT_THAT(metrics->body, HasSubstr("syncwatch_ingest_dedup_hits_total 1\n"));
+  EXPECT_THAT(metrics->body, HasSubstr("syncwatch_ingest_streams_open 1\n"));
+}
+
+TEST_F(IngestServiceTest, BusyHttpPortFailsStartupNamingIt) {
+  CollectorOptions o = options_;
+  o.data_dir = dir_.Sub("other");
+  o.http_listen = "127.0.0.1:" + std::to_string(server_->http_port());
+  auto second = CollectorServer::Start(o, clock_);
+  EXPECT_FALSE(second.ok());
+  EXPECT_THAT(std::string(second.status().message()), HasSubstr(o.http_listen));
 }
 
 }  // namespace

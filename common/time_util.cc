@@ -96,7 +96,7 @@ absl::StatusOr<absl::Duration> ParseTimeSpan(absl::string_view text) {
 }
 
 std::string FormatIso8601(absl::Time t) {
-  return absl::FormatTime("%Y-%m-%dT%H:%M:%E*SZ", t, absl::UTCTimeZone());
+  return absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", t, absl::UTCTimeZone());
 }
 
 google::protobuf::Timestamp ToProtoTimestamp(absl::Time t) {

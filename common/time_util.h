@@ -26,8 +26,8 @@ absl::StatusOr<absl::Time> ParseEngineTime(absl::string_view text);
 // "7.00:00:00").
 absl::StatusOr<absl::Duration> ParseTimeSpan(absl::string_view text);
 
-// "2017-01-04T23:00:55.253Z": ISO 8601 in UTC with as many fractional digits as
-// needed.
+// "2017-01-04T23:00:55.253Z": ISO 8601 in UTC, always with milliseconds (the
+// engine's own precision), so that columns of times line up.
 std::string FormatIso8601(absl::Time t);
 
 google::protobuf::Timestamp ToProtoTimestamp(absl::Time t);

@@ -31,7 +31,7 @@ TEST(ParseEngineTime, IsoWithZoneIsConvertedToUtc) {
   EXPECT_EQ(FormatIso8601(*t), "2022-04-08T20:13:31.163Z");
   auto z = ParseEngineTime("2022-04-08T20:13:31Z");
   ASSERT_TRUE(z.ok()) << z.status();
-  EXPECT_EQ(FormatIso8601(*z), "2022-04-08T20:13:31Z");
+  EXPECT_EQ(FormatIso8601(*z), "2022-04-08T20:13:31.000Z");
 }
 
 TEST(ParseEngineTime, ZonelessIsoIsTakenAsUtc) {

@@ -23,10 +23,13 @@ using ::testing::HasSubstr;
 
 class AgentCollectorTest : public ::testing::Test {
  protected:
-  std::unique_ptr<collector::CollectorServer> StartCollector(const std::string& name, int port = 0) {
+  std::unique_ptr<collector::CollectorServer> StartCollector(const std::string& name, int port = 0,
+                                                             const ServerTls& tls = {}) {
     collector::CollectorOptions o;
+    o.tls = tls;
     o.data_dir = dir_.Sub(name);
     o.listen = "127.0.0.1:" + std::to_string(port);
+    o.http_listen = "127.0.0.1:0";
     auto server = collector::CollectorServer::Start(o, RealClock::Get());
     EXPECT_TRUE(server.ok()) << server.status();
     return server.ok() ? *std::move(server) : nullptr;
@@ -185,5 +188,54 @@ TEST_F(AgentCollectorTest, ABrokenFileIsReportedAndTheOthersStillArrive) {
   EXPECT_EQ(Runs(collector->port()).size(), 9u);  // 6 samples + 3 good, none of the truncated file
 }
 
+TEST_F(AgentCollectorTest, DeliversOverTlsAndMutualTls) {
+  ASSERT_TRUE(testing::MakeTestPki(dir_.path()));
+  const std::string pki = dir_.path() + "/";
+  ServerTls server_tls{pki + "server.pem", pki + "server.key", ""};
+  auto collector = StartCollector("tls-collector", 0, server_tls);
+  ASSERT_NE(collector, nullptr);
+  agent::AgentOptions o = SampleAgent("tls-agent", {collector->port()});
+  o.tls.ca = pki + "ca.pem";
+  o.tls.server_name = "collector.test";
+  {
+    auto agent = agent::Agent::Create(o, RealClock::Get());
+    SYNCWATCH_ASSERT_OK(agent);
+    (*agent)->ScanOnce();
+    SYNCWATCH_ASSERT_OK((*agent)->WaitDelivered(absl::Seconds(30)));
+  }
+  collector.reset();
+
+  // Mutual TLS: an agent without a client certificate gets nowhere...
+  server_tls.client_ca = pki + "ca.pem";
+  auto mtls = StartCollector("mtls-collector", 0, server_tls);
+  ASSERT_NE(mtls, nullptr);
+  agent::AgentOptions anonymous = SampleAgent("anonymous-agent", {mtls->port()});
+  anonymous.tls = o.tls;
+  {
+    auto agent = agent::Agent::Create(anonymous, RealClock::Get());
+    SYNCWATCH_ASSERT_OK(agent);
+    (*agent)->ScanOnce();
+    EXPECT_THAT((*agent)->WaitDelivered(absl::Seconds(2)),
+                StatusIs(absl::StatusCode::kDeadlineExceeded));
+  }
+  // ...and one with a certificate from the CA delivers.
+  agent::AgentOptions with_cert = SampleAgent("cert-agent", {mtls->port()});
+  with_cert.tls = o.tls;
+  with_cert.tls.cert = pki + "client.pem";
+  with_cert.tls.key = pki + "client.key";
+  auto agent = agent::Agent::Create(with_cert, RealClock::Get());
+  SYNCWATCH_ASSERT_OK(agent);
+  (*agent)->ScanOnce();
+  SYNCWATCH_ASSERT_OK((*agent)->WaitDelivered(absl::Seconds(30)));
+}
+
+TEST_F(AgentCollectorTest, MissingTlsFileIsAClearStartupError) {
+  agent::AgentOptions o = SampleAgent("agent", {1});
+  o.tls.ca = dir_.Sub("no-such-ca.pem");
+  EXPECT_THAT(agent::Agent::Create(o, RealClock::Get()),
+              StatusIs(absl::StatusCode::kNotFound, HasSubstr("no-such-ca.pem")));
+}
+
 }  // namespace
 }  // namespace syncwatch
+

@@ -1,6 +1,10 @@
 #include "tests/testutil/fixtures.h"
 
 #include "absl/strings/str_cat.h"
+#include <cstdlib>
+#include <fstream>
+#include <iostream>
+
 #include "absl/strings/str_format.h"
 #include "absl/time/time.h"
 
@@ -29,6 +33,30 @@ std::string RunHistoryXml(const std::string& connector, int first_run_number, in
   }
   xml += "</run-history>\n";
   return xml;
+}
+
+bool MakeTestPki(const std::string& dir) {
+  const std::string script = absl::StrCat(
+      "set -e; cd '", dir, "'; exec >pki.log 2>&1\n",
+      "openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=syncwatch-test-ca "
+      "-keyout ca.key -out ca.pem\n",
+      "for who in server client; do\n",
+      "  if [ $who = server ]; then cn=collector.test; san='subjectAltName=DNS:collector.test,IP:127.0.0.1';"
+      " else cn=sync01; san='subjectAltName=DNS:sync01'; fi\n",
+      "  openssl req -newkey rsa:2048 -nodes -subj /CN=$cn -keyout $who.key -out $who.csr\n",
+      "  printf '%s\\n' \"$san\" > $who.ext\n",
+      "  openssl x509 -req -in $who.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 "
+      "-extfile $who.ext -out $who.pem\n",
+      "done\n");
+  const std::string path = dir + "/pki.sh";
+  {
+    std::ofstream out(path);
+    out << script;
+  }
+  if (std::system(absl::StrCat("sh '", path, "'").c_str()) == 0) return true;
+  std::ifstream log(dir + "/pki.log");
+  std::cerr << "openssl failed:\n" << log.rdbuf();
+  return false;
 }
 
 std::string SamplesDir() { return SYNCWATCH_SOURCE_DIR "/deploy/samples/aadconnect"; }

@@ -12,6 +12,12 @@ namespace syncwatch::testing {
 // minute after the previous one.
 std::string RunHistoryXml(const std::string& connector, int first_run_number, int count);
 
+// Creates a throw-away PKI in `dir` with the openssl command: ca.pem/ca.key,
+// server.pem/server.key for the name "collector.test" (and 127.0.0.1), and
+// client.pem/client.key for "sync01". Returns false (after printing openssl's
+// output) on failure.
+bool MakeTestPki(const std::string& dir);
+
 // The repository's bundled samples (deploy/samples/aadconnect).
 std::string SamplesDir();
 

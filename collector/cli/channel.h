@@ -1,0 +1,28 @@
+// How the CLI connects to the collector: the one place that builds channel
+// credentials, so that TLS (CA, client certificate, server name) can be added
+// to CliOptions and honoured here without touching the commands.
+#ifndef SYNCWATCH_COLLECTOR_CLI_CHANNEL_H_
+#define SYNCWATCH_COLLECTOR_CLI_CHANNEL_H_
+
+#include <grpcpp/security/credentials.h>
+
+#include <memory>
+
+#include "absl/status/statusor.h"
+
+#include "collector/cli/cli_options.h"
+#include "syncwatch/v1/query.grpc.pb.h"
+
+namespace syncwatch::cli {
+
+// The credentials for the collector channel. Plaintext for now: the collector
+// accepts plaintext on loopback only (ARCHITECTURE.md), which is where the CLI
+// usually runs.
+
+// A Query stub for options.collector. Connects lazily: an unreachable collector
+// shows up as UNAVAILABLE on the first call, not here.
+absl::StatusOr<std::unique_ptr<v1::Query::StubInterface>> NewQueryStub(const CliOptions& options);
+
+}  // namespace syncwatch::cli
+
+#endif  // SYNCWATCH_COLLECTOR_CLI_CHANNEL_H_

@@ -1,0 +1,362 @@
+#include "collector/cli/cli.h"
+
+#include <grpcpp/client_context.h>
+#include <grpcpp/support/status.h>
+
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "collector/cli/channel.h"
+#include "collector/cli/cli_options.h"
+#include "collector/cli/records.h"
+#include "collector/cli/table.h"
+#include "common/clock.h"
+#include "common/grpc_status.h"
+#include "common/status_macros.h"
+#include "common/time_util.h"
+
+namespace syncwatch::cli {
+namespace {
+
+using v1::Query;
+
+// The filter flags, as a bit set saying which ones a command honours.
+enum FilterFlag : unsigned {
+  kServerFilter = 1u << 0,
+  kTenantFilter = 1u << 1,
+  kConnectorFilter = 1u << 2,
+  kSinceFilter = 1u << 3,
+  kTypeFilter = 1u << 4,
+};
+
+struct Command {
+  absl::string_view name;
+  absl::string_view summary;
+  unsigned filters;
+  absl::Status (*run)(const CliOptions& options, Query::StubInterface& stub, std::ostream& out);
+};
+
+// A synchronous list call of the Query stub, e.g. &Query::StubInterface::ListRuns.
+template <typename Request, typename Response>
+using ListRpc = grpc::Status (Query::StubInterface::*)(grpc::ClientContext*, const Request&,
+                                                       Response*);
+
+// The user-facing line (without "syncwatch: ") for a failed call. Unreachable
+// and slow collectors are the common cases and get their own wording.
+absl::Status RpcFailure(const CliOptions& options, absl::string_view rpc,
+                        const grpc::Status& grpc_status) {
+  const absl::Status status = FromGrpcStatus(grpc_status);
+  const std::string& detail = grpc_status.error_message();
+  switch (status.code()) {
+    case absl::StatusCode::kUnavailable:
+      return absl::UnavailableError(
+          absl::StrCat("cannot reach the collector at ", options.collector, ": ", detail));
+    case absl::StatusCode::kDeadlineExceeded:
+      return absl::DeadlineExceededError(absl::StrCat(
+          "no answer from the collector at ", options.collector, " to ", rpc, " within ",
+          absl::FormatDuration(options.timeout), " (see --timeout): ", detail));
+    case absl::StatusCode::kUnimplemented:
+      return absl::UnimplementedError(absl::StrCat("the collector at ", options.collector,
+                                                   " does not support ", rpc,
+                                                   " (older version?): ", detail));
+    default:
+      return absl::Status(
+          status.code(), absl::StrCat("the collector at ", options.collector, " failed ", rpc, ": ",
+                                      absl::StatusCodeToString(status.code()), ": ", detail));
+  }
+}
+
+// Calls `rpc` page after page until the collector returns an empty
+// next_page_token, appending every page's items to *all (protobuf MergeFrom
+// concatenates repeated fields). Each page gets its own --timeout deadline.
+template <typename Request, typename Response>
+absl::Status ListAll(const CliOptions& options, Query::StubInterface& stub,
+                     ListRpc<Request, Response> rpc, absl::string_view rpc_name, Request request,
+                     Response* all) {
+  while (true) {
+    grpc::ClientContext context;
+    context.set_deadline(absl::ToChronoTime(absl::Now() + options.timeout));
+    Response page;
+    const grpc::Status status = (stub.*rpc)(&context, request, &page);
+    if (!status.ok()) return RpcFailure(options, rpc_name, status);
+    std::string token = std::move(*page.mutable_next_page_token());
+    page.clear_next_page_token();
+    all->MergeFrom(page);
+    if (token.empty()) return absl::OkStatus();
+    // A collector bug that hands back the same token would loop forever.
+    if (token == request.page_token()) {
+      return absl::InternalError(absl::StrCat("the collector at ", options.collector,
+                                              " returned the same ", rpc_name,
+                                              " page token twice; giving up"));
+    }
+    request.set_page_token(std::move(token));
+  }
+}
+
+v1::Filter MakeFilter(const CliOptions& options) {
+  v1::Filter filter;
+  if (options.server) filter.set_server(*options.server);
+  if (options.tenant) filter.set_tenant(*options.tenant);
+  if (options.connector) filter.set_connector(*options.connector);
+  if (options.since) *filter.mutable_since() = ToProtoTimestamp(*options.since);
+  return filter;
+}
+
+// The three renderings of one kind of list.
+template <typename Response>
+struct Renderers {
+  std::string (*table)(const Response&);
+  Json (*json)(const Response&);
+  Table (*csv)(const Response&);
+};
+
+template <typename Response>
+absl::Status Print(const CliOptions& options, const Response& all,
+                   const Renderers<Response>& render, std::ostream& out) {
+  switch (options.output) {
+    case OutputFormat::kTable:
+      out << render.table(all);
+      break;
+    case OutputFormat::kJson:
+      out << RenderJson(render.json(all));
+      break;
+    case OutputFormat::kCsv:
+      out << RenderCsv(render.csv(all));
+      break;
+  }
+  out.flush();
+  // A full disk or a closed pipe must not look like success to a script.
+  if (!out) return absl::DataLossError("cannot write the output");
+  return absl::OkStatus();
+}
+
+absl::Status ServersCommand(const CliOptions& options, Query::StubInterface& stub,
+                            std::ostream& out) {
+  v1::ListServersRequest request;
+  *request.mutable_filter() = MakeFilter(options);
+  v1::ListServersResponse all;
+  SYNCWATCH_RETURN_IF_ERROR(ListAll(options, stub, &Query::StubInterface::ListServers,
+                                    "ListServers", std::move(request), &all));
+  const Renderers<v1::ListServersResponse> render = {
+      [](const v1::ListServersResponse& r) { return RenderTable(ServersTable(r)); }, ServersToJson,
+      ServersCsvTable};
+  return Print(options, all, render, out);
+}
+
+absl::Status RunsCommand(const CliOptions& options, Query::StubInterface& stub, std::ostream& out) {
+  v1::ListRunsRequest request;
+  *request.mutable_filter() = MakeFilter(options);
+  if (options.type) request.mutable_filter()->set_result(*options.type);
+  v1::ListRunsResponse all;
+  SYNCWATCH_RETURN_IF_ERROR(ListAll(options, stub, &Query::StubInterface::ListRuns, "ListRuns",
+                                    std::move(request), &all));
+  const Renderers<v1::ListRunsResponse> render = {
+      [](const v1::ListRunsResponse& r) { return RenderTable(RunsTable(r)); }, RunsToJson,
+      RunsCsvTable};
+  return Print(options, all, render, out);
+}
+
+absl::Status DeletesCommand(const CliOptions& options, Query::StubInterface& stub,
+                            std::ostream& out) {
+  v1::ListPendingExportsRequest request;
+  *request.mutable_filter() = MakeFilter(options);
+  v1::ListPendingExportsResponse all;
+  SYNCWATCH_RETURN_IF_ERROR(ListAll(options, stub, &Query::StubInterface::ListPendingExports,
+                                    "ListPendingExports", std::move(request), &all));
+  const Renderers<v1::ListPendingExportsResponse> render = {
+      [](const v1::ListPendingExportsResponse& r) { return RenderPendingDeletes(r); },
+      PendingDeletesToJson, PendingDeletesCsvTable};
+  return Print(options, all, render, out);
+}
+
+absl::Status ErrorsCommand(const CliOptions& options, Query::StubInterface& stub,
+                           std::ostream& out) {
+  v1::ListExportErrorsRequest request;
+  *request.mutable_filter() = MakeFilter(options);
+  if (options.type) request.mutable_filter()->set_error_type(*options.type);
+  v1::ListExportErrorsResponse all;
+  SYNCWATCH_RETURN_IF_ERROR(ListAll(options, stub, &Query::StubInterface::ListExportErrors,
+                                    "ListExportErrors", std::move(request), &all));
+  const Renderers<v1::ListExportErrorsResponse> render = {
+      [](const v1::ListExportErrorsResponse& r) { return RenderTable(ExportErrorsTable(r)); },
+      ExportErrorsToJson, ExportErrorsCsvTable};
+  return Print(options, all, render, out);
+}
+
+// Future commands (`fleet`, `alerts`) slot in here once their RPCs exist.
+constexpr Command kCommands[] = {
+    {"servers", "sync servers: role, staging mode, agent, last seen, deletion threshold",
+     kServerFilter | kTenantFilter, ServersCommand},
+    {"runs", "run-profile results, oldest first per connector",
+     kServerFilter | kTenantFilter | kConnectorFilter | kSinceFilter | kTypeFilter, RunsCommand},
+    {"deletes", "pending export deletes per connector (latest snapshot) and the objects",
+     kServerFilter | kTenantFilter | kConnectorFilter | kSinceFilter, DeletesCommand},
+    {"errors", "export errors with their Connect Health category",
+     kServerFilter | kTenantFilter | kConnectorFilter | kSinceFilter | kTypeFilter, ErrorsCommand},
+};
+
+const Command* FindCommand(absl::string_view name) {
+  for (const Command& command : kCommands) {
+    if (command.name == name) return &command;
+  }
+  return nullptr;
+}
+
+std::string CommandNames() {
+  std::vector<absl::string_view> names;
+  for (const Command& command : kCommands) names.push_back(command.name);
+  return absl::StrJoin(names, ", ");
+}
+
+std::string CommandsWithFilter(FilterFlag flag) {
+  std::vector<absl::string_view> names;
+  for (const Command& command : kCommands) {
+    if (command.filters & flag) names.push_back(command.name);
+  }
+  return absl::StrJoin(names, ", ");
+}
+
+// A filter the collector would not apply must not be dropped silently: the
+// user would read an unfiltered list as a filtered one.
+absl::Status CheckFiltersApply(const Command& command, const CliOptions& options) {
+  const struct {
+    bool given;
+    FilterFlag flag;
+    absl::string_view name;
+  } filters[] = {
+      {options.server.has_value(), kServerFilter, "server"},
+      {options.tenant.has_value(), kTenantFilter, "tenant"},
+      {options.connector.has_value(), kConnectorFilter, "connector"},
+      {options.since.has_value(), kSinceFilter, "since"},
+      {options.type.has_value(), kTypeFilter, "type"},
+  };
+  for (const auto& filter : filters) {
+    if (filter.given && !(command.filters & filter.flag)) {
+      return absl::InvalidArgumentError(absl::StrCat("--", filter.name, " does not apply to ",
+                                                     command.name, " (only to ",
+                                                     CommandsWithFilter(filter.flag), ")"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+// Everything that can end the run before a call to the collector: --help, a
+// bad command line, an unknown command, a misplaced filter. Returns the command
+// to run, or nullptr with *exit_code set when there is nothing to run.
+const Command* Prepare(const absl::StatusOr<CliOptions>& options, std::ostream& out,
+                       std::ostream& err, int* exit_code) {
+  const std::string hint = " (see syncwatch --help)\n";
+  if (!options.ok()) {
+    err << "syncwatch: " << options.status().message() << hint;
+    *exit_code = kExitUsage;
+    return nullptr;
+  }
+  if (options->help) {
+    out << UsageText();
+    *exit_code = kExitOk;
+    return nullptr;
+  }
+  if (options->command.empty()) {
+    // A script that lost its command word must not see success.
+    err << "syncwatch: no command given\n\n" << UsageText();
+    *exit_code = kExitUsage;
+    return nullptr;
+  }
+  const Command* command = FindCommand(options->command);
+  if (command == nullptr) {
+    err << "syncwatch: unknown command \"" << options->command << "\"; commands are "
+        << CommandNames() << hint;
+    *exit_code = kExitUsage;
+    return nullptr;
+  }
+  const absl::Status applies = CheckFiltersApply(*command, *options);
+  if (!applies.ok()) {
+    err << "syncwatch: " << applies.message() << hint;
+    *exit_code = kExitUsage;
+    return nullptr;
+  }
+  return command;
+}
+
+int Execute(const Command& command, const CliOptions& options, Query::StubInterface& stub,
+            std::ostream& out, std::ostream& err) {
+  const absl::Status status = command.run(options, stub, out);
+  if (!status.ok()) {
+    err << "syncwatch: " << status.message() << "\n";
+    return kExitFailure;
+  }
+  return kExitOk;
+}
+
+}  // namespace
+
+std::string UsageText() {
+  std::string text =
+      "Usage: syncwatch [--collector ADDR] <command> [flags]\n"
+      "\n"
+      "Shows what the syncwatch collector knows about the Entra Connect sync servers.\n"
+      "\n"
+      "Commands:\n";
+  for (const Command& command : kCommands) {
+    constexpr size_t kNameWidth = 10;
+    const size_t pad = command.name.size() < kNameWidth ? kNameWidth - command.name.size() : 1;
+    absl::StrAppend(&text, "  ", command.name, std::string(pad, ' '), command.summary, "\n");
+  }
+  absl::StrAppend(
+      &text,
+      "\n"
+      "Flags (before or after the command):\n"
+      "  --collector ADDR    the collector's address (default 127.0.0.1:7443)\n"
+      "  --output FORMAT     table, json or csv (default table)\n"
+      "  --server NAME       only this sync server\n"
+      "  --tenant NAME       only this tenant\n"
+      "  --connector NAME    only this connector (",
+      CommandsWithFilter(kConnectorFilter),
+      ")\n"
+      "  --since WHEN        only records since WHEN: a duration back from now (30m, 24h, 7d)\n"
+      "                      or an ISO-8601 time (2024-05-01T06:00:00Z) (",
+      CommandsWithFilter(kSinceFilter),
+      ")\n"
+      "  --type VALUE        runs: result prefix, e.g. stopped- or completed-;\n"
+      "                      errors: error type, e.g. AttributeValueMustBeUnique\n"
+      "  --timeout DURATION  deadline of each call to the collector (default 10s)\n"
+      "  --tls-ca FILE       CA of the collector's certificate (TLS; plain text without it)\n"
+      "  --tls-cert FILE, --tls-key FILE  client certificate for mutual TLS\n"
+      "  --tls-server-name NAME  name expected in the collector's certificate\n"
+      "  --help              show this text\n"
+      "\n"
+      "Exit status: 0 done, 1 the collector could not answer, 2 bad usage.\n");
+  return text;
+}
+
+int RunCommand(const std::vector<std::string>& args, Query::StubInterface& stub, std::ostream& out,
+               std::ostream& err) {
+  const absl::StatusOr<CliOptions> options = ParseArgs(args, RealClock::Get().Now());
+  int exit_code = kExitOk;
+  const Command* command = Prepare(options, out, err, &exit_code);
+  if (command == nullptr) return exit_code;
+  return Execute(*command, *options, stub, out, err);
+}
+
+int RunCli(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
+  const absl::StatusOr<CliOptions> options = ParseArgs(args, RealClock::Get().Now());
+  int exit_code = kExitOk;
+  const Command* command = Prepare(options, out, err, &exit_code);
+  if (command == nullptr) return exit_code;
+  absl::StatusOr<std::unique_ptr<Query::StubInterface>> stub = NewQueryStub(*options);
+  if (!stub.ok()) {
+    err << "syncwatch: " << stub.status().message() << "\n";
+    return kExitFailure;
+  }
+  return Execute(*command, *options, **stub, out, err);
+}
+
+}  // namespace syncwatch::cli

@@ -1,0 +1,222 @@
+#include "collector/cli/cli_options.h"
+
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
+#include "common/status_macros.h"
+#include "common/time_util.h"
+
+namespace syncwatch::cli {
+namespace {
+
+// How a flag's value lands in CliOptions.
+struct FlagSpec {
+  absl::string_view name;
+  absl::Status (*apply)(absl::string_view value, absl::Time now, CliOptions& options);
+};
+
+absl::Status BadValue(absl::string_view flag, absl::string_view value, absl::string_view why) {
+  return absl::InvalidArgumentError(
+      absl::StrCat("bad value \"", value, "\" for --", flag, ": ", why));
+}
+
+constexpr FlagSpec kFlags[] = {
+    {"collector",
+     [](absl::string_view value, absl::Time, CliOptions& options) {
+       if (absl::StripAsciiWhitespace(value).empty()) {
+         return BadValue("collector", value, "want host:port");
+       }
+       options.collector = std::string(absl::StripAsciiWhitespace(value));
+       return absl::OkStatus();
+     }},
+    {"output",
+     [](absl::string_view value, absl::Time, CliOptions& options) {
+       SYNCWATCH_ASSIGN_OR_RETURN(options.output, ParseOutputFormat(value));
+       return absl::OkStatus();
+     }},
+    {"server",
+     [](absl::string_view value, absl::Time, CliOptions& options) {
+       options.server = std::string(value);
+       return absl::OkStatus();
+     }},
+    {"tenant",
+     [](absl::string_view value, absl::Time, CliOptions& options) {
+       options.tenant = std::string(value);
+       return absl::OkStatus();
+     }},
+    {"connector",
+     [](absl::string_view value, absl::Time, CliOptions& options) {
+       options.connector = std::string(value);
+       return absl::OkStatus();
+     }},
+    {"since",
+     [](absl::string_view value, absl::Time now, CliOptions& options) {
+       SYNCWATCH_ASSIGN_OR_RETURN(options.since, ParseSince(value, now));
+       return absl::OkStatus();
+     }},
+    {"type",
+     [](absl::string_view value, absl::Time, CliOptions& options) {
+       options.type = std::string(value);
+       return absl::OkStatus();
+     }},
+    {"tls-ca",
+     [](absl::string_view value, absl::Time, CliOptions& options) {
+       options.tls.ca = std::string(value);
+       return absl::OkStatus();
+     }},
+    {"tls-cert",
+     [](absl::string_view value, absl::Time, CliOptions& options) {
+       options.tls.cert = std::string(value);
+       return absl::OkStatus();
+     }},
+    {"tls-key",
+     [](absl::string_view value, absl::Time, CliOptions& options) {
+       options.tls.key = std::string(value);
+       return absl::OkStatus();
+     }},
+    {"tls-server-name",
+     [](absl::string_view value, absl::Time, CliOptions& options) {
+       options.tls.server_name = std::string(value);
+       return absl::OkStatus();
+     }},
+    {"timeout",
+     [](absl::string_view value, absl::Time, CliOptions& options) {
+       absl::Duration timeout;
+       if (!absl::ParseDuration(std::string(absl::StripAsciiWhitespace(value)), &timeout) ||
+           timeout <= absl::ZeroDuration() || timeout == absl::InfiniteDuration()) {
+         return BadValue("timeout", value, "want a positive duration such as 10s or 2m");
+       }
+       options.timeout = timeout;
+       return absl::OkStatus();
+     }},
+};
+
+const FlagSpec* FindFlag(absl::string_view name) {
+  for (const FlagSpec& flag : kFlags) {
+    if (flag.name == name) return &flag;
+  }
+  return nullptr;
+}
+
+// "<n>d" and "<n>w" prefixes, which absl::ParseDuration does not know; the rest
+// ("12h", "30m") is left in *text.
+bool ConsumeDaysAndWeeks(absl::string_view* text, absl::Duration* out) {
+  for (auto [unit, length] : {std::pair<char, absl::Duration>{'w', absl::Hours(7 * 24)},
+                              std::pair<char, absl::Duration>{'d', absl::Hours(24)}}) {
+    const size_t pos = text->find(unit);
+    if (pos == absl::string_view::npos) continue;
+    int64_t count = 0;
+    if (!absl::SimpleAtoi(text->substr(0, pos), &count) || count < 0) return false;
+    *out += count * length;
+    text->remove_prefix(pos + 1);
+  }
+  return true;
+}
+
+// A relative --since: "7d", "24h", "1d12h", "1.5h". Returns false when `text`
+// is not a duration at all (so the caller can try a time).
+bool ParseLookback(absl::string_view text, absl::Duration* out) {
+  if (text.empty() || !absl::ascii_isdigit(static_cast<unsigned char>(text[0]))) return false;
+  absl::Duration total = absl::ZeroDuration();
+  absl::string_view rest = text;
+  if (!ConsumeDaysAndWeeks(&rest, &total)) return false;
+  if (!rest.empty()) {
+    absl::Duration tail;
+    if (!absl::ParseDuration(std::string(rest), &tail)) return false;
+    total += tail;
+  }
+  *out = total;
+  return true;
+}
+
+}  // namespace
+
+absl::StatusOr<OutputFormat> ParseOutputFormat(absl::string_view text) {
+  if (text == "table") return OutputFormat::kTable;
+  if (text == "json") return OutputFormat::kJson;
+  if (text == "csv") return OutputFormat::kCsv;
+  return BadValue("output", text, "want table, json or csv");
+}
+
+absl::StatusOr<absl::Time> ParseSince(absl::string_view text, absl::Time now) {
+  const absl::string_view t = absl::StripAsciiWhitespace(text);
+  absl::Duration lookback;
+  if (ParseLookback(t, &lookback)) {
+    // "0s" would ask for nothing; a negative or infinite span is a typo.
+    if (lookback <= absl::ZeroDuration() || lookback == absl::InfiniteDuration()) {
+      return BadValue("since", text, "the duration must be positive");
+    }
+    return now - lookback;
+  }
+  absl::Time day;
+  std::string err;
+  if (absl::ParseTime("%Y-%m-%d", std::string(t), absl::UTCTimeZone(), &day, &err)) return day;
+  absl::StatusOr<absl::Time> time = ParseEngineTime(t);
+  if (time.ok()) return time;
+  return BadValue("since", text,
+                  "want a duration such as 30m, 24h or 7d, or an ISO-8601 time such as "
+                  "2024-05-01T06:00:00Z");
+}
+
+absl::StatusOr<CliOptions> ParseArgs(const std::vector<std::string>& args, absl::Time now) {
+  CliOptions options;
+  std::vector<absl::string_view> positional;
+  for (size_t i = 0; i < args.size(); ++i) {
+    absl::string_view arg = args[i];
+    if (arg == "--") {
+      for (++i; i < args.size(); ++i) positional.push_back(args[i]);
+      break;
+    }
+    if (arg.size() < 2 || arg[0] != '-') {
+      positional.push_back(arg);
+      continue;
+    }
+    absl::string_view body = arg;
+    if (!absl::ConsumePrefix(&body, "--")) absl::ConsumePrefix(&body, "-");
+    if (body == "help" || body == "h") {
+      options.help = true;
+      continue;
+    }
+    absl::string_view name = body;
+    absl::string_view value;
+    const size_t eq = body.find('=');
+    const bool inline_value = eq != absl::string_view::npos;
+    if (inline_value) {
+      name = body.substr(0, eq);
+      value = body.substr(eq + 1);
+    }
+    const FlagSpec* flag = FindFlag(name);
+    if (flag == nullptr) {
+      return absl::InvalidArgumentError(absl::StrCat("unknown flag --", name));
+    }
+    if (!inline_value) {
+      if (i + 1 >= args.size()) {
+        return absl::InvalidArgumentError(absl::StrCat("flag --", name, " needs a value"));
+      }
+      value = args[++i];
+    }
+    SYNCWATCH_RETURN_IF_ERROR(flag->apply(value, now, options));
+  }
+
+  if (!positional.empty()) {
+    if (positional[0] == "help") {
+      options.help = true;
+    } else {
+      options.command = std::string(positional[0]);
+    }
+  }
+  if (positional.size() > 1) {
+    return absl::InvalidArgumentError(absl::StrCat("unexpected argument \"", positional[1],
+                                                   "\" after the command \"", positional[0], "\""));
+  }
+  return options;
+}
+
+}  // namespace syncwatch::cli

@@ -1,0 +1,77 @@
+// The `syncwatch` command line: `syncwatch [flags] <command> [flags]`, flags
+// accepted anywhere on the line, parsed by hand so that every mistake becomes
+// a status (exit code 2) instead of a library's exit().
+#ifndef SYNCWATCH_COLLECTOR_CLI_CLI_OPTIONS_H_
+#define SYNCWATCH_COLLECTOR_CLI_CLI_OPTIONS_H_
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "common/tls.h"
+
+namespace syncwatch::cli {
+
+enum class OutputFormat { kTable, kJson, kCsv };
+
+// What the command line asked for, after syntax and value checks. Whether a
+// filter applies to the command is checked later, by the command table.
+struct CliOptions {
+  // The collector's Query API address, host:port.
+  // Default: the collector's own default listen address.
+  std::string collector = "127.0.0.1:7443";
+
+  // --output: table for people, json/csv for scripts.
+  // Default: table.
+  OutputFormat output = OutputFormat::kTable;
+
+  // The command word ("runs", ...); empty when none was given.
+  std::string command;
+
+  // --help / -h / `help`: print the usage and do nothing else.
+  bool help = false;
+
+  // Filters. Unset when the flag was not given, so that a command can refuse a
+  // filter it cannot honour instead of silently ignoring it. An empty value
+  // (`--server=`) matches everything, like an absent flag.
+  std::optional<std::string> server;
+  std::optional<std::string> tenant;
+  std::optional<std::string> connector;
+  // --since, resolved to an absolute time when the line was parsed.
+  std::optional<absl::Time> since;
+  // --type: a result prefix for runs, an error type for errors.
+  std::optional<std::string> type;
+
+  // --timeout: the deadline of each call to the collector (one per page).
+  // Default: 10s, far above a healthy collector's answer time yet short enough
+  // that a script notices a hung collector.
+  absl::Duration timeout = absl::Seconds(10);
+
+  // --tls-ca, --tls-cert, --tls-key, --tls-server-name: TLS to the collector
+  // (plain text when --tls-ca is not given).
+  ClientTls tls;
+};
+
+// Parses the arguments after the program name. Flags take their value as
+// `--flag value` or `--flag=value` (one or two leading dashes); `--` ends the
+// flags. Returns InvalidArgument naming the flag or argument for unknown flags,
+// missing or bad values and a second positional argument. `now` resolves a
+// relative --since.
+absl::StatusOr<CliOptions> ParseArgs(const std::vector<std::string>& args, absl::Time now);
+
+// Parses a --since value: a positive duration back from `now` ("30m", "24h",
+// "7d", "1d12h", "90s", "2w") or an absolute time (ISO 8601 such as
+// "2024-05-01T06:00:00Z" or "2024-05-01T08:00:00+02:00", UTC when no zone is
+// given, or a date "2024-05-01" meaning midnight UTC). Returns InvalidArgument
+// otherwise.
+absl::StatusOr<absl::Time> ParseSince(absl::string_view text, absl::Time now);
+
+// "table" | "json" | "csv".
+absl::StatusOr<OutputFormat> ParseOutputFormat(absl::string_view text);
+
+}  // namespace syncwatch::cli
+
+#endif  // SYNCWATCH_COLLECTOR_CLI_CLI_OPTIONS_H_

@@ -1,0 +1,338 @@
+#include "collector/cli/cli.h"
+
+#include <grpcpp/create_channel.h>
+#include <grpcpp/security/credentials.h>
+#include <grpcpp/security/server_credentials.h>
+#include <grpcpp/server.h>
+#include <grpcpp/server_builder.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <memory>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "common/mutex.h"
+#include "common/time_util.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "nlohmann/json.hpp"
+#include "syncwatch/v1/query.grpc.pb.h"
+
+namespace syncwatch::cli {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::IsEmpty;
+using ::testing::StartsWith;
+
+// A collector double: answers every list call with two pages ("" -> "page-2"
+// -> end) and remembers the requests. Thread-safe (gRPC's sync server calls it
+// from its own threads).
+class FakeQueryService final : public v1::Query::Service {
+ public:
+  // When not OK, every call fails with this status.
+  void FailWith(grpc::Status status) {
+    MutexLock lock(&mu_);
+    failure_ = std::move(status);
+  }
+  // When set, every page says there is one more page with the same token.
+  void RepeatTokenForever() {
+    MutexLock lock(&mu_);
+    repeat_token_ = true;
+  }
+
+  std::vector<v1::ListRunsRequest> runs_requests() {
+    MutexLock lock(&mu_);
+    return runs_requests_;
+  }
+  std::vector<v1::ListExportErrorsRequest> errors_requests() {
+    MutexLock lock(&mu_);
+    return errors_requests_;
+  }
+
+  // v1::Query::Service
+  grpc::Status ListServers(grpc::ServerContext*, const v1::ListServersRequest* request,
+                           v1::ListServersResponse* response) override {
+    MutexLock lock(&mu_);
+    if (!failure_.ok()) return failure_;
+    v1::ServerInfo& server = *response->add_servers();
+    server.set_server(request->page_token().empty() ? "sync01" : "sync02");
+    server.set_role(v1::SERVER_ROLE_ACTIVE);
+    SetToken(request->page_token(), response->mutable_next_page_token());
+    return grpc::Status::OK;
+  }
+
+  grpc::Status ListRuns(grpc::ServerContext*, const v1::ListRunsRequest* request,
+                        v1::ListRunsResponse* response) override {
+    MutexLock lock(&mu_);
+    runs_requests_.push_back(*request);
+    if (!failure_.ok()) return failure_;
+    const bool first = request->page_token().empty();
+    for (int i = 0; i < (first ? 2 : 1); ++i) {
+      v1::StoredRun& run = *response->add_runs();
+      run.set_server("sync01");
+      run.mutable_run()->set_connector_name("contoso.com");
+      run.mutable_run()->set_run_profile_name("Delta Import");
+      run.mutable_run()->set_run_number(first ? 100 + i : 200);
+      run.mutable_run()->set_result("success");
+    }
+    SetToken(request->page_token(), response->mutable_next_page_token());
+    return grpc::Status::OK;
+  }
+
+  grpc::Status ListPendingExports(grpc::ServerContext*,
+                                  const v1::ListPendingExportsRequest* request,
+                                  v1::ListPendingExportsResponse* response) override {
+    MutexLock lock(&mu_);
+    if (!failure_.ok()) return failure_;
+    v1::StoredPendingExports& stored = *response->add_snapshots();
+    stored.set_server(request->page_token().empty() ? "sync01" : "sync02");
+    stored.mutable_snapshot()->set_connector_name("contoso.onmicrosoft.com - AAD");
+    stored.mutable_snapshot()->set_pending_deletes(1);
+    stored.mutable_snapshot()->add_deletes()->set_dn("CN=Doe\\, John");
+    SetToken(request->page_token(), response->mutable_next_page_token());
+    return grpc::Status::OK;
+  }
+
+  grpc::Status ListExportErrors(grpc::ServerContext*, const v1::ListExportErrorsRequest* request,
+                                v1::ListExportErrorsResponse* response) override {
+    MutexLock lock(&mu_);
+    errors_requests_.push_back(*request);
+    if (!failure_.ok()) return failure_;
+    v1::StoredExportError& stored = *response->add_errors();
+    stored.set_server("sync01");
+    stored.mutable_error()->set_error_type(request->page_token().empty() ? "InvalidSoftMatch"
+                                                                         : "LargeObject");
+    SetToken(request->page_token(), response->mutable_next_page_token());
+    return grpc::Status::OK;
+  }
+
+ private:
+  void SetToken(const std::string& request_token, std::string* next)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (repeat_token_) {
+      *next = "again";
+    } else if (request_token.empty()) {
+      *next = "page-2";
+    }
+  }
+
+  Mutex mu_;
+  grpc::Status failure_ ABSL_GUARDED_BY(mu_);
+  bool repeat_token_ ABSL_GUARDED_BY(mu_) = false;
+  std::vector<v1::ListRunsRequest> runs_requests_ ABSL_GUARDED_BY(mu_);
+  std::vector<v1::ListExportErrorsRequest> errors_requests_ ABSL_GUARDED_BY(mu_);
+};
+
+class CliTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    grpc::ServerBuilder builder;
+    builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port_);
+    builder.RegisterService(&service_);
+    server_ = builder.BuildAndStart();
+    ASSERT_NE(server_, nullptr);
+    ASSERT_GT(port_, 0);
+    stub_ = v1::Query::NewStub(grpc::CreateChannel(Address(), grpc::InsecureChannelCredentials()));
+  }
+
+  void TearDown() override {
+    if (server_ != nullptr) server_->Shutdown();
+  }
+
+  std::string Address() const { return absl::StrCat("127.0.0.1:", port_); }
+
+  // Runs `args` against the double; out_/err_ hold what was printed.
+  int Run(const std::vector<std::string>& args) {
+    out_.str("");
+    err_.str("");
+    return RunCommand(args, *stub_, out_, err_);
+  }
+
+  FakeQueryService service_;
+  int port_ = 0;
+  std::unique_ptr<grpc::Server> server_;
+  std::unique_ptr<v1::Query::Stub> stub_;
+  std::ostringstream out_;
+  std::ostringstream err_;
+};
+
+TEST_F(CliTest, RunsWalksEveryPage) {
+  ASSERT_EQ(Run({"runs", "--output", "json"}), kExitOk) << err_.str();
+  const nlohmann::json runs = nlohmann::json::parse(out_.str());
+  ASSERT_EQ(runs.size(), 3u);
+  EXPECT_EQ(runs[0]["run_number"], 100);
+  EXPECT_EQ(runs[1]["run_number"], 101);
+  EXPECT_EQ(runs[2]["run_number"], 200);
+  const std::vector<v1::ListRunsRequest> requests = service_.runs_requests();
+  ASSERT_EQ(requests.size(), 2u);
+  EXPECT_EQ(requests[0].page_token(), "");
+  EXPECT_EQ(requests[1].page_token(), "page-2");
+  EXPECT_THAT(err_.str(), IsEmpty());
+}
+
+TEST_F(CliTest, RunsTableHasOneLinePerRun) {
+  ASSERT_EQ(Run({"runs"}), kExitOk) << err_.str();
+  EXPECT_EQ(out_.str(),
+            "SERVER  CONNECTOR    PROFILE       RUN  RESULT   START  END\n"
+            "sync01  contoso.com  Delta Import  100  success  -      -\n"
+            "sync01  contoso.com  Delta Import  101  success  -      -\n"
+            "sync01  contoso.com  Delta Import  200  success  -      -\n");
+}
+
+TEST_F(CliTest, FiltersReachTheCollectorOnEveryPage) {
+  ASSERT_EQ(Run({"--server", "sync01", "runs", "--tenant=contoso", "--connector", "contoso.com",
+                 "--type", "stopped-", "--since", "2024-05-01T00:00:00Z"}),
+            kExitOk)
+      << err_.str();
+  const std::vector<v1::ListRunsRequest> requests = service_.runs_requests();
+  ASSERT_EQ(requests.size(), 2u);
+  for (const v1::ListRunsRequest& request : requests) {
+    EXPECT_EQ(request.filter().server(), "sync01");
+    EXPECT_EQ(request.filter().tenant(), "contoso");
+    EXPECT_EQ(request.filter().connector(), "contoso.com");
+    EXPECT_EQ(request.filter().result(), "stopped-");
+    EXPECT_EQ(request.filter().error_type(), "");
+    EXPECT_EQ(FormatIso8601(FromProtoTimestamp(request.filter().since())), "2024-05-01T00:00:00.000Z");
+  }
+}
+
+TEST_F(CliTest, ErrorsTypeFiltersTheErrorTypeAndAddsCategories) {
+  ASSERT_EQ(Run({"errors", "--type", "InvalidSoftMatch", "--output", "json"}), kExitOk)
+      << err_.str();
+  const std::vector<v1::ListExportErrorsRequest> requests = service_.errors_requests();
+  ASSERT_FALSE(requests.empty());
+  EXPECT_EQ(requests[0].filter().error_type(), "InvalidSoftMatch");
+  EXPECT_EQ(requests[0].filter().result(), "");
+  const nlohmann::json errors = nlohmann::json::parse(out_.str());
+  ASSERT_EQ(errors.size(), 2u);
+  EXPECT_EQ(errors[0]["category"], "data-mismatch");
+  EXPECT_EQ(errors[1]["category"], "large-attribute");
+}
+
+TEST_F(CliTest, ServersAndDeletesWalkEveryPage) {
+  ASSERT_EQ(Run({"servers", "--output", "csv"}), kExitOk) << err_.str();
+  EXPECT_THAT(out_.str(), StartsWith("server,tenant,role,"));
+  EXPECT_THAT(out_.str(), HasSubstr("\r\nsync01,,active,"));
+  EXPECT_THAT(out_.str(), HasSubstr("\r\nsync02,,active,"));
+
+  ASSERT_EQ(Run({"deletes", "--output", "csv"}), kExitOk) << err_.str();
+  EXPECT_THAT(out_.str(),
+              HasSubstr("sync01,contoso.onmicrosoft.com - AAD,,0,0,1,\"CN=Doe\\, John\""));
+  EXPECT_THAT(out_.str(), HasSubstr("sync02,contoso.onmicrosoft.com - AAD,"));
+
+  ASSERT_EQ(Run({"deletes"}), kExitOk) << err_.str();
+  EXPECT_THAT(out_.str(),
+              HasSubstr("To be deleted on sync02 by contoso.onmicrosoft.com - AAD (1):"));
+}
+
+TEST_F(CliTest, RpcErrorExitsOneWithOneLine) {
+  service_.FailWith(grpc::Status(grpc::StatusCode::PERMISSION_DENIED, "not for you"));
+  EXPECT_EQ(Run({"runs"}), kExitFailure);
+  EXPECT_THAT(out_.str(), IsEmpty());
+  EXPECT_EQ(err_.str(),
+            "syncwatch: the collector at 127.0.0.1:7443 failed ListRuns: "
+            "PERMISSION_DENIED: not for you\n");
+}
+
+TEST_F(CliTest, RepeatedPageTokenIsAnErrorNotALoop) {
+  service_.RepeatTokenForever();
+  EXPECT_EQ(Run({"runs"}), kExitFailure);
+  EXPECT_THAT(err_.str(), HasSubstr("returned the same ListRuns page token twice"));
+}
+
+TEST_F(CliTest, UnknownCommandExitsTwo) {
+  EXPECT_EQ(Run({"frobnicate"}), kExitUsage);
+  EXPECT_THAT(err_.str(), StartsWith("syncwatch: unknown command \"frobnicate\""));
+  EXPECT_THAT(err_.str(), HasSubstr("servers, runs, deletes, errors"));
+  EXPECT_TRUE(service_.runs_requests().empty());
+}
+
+TEST_F(CliTest, BadFlagValueExitsTwo) {
+  EXPECT_EQ(Run({"runs", "--output", "yaml"}), kExitUsage);
+  EXPECT_THAT(err_.str(), StartsWith("syncwatch: bad value \"yaml\" for --output"));
+  EXPECT_EQ(Run({"runs", "--since", "soon"}), kExitUsage);
+  EXPECT_THAT(err_.str(), HasSubstr("--since"));
+  EXPECT_EQ(Run({"runs", "--verbose"}), kExitUsage);
+  EXPECT_THAT(err_.str(), HasSubstr("unknown flag --verbose"));
+  EXPECT_TRUE(service_.runs_requests().empty());
+}
+
+TEST_F(CliTest, FilterThatDoesNotApplyExitsTwo) {
+  EXPECT_EQ(Run({"servers", "--type", "stopped-"}), kExitUsage);
+  EXPECT_EQ(err_.str(),
+            "syncwatch: --type does not apply to servers (only to runs, errors) "
+            "(see syncwatch --help)\n");
+}
+
+TEST_F(CliTest, HelpPrintsUsageAndExitsZero) {
+  EXPECT_EQ(Run({"--help"}), kExitOk);
+  EXPECT_THAT(out_.str(), StartsWith("Usage: syncwatch [--collector ADDR] <command>"));
+  for (const char* word : {"servers", "runs", "deletes", "errors", "--since", "--output"}) {
+    EXPECT_THAT(out_.str(), HasSubstr(word));
+  }
+  EXPECT_THAT(err_.str(), IsEmpty());
+}
+
+TEST_F(CliTest, NoCommandPrintsUsageAndExitsTwo) {
+  EXPECT_EQ(Run({}), kExitUsage);
+  EXPECT_THAT(err_.str(), HasSubstr("no command given"));
+  EXPECT_THAT(err_.str(), HasSubstr("Usage: syncwatch"));
+}
+
+TEST_F(CliTest, RunCliTalksToTheCollectorFlag) {
+  std::ostringstream out;
+  std::ostringstream err;
+  ASSERT_EQ(RunCli({"errors", "--collector", Address(), "--output", "json"}, out, err), kExitOk)
+      << err.str();
+  EXPECT_EQ(nlohmann::json::parse(out.str()).size(), 2u);
+}
+
+// A TCP port bound but never listening refuses connections, and stays ours
+// for the whole test, so no other process can take it.
+class ClosedPort {
+ public:
+  ClosedPort() {
+    fd_ = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    addr.sin_port = 0;
+    socklen_t len = sizeof(addr);
+    if (fd_ >= 0 && bind(fd_, reinterpret_cast<sockaddr*>(&addr), len) == 0 &&
+        getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
+      port_ = ntohs(addr.sin_port);
+    }
+  }
+  ~ClosedPort() {
+    if (fd_ >= 0) close(fd_);
+  }
+  ClosedPort(const ClosedPort&) = delete;
+  ClosedPort& operator=(const ClosedPort&) = delete;
+
+  int port() const { return port_; }
+
+ private:
+  int fd_ = -1;
+  int port_ = 0;
+};
+
+TEST(RunCli, UnreachableCollectorExitsOneWithOneClearLine) {
+  ClosedPort closed;
+  ASSERT_GT(closed.port(), 0);
+  const std::string address = absl::StrCat("127.0.0.1:", closed.port());
+  std::ostringstream out;
+  std::ostringstream err;
+  EXPECT_EQ(RunCli({"--collector", address, "runs", "--timeout", "5s"}, out, err), kExitFailure);
+  EXPECT_THAT(out.str(), IsEmpty());
+  EXPECT_THAT(err.str(),
+              StartsWith(absl::StrCat("syncwatch: cannot reach the collector at ", address, ": ")));
+  EXPECT_EQ(err.str().find('\n'), err.str().size() - 1) << err.str();
+}
+
+}  // namespace
+}  // namespace syncwatch::cli

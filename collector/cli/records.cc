@@ -1,0 +1,357 @@
+#include "collector/cli/records.h"
+
+#include <algorithm>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "collector/cli/error_category.h"
+#include "common/time_util.h"
+
+namespace syncwatch::cli {
+namespace {
+
+constexpr absl::string_view kObjectsKey = "objects";
+// What a table shows for an unset value; JSON says null instead.
+constexpr absl::string_view kNoValue = "-";
+
+Json TimeOrNull(bool has, const google::protobuf::Timestamp& ts) {
+  if (!has) return nullptr;
+  return FormatIso8601(FromProtoTimestamp(ts));
+}
+
+Json StringOrNull(const std::string& s) {
+  if (s.empty()) return nullptr;
+  return s;
+}
+
+std::string TimeCell(bool has, const google::protobuf::Timestamp& ts) {
+  return has ? FormatIso8601(FromProtoTimestamp(ts)) : std::string(kNoValue);
+}
+
+std::string TextCell(const std::string& s) { return s.empty() ? std::string(kNoValue) : s; }
+
+absl::string_view RoleName(v1::ServerRole role) {
+  switch (role) {
+    case v1::SERVER_ROLE_ACTIVE:
+      return "active";
+    case v1::SERVER_ROLE_STAGING:
+      return "staging";
+    default:
+      return "unknown";
+  }
+}
+
+// A run source that gives no step list (Get-ADSyncRunProfileResult without
+// steps, or a collector that strips them from listings) still knows how many
+// steps the run has.
+int64_t StepCount(const v1::RunProfileResult& run) {
+  return run.steps_size() > 0 ? run.steps_size() : run.total_steps();
+}
+
+std::string CsvCell(const Json& value) {
+  if (value.is_null()) return "";
+  if (value.is_string()) return value.get<std::string>();
+  if (value.is_boolean()) return value.get<bool>() ? "true" : "false";
+  return value.dump(-1, ' ', false, Json::error_handler_t::replace);
+}
+
+// Appends the cells of `record` for `columns` (missing keys are empty cells).
+void AppendCells(const Json& record, const std::vector<std::string>& columns,
+                 std::vector<std::string>* row) {
+  for (const std::string& column : columns) {
+    auto it = record.find(column);
+    row->push_back(it == record.end() ? "" : CsvCell(*it));
+  }
+}
+
+std::vector<std::string> KeysOf(const Json& record, absl::string_view skip) {
+  std::vector<std::string> keys;
+  for (auto it = record.begin(); it != record.end(); ++it) {
+    if (it.key() != skip) keys.push_back(it.key());
+  }
+  return keys;
+}
+
+}  // namespace
+
+Json RunRecord(const v1::StoredRun& stored) {
+  const v1::RunProfileResult& run = stored.run();
+  Json record = Json::object();
+  record["server"] = stored.server();
+  record["tenant"] = stored.tenant();
+  record["connector"] = run.connector_name();
+  record["connector_id"] = run.connector_id();
+  record["run_profile"] = run.run_profile_name();
+  record["run_number"] = run.run_number();
+  record["result"] = run.result();
+  record["start"] = TimeOrNull(run.has_start_time(), run.start_time());
+  record["end"] = TimeOrNull(run.has_end_time(), run.end_time());
+  record["run_history_id"] = StringOrNull(run.run_history_id());
+  record["is_run_complete"] = run.is_run_complete();
+  record["steps"] = StepCount(run);
+  return record;
+}
+
+Json RunsToJson(const v1::ListRunsResponse& response) {
+  Json out = Json::array();
+  for (const v1::StoredRun& run : response.runs()) out.push_back(RunRecord(run));
+  return out;
+}
+
+Table RunsTable(const v1::ListRunsResponse& response) {
+  Table table{{"SERVER", "CONNECTOR", "PROFILE", "RUN", "RESULT", "START", "END"}, {}};
+  for (const v1::StoredRun& stored : response.runs()) {
+    const v1::RunProfileResult& run = stored.run();
+    table.rows.push_back({stored.server(), run.connector_name(), run.run_profile_name(),
+                          absl::StrCat(run.run_number()), TextCell(run.result()),
+                          TimeCell(run.has_start_time(), run.start_time()),
+                          TimeCell(run.has_end_time(), run.end_time())});
+  }
+  return table;
+}
+
+Table RunsCsvTable(const v1::ListRunsResponse& response) {
+  return RecordsToCsvTable(RunsToJson(response), RunRecord(v1::StoredRun()));
+}
+
+Json ServerRecord(const v1::ServerInfo& server) {
+  const bool has_settings = server.has_settings();
+  // Without deletion_threshold_known the two threshold fields are proto
+  // defaults, not facts: say null rather than "disabled, 0".
+  const bool threshold_known = has_settings && server.settings().deletion_threshold_known();
+  Json record = Json::object();
+  record["server"] = server.server();
+  record["tenant"] = server.tenant();
+  record["role"] = std::string(RoleName(server.role()));
+  record["agent_id"] = server.agent_id();
+  record["agent_version"] = server.agent_version();
+  record["last_seen"] = TimeOrNull(server.has_last_seen(), server.last_seen());
+  record["staging_mode"] = has_settings ? Json(server.settings().staging_mode_enabled()) : Json();
+  record["deletion_threshold"] =
+      threshold_known ? Json(server.settings().deletion_threshold()) : Json();
+  record["deletion_threshold_enabled"] =
+      threshold_known ? Json(server.settings().deletion_threshold_enabled()) : Json();
+  return record;
+}
+
+Json ServersToJson(const v1::ListServersResponse& response) {
+  Json out = Json::array();
+  for (const v1::ServerInfo& server : response.servers()) out.push_back(ServerRecord(server));
+  return out;
+}
+
+Table ServersTable(const v1::ListServersResponse& response) {
+  Table table{
+      {"SERVER", "TENANT", "ROLE", "STAGING", "AGENT VERSION", "LAST SEEN", "DELETE THRESHOLD"},
+      {}};
+  for (const v1::ServerInfo& server : response.servers()) {
+    std::string staging(kNoValue);
+    std::string threshold(kNoValue);
+    if (server.has_settings()) {
+      const v1::ServerSettings& settings = server.settings();
+      staging = settings.staging_mode_enabled() ? "yes" : "no";
+      if (settings.deletion_threshold_known()) {
+        threshold = settings.deletion_threshold_enabled()
+                        ? absl::StrCat(settings.deletion_threshold())
+                        : absl::StrCat(settings.deletion_threshold(), " (disabled)");
+      }
+    }
+    table.rows.push_back({server.server(), TextCell(server.tenant()),
+                          std::string(RoleName(server.role())), staging,
+                          TextCell(server.agent_version()),
+                          TimeCell(server.has_last_seen(), server.last_seen()), threshold});
+  }
+  return table;
+}
+
+Table ServersCsvTable(const v1::ListServersResponse& response) {
+  return RecordsToCsvTable(ServersToJson(response), ServerRecord(v1::ServerInfo()));
+}
+
+Json PendingDeletesRecord(const v1::StoredPendingExports& stored) {
+  const v1::PendingExportSnapshot& snapshot = stored.snapshot();
+  Json objects = Json::array();
+  for (const v1::PendingObject& object : snapshot.deletes()) {
+    Json o = Json::object();
+    o["dn"] = object.dn();
+    o["object_type"] = object.object_type();
+    o["user_principal_name"] = object.user_principal_name();
+    o["source_anchor"] = object.source_anchor();
+    o["display_name"] = object.display_name();
+    objects.push_back(std::move(o));
+  }
+  Json record = Json::object();
+  record["server"] = stored.server();
+  record["connector"] = snapshot.connector_name();
+  record["taken_at"] = TimeOrNull(snapshot.has_taken_at(), snapshot.taken_at());
+  record["pending_adds"] = snapshot.pending_adds();
+  record["pending_updates"] = snapshot.pending_updates();
+  record["pending_deletes"] = snapshot.pending_deletes();
+  record[std::string(kObjectsKey)] = std::move(objects);
+  return record;
+}
+
+Json PendingDeletesToJson(const v1::ListPendingExportsResponse& response) {
+  Json out = Json::array();
+  for (const v1::StoredPendingExports& stored : response.snapshots()) {
+    out.push_back(PendingDeletesRecord(stored));
+  }
+  return out;
+}
+
+Table PendingDeletesSummaryTable(const v1::ListPendingExportsResponse& response) {
+  Table table{{"SERVER", "CONNECTOR", "TAKEN AT", "ADDS", "UPDATES", "DELETES"}, {}};
+  for (const v1::StoredPendingExports& stored : response.snapshots()) {
+    const v1::PendingExportSnapshot& snapshot = stored.snapshot();
+    table.rows.push_back({stored.server(), snapshot.connector_name(),
+                          TimeCell(snapshot.has_taken_at(), snapshot.taken_at()),
+                          absl::StrCat(snapshot.pending_adds()),
+                          absl::StrCat(snapshot.pending_updates()),
+                          absl::StrCat(snapshot.pending_deletes())});
+  }
+  return table;
+}
+
+Table DeletedObjectsTable(const v1::PendingExportSnapshot& snapshot, size_t limit) {
+  Table table{{"DN", "TYPE", "UPN", "SOURCE ANCHOR", "DISPLAY NAME"}, {}};
+  const size_t shown = std::min(limit, static_cast<size_t>(snapshot.deletes_size()));
+  for (size_t i = 0; i < shown; ++i) {
+    const v1::PendingObject& object = snapshot.deletes(static_cast<int>(i));
+    table.rows.push_back({object.dn(), TextCell(object.object_type()),
+                          TextCell(object.user_principal_name()), TextCell(object.source_anchor()),
+                          TextCell(object.display_name())});
+  }
+  return table;
+}
+
+std::string RenderPendingDeletes(const v1::ListPendingExportsResponse& response, size_t limit) {
+  constexpr absl::string_view kIndent = "  ";
+  std::string out = RenderTable(PendingDeletesSummaryTable(response));
+  for (const v1::StoredPendingExports& stored : response.snapshots()) {
+    const v1::PendingExportSnapshot& snapshot = stored.snapshot();
+    const size_t sent = static_cast<size_t>(snapshot.deletes_size());
+    // The agent may send fewer objects than pending_deletes (deletes_truncated).
+    const size_t total =
+        std::max(sent, static_cast<size_t>(std::max<int64_t>(snapshot.pending_deletes(), 0)));
+    if (total == 0) continue;
+    absl::StrAppend(&out, "\nTo be deleted on ", stored.server(), " by ", snapshot.connector_name(),
+                    " (", total, "):\n");
+    if (sent == 0) {
+      absl::StrAppend(&out, kIndent, "(the agent reported no objects)\n");
+      continue;
+    }
+    const std::string objects =
+        RenderTable(DeletedObjectsTable(snapshot, limit), kDefaultTableWidth - kIndent.size());
+    for (absl::string_view line : absl::StrSplit(objects, '\n', absl::SkipEmpty())) {
+      absl::StrAppend(&out, kIndent, line, "\n");
+    }
+    const size_t shown = std::min(limit, sent);
+    if (total > shown) absl::StrAppend(&out, kIndent, "… ", total - shown, " more\n");
+  }
+  return out;
+}
+
+Table PendingDeletesCsvTable(const v1::ListPendingExportsResponse& response) {
+  v1::StoredPendingExports prototype;
+  prototype.mutable_snapshot()->add_deletes();
+  return RecordsToCsvTable(PendingDeletesToJson(response), PendingDeletesRecord(prototype),
+                           kObjectsKey);
+}
+
+Json ExportErrorRecord(const v1::StoredExportError& stored) {
+  const v1::ExportError& error = stored.error();
+  Json record = Json::object();
+  record["server"] = stored.server();
+  record["connector"] = error.connector_name();
+  record["dn"] = error.dn();
+  record["error_type"] = error.error_type();
+  record["category"] = std::string(ExportErrorCategory(error.error_type()));
+  record["attribute"] = StringOrNull(error.conflict_attribute());
+  record["value"] = StringOrNull(error.conflict_value());
+  record["first_occurred"] = TimeOrNull(error.has_first_occurred(), error.first_occurred());
+  record["last_occurred"] = TimeOrNull(error.has_date_occurred(), error.date_occurred());
+  record["retry_count"] = error.retry_count();
+  return record;
+}
+
+Json ExportErrorsToJson(const v1::ListExportErrorsResponse& response) {
+  Json out = Json::array();
+  for (const v1::StoredExportError& error : response.errors()) {
+    out.push_back(ExportErrorRecord(error));
+  }
+  return out;
+}
+
+Table ExportErrorsTable(const v1::ListExportErrorsResponse& response) {
+  Table table{{"SERVER", "CONNECTOR", "CATEGORY", "ERROR", "ATTRIBUTE", "VALUE", "LAST OCCURRED",
+               "RETRIES", "DN"},
+              {}};
+  for (const v1::StoredExportError& stored : response.errors()) {
+    const v1::ExportError& error = stored.error();
+    table.rows.push_back({stored.server(), error.connector_name(),
+                          std::string(ExportErrorCategory(error.error_type())),
+                          TextCell(error.error_type()), TextCell(error.conflict_attribute()),
+                          TextCell(error.conflict_value()),
+                          TimeCell(error.has_date_occurred(), error.date_occurred()),
+                          absl::StrCat(error.retry_count()), TextCell(error.dn())});
+  }
+  return table;
+}
+
+Table ExportErrorsCsvTable(const v1::ListExportErrorsResponse& response) {
+  return RecordsToCsvTable(ExportErrorsToJson(response),
+                           ExportErrorRecord(v1::StoredExportError()));
+}
+
+std::string RenderJson(const Json& value) {
+  return absl::StrCat(value.dump(2, ' ', false, Json::error_handler_t::replace), "\n");
+}
+
+Table RecordsToCsvTable(const Json& records, const Json& empty_record,
+                        absl::string_view nested_key) {
+  Table table;
+  // Column layout: the record's keys, with the nested array's keys spliced in
+  // where the array sits.
+  std::vector<std::string> before;
+  std::vector<std::string> nested;
+  std::vector<std::string> after;
+  std::vector<std::string>* current = &before;
+  for (auto it = empty_record.begin(); it != empty_record.end(); ++it) {
+    if (!nested_key.empty() && it.key() == nested_key) {
+      if (it->is_array() && !it->empty()) nested = KeysOf(it->front(), {});
+      current = &after;
+      continue;
+    }
+    current->push_back(it.key());
+  }
+  table.columns = before;
+  table.columns.insert(table.columns.end(), nested.begin(), nested.end());
+  table.columns.insert(table.columns.end(), after.begin(), after.end());
+
+  const Json empty_nested = Json::object();
+  for (const Json& record : records) {
+    const Json* children = nullptr;
+    if (!nested_key.empty()) {
+      auto it = record.find(std::string(nested_key));
+      if (it != record.end() && it->is_array() && !it->empty()) children = &*it;
+    }
+    auto emit = [&](const Json& child) {
+      std::vector<std::string> row;
+      AppendCells(record, before, &row);
+      AppendCells(child, nested, &row);
+      AppendCells(record, after, &row);
+      table.rows.push_back(std::move(row));
+    };
+    if (children == nullptr) {
+      emit(empty_nested);
+    } else {
+      for (const Json& child : *children) emit(child);
+    }
+  }
+  return table;
+}
+
+}  // namespace syncwatch::cli

@@ -1,0 +1,80 @@
+// What each command prints, built from the collector's (merged) list
+// responses without any I/O: JSON records for scripts, tables for people, and
+// the CSV flattening of the JSON records.
+//
+// JSON keys and CSV headers are a contract that scripts and tests rely on
+// (see ARCHITECTURE.md "User-facing surface"): times are ISO 8601 in UTC and
+// null when unset. The CSV header of each kind is the key list of an empty
+// record of that kind, so JSON and CSV cannot drift apart.
+#ifndef SYNCWATCH_COLLECTOR_CLI_RECORDS_H_
+#define SYNCWATCH_COLLECTOR_CLI_RECORDS_H_
+
+#include <cstddef>
+#include <string>
+
+#include "absl/strings/string_view.h"
+#include "collector/cli/table.h"
+#include "nlohmann/json.hpp"
+#include "syncwatch/v1/query.pb.h"
+
+namespace syncwatch::cli {
+
+// Keeps keys in insertion order, so records print in the documented order.
+using Json = nlohmann::ordered_json;
+
+// `runs`: one record per stored run, in the collector's order.
+// {"server","tenant","connector","connector_id","run_profile","run_number","result","start",
+//  "end","run_history_id","is_run_complete","steps"}
+Json RunRecord(const v1::StoredRun& run);
+Json RunsToJson(const v1::ListRunsResponse& response);
+// SERVER CONNECTOR PROFILE RUN RESULT START END.
+Table RunsTable(const v1::ListRunsResponse& response);
+Table RunsCsvTable(const v1::ListRunsResponse& response);
+
+// `servers`: {"server","tenant","role","agent_id","agent_version","last_seen","staging_mode",
+//  "deletion_threshold","deletion_threshold_enabled"}.
+Json ServerRecord(const v1::ServerInfo& server);
+Json ServersToJson(const v1::ListServersResponse& response);
+Table ServersTable(const v1::ListServersResponse& response);
+Table ServersCsvTable(const v1::ListServersResponse& response);
+
+// `deletes`: one record per (server, connector) snapshot,
+// {"server","connector","taken_at","pending_adds","pending_updates","pending_deletes",
+//  "objects":[{"dn","object_type","user_principal_name","source_anchor","display_name"}]}.
+// `objects` holds every object the collector returned.
+Json PendingDeletesRecord(const v1::StoredPendingExports& stored);
+Json PendingDeletesToJson(const v1::ListPendingExportsResponse& response);
+// One line per snapshot: SERVER CONNECTOR TAKEN AT ADDS UPDATES DELETES.
+Table PendingDeletesSummaryTable(const v1::ListPendingExportsResponse& response);
+// The first `limit` objects to be deleted: DN TYPE UPN SOURCE ANCHOR DISPLAY NAME.
+Table DeletedObjectsTable(const v1::PendingExportSnapshot& snapshot, size_t limit);
+// The summary table, then for each snapshot with pending deletes a titled,
+// indented object table with at most `limit` objects and "… N more" below it,
+// where N counts the deletes not shown (including those the agent did not send).
+std::string RenderPendingDeletes(const v1::ListPendingExportsResponse& response, size_t limit = 20);
+// One CSV row per object to be deleted (`objects` flattened in place).
+Table PendingDeletesCsvTable(const v1::ListPendingExportsResponse& response);
+
+// `errors`: {"server","connector","dn","error_type","category","attribute","value",
+//  "first_occurred","last_occurred","retry_count"}; category from ExportErrorCategory().
+Json ExportErrorRecord(const v1::StoredExportError& stored);
+Json ExportErrorsToJson(const v1::ListExportErrorsResponse& response);
+Table ExportErrorsTable(const v1::ListExportErrorsResponse& response);
+Table ExportErrorsCsvTable(const v1::ListExportErrorsResponse& response);
+
+// Pretty-printed JSON with a final newline. Invalid UTF-8 is replaced by U+FFFD
+// rather than failing the whole output.
+std::string RenderJson(const Json& value);
+
+// Flattens an array of records into a CSV table whose columns are the keys of
+// `empty_record`. When `nested_key` is not empty, `empty_record[nested_key]`
+// must be an array holding one empty nested record: its keys replace
+// `nested_key` in the header, and each record yields one row per nested
+// element (one row with empty nested cells when it has none, so that no
+// record disappears). Null is an empty cell, booleans are true/false.
+Table RecordsToCsvTable(const Json& records, const Json& empty_record,
+                        absl::string_view nested_key = {});
+
+}  // namespace syncwatch::cli
+
+#endif  // SYNCWATCH_COLLECTOR_CLI_RECORDS_H_

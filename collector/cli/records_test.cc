@@ -1,0 +1,324 @@
+#include "collector/cli/records.h"
+
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/time.h"
+#include "common/time_util.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace syncwatch::cli {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+google::protobuf::Timestamp Ts(const char* iso) { return ToProtoTimestamp(*ParseEngineTime(iso)); }
+
+std::vector<std::string> KeysOf(const Json& record) {
+  std::vector<std::string> keys;
+  for (auto it = record.begin(); it != record.end(); ++it) keys.push_back(it.key());
+  return keys;
+}
+
+v1::StoredRun CompletedRun() {
+  v1::StoredRun stored;
+  stored.set_server("sync01");
+  stored.set_tenant("contoso.onmicrosoft.com");
+  v1::RunProfileResult& run = *stored.mutable_run();
+  run.set_connector_name("contoso.onmicrosoft.com - AAD");
+  run.set_connector_id("b891884f-051e-4a83-95af-2544101c9083");
+  run.set_run_profile_name("Export");
+  run.set_run_number(4711);
+  run.set_result("stopped-deletion-threshold-exceeded");
+  run.set_is_run_complete(true);
+  *run.mutable_start_time() = Ts("2024-05-01T06:00:00Z");
+  *run.mutable_end_time() = Ts("2024-05-01T06:00:12.5Z");
+  run.set_run_history_id("0f1e2d3c-0000-4000-8000-000000000001");
+  run.add_steps();
+  run.add_steps();
+  return stored;
+}
+
+TEST(RunRecord, HasTheDocumentedKeysInOrder) {
+  EXPECT_THAT(
+      KeysOf(RunRecord(CompletedRun())),
+      ElementsAre("server", "tenant", "connector", "connector_id", "run_profile", "run_number",
+                  "result", "start", "end", "run_history_id", "is_run_complete", "steps"));
+}
+
+TEST(RunRecord, CarriesTheValues) {
+  const Json record = RunRecord(CompletedRun());
+  EXPECT_EQ(record["server"], "sync01");
+  EXPECT_EQ(record["tenant"], "contoso.onmicrosoft.com");
+  EXPECT_EQ(record["connector"], "contoso.onmicrosoft.com - AAD");
+  EXPECT_EQ(record["connector_id"], "b891884f-051e-4a83-95af-2544101c9083");
+  EXPECT_EQ(record["run_profile"], "Export");
+  EXPECT_EQ(record["run_number"], 4711);
+  EXPECT_EQ(record["result"], "stopped-deletion-threshold-exceeded");
+  EXPECT_EQ(record["start"], "2024-05-01T06:00:00.000Z");
+  EXPECT_EQ(record["end"], "2024-05-01T06:00:12.500Z");
+  EXPECT_EQ(record["run_history_id"], "0f1e2d3c-0000-4000-8000-000000000001");
+  EXPECT_EQ(record["is_run_complete"], true);
+  EXPECT_EQ(record["steps"], 2);
+}
+
+TEST(RunRecord, UnsetValuesAreNull) {
+  v1::StoredRun stored = CompletedRun();
+  stored.mutable_run()->clear_end_time();
+  stored.mutable_run()->clear_run_history_id();
+  stored.mutable_run()->set_is_run_complete(false);
+  const Json record = RunRecord(stored);
+  EXPECT_TRUE(record["end"].is_null());
+  EXPECT_TRUE(record["run_history_id"].is_null());
+  EXPECT_EQ(record["is_run_complete"], false);
+}
+
+TEST(RunRecord, StepCountFallsBackToTotalSteps) {
+  v1::StoredRun stored = CompletedRun();
+  stored.mutable_run()->clear_steps();
+  stored.mutable_run()->set_total_steps(3);
+  EXPECT_EQ(RunRecord(stored)["steps"], 3);
+}
+
+TEST(RunsToJson, IsAnArrayInResponseOrder) {
+  v1::ListRunsResponse response;
+  *response.add_runs() = CompletedRun();
+  *response.add_runs() = CompletedRun();
+  response.mutable_runs(1)->set_server("sync02");
+  const Json json = RunsToJson(response);
+  ASSERT_TRUE(json.is_array());
+  ASSERT_EQ(json.size(), 2u);
+  EXPECT_EQ(json[0]["server"], "sync01");
+  EXPECT_EQ(json[1]["server"], "sync02");
+  EXPECT_EQ(RenderJson(RunsToJson(v1::ListRunsResponse())), "[]\n");
+}
+
+TEST(RunsTable, ShowsTheColumnsForPeople) {
+  v1::ListRunsResponse response;
+  *response.add_runs() = CompletedRun();
+  response.add_runs()->mutable_run()->set_run_profile_name("Delta Import");  // in progress
+  const Table table = RunsTable(response);
+  EXPECT_THAT(table.columns,
+              ElementsAre("SERVER", "CONNECTOR", "PROFILE", "RUN", "RESULT", "START", "END"));
+  EXPECT_THAT(table.rows[0], ElementsAre("sync01", "contoso.onmicrosoft.com - AAD", "Export",
+                                         "4711", "stopped-deletion-threshold-exceeded",
+                                         "2024-05-01T06:00:00.000Z", "2024-05-01T06:00:12.500Z"));
+  EXPECT_EQ(table.rows[1][6], "-");
+}
+
+TEST(RunsCsvTable, HeaderIsTheJsonKeys) {
+  v1::ListRunsResponse response;
+  *response.add_runs() = CompletedRun();
+  response.mutable_runs(0)->mutable_run()->clear_end_time();
+  const std::string csv = RenderCsv(RunsCsvTable(response));
+  const std::vector<std::string> lines = absl::StrSplit(csv, "\r\n", absl::SkipEmpty());
+  ASSERT_EQ(lines.size(), 2u);
+  EXPECT_EQ(lines[0],
+            "server,tenant,connector,connector_id,run_profile,run_number,result,start,end,"
+            "run_history_id,is_run_complete,steps");
+  EXPECT_EQ(lines[1],
+            "sync01,contoso.onmicrosoft.com,contoso.onmicrosoft.com - AAD,"
+            "b891884f-051e-4a83-95af-2544101c9083,Export,4711,"
+            "stopped-deletion-threshold-exceeded,2024-05-01T06:00:00.000Z,,"
+            "0f1e2d3c-0000-4000-8000-000000000001,true,2");
+  EXPECT_EQ(RenderCsv(RunsCsvTable(v1::ListRunsResponse())), absl::StrCat(lines[0], "\r\n"));
+}
+
+TEST(ServerRecord, HasTheDocumentedKeysAndValues) {
+  v1::ServerInfo server;
+  server.set_server("sync01");
+  server.set_tenant("contoso.onmicrosoft.com");
+  server.set_role(v1::SERVER_ROLE_STAGING);
+  server.set_agent_id("agent-1");
+  server.set_agent_version("0.1.0");
+  *server.mutable_last_seen() = Ts("2024-05-01T07:59:00Z");
+  v1::ServerSettings& settings = *server.mutable_settings();
+  settings.set_staging_mode_enabled(true);
+  settings.set_deletion_threshold_known(true);
+  settings.set_deletion_threshold(500);
+  settings.set_deletion_threshold_enabled(true);
+  const Json record = ServerRecord(server);
+  EXPECT_THAT(KeysOf(record),
+              ElementsAre("server", "tenant", "role", "agent_id", "agent_version", "last_seen",
+                          "staging_mode", "deletion_threshold", "deletion_threshold_enabled"));
+  EXPECT_EQ(record["role"], "staging");
+  EXPECT_EQ(record["agent_id"], "agent-1");
+  EXPECT_EQ(record["agent_version"], "0.1.0");
+  EXPECT_EQ(record["last_seen"], "2024-05-01T07:59:00.000Z");
+  EXPECT_EQ(record["staging_mode"], true);
+  EXPECT_EQ(record["deletion_threshold"], 500);
+  EXPECT_EQ(record["deletion_threshold_enabled"], true);
+}
+
+TEST(ServerRecord, UnknownSettingsAreNull) {
+  v1::ServerInfo server;
+  server.set_server("sync01");
+  Json record = ServerRecord(server);
+  EXPECT_EQ(record["role"], "unknown");
+  EXPECT_TRUE(record["last_seen"].is_null());
+  EXPECT_TRUE(record["staging_mode"].is_null());
+  EXPECT_TRUE(record["deletion_threshold"].is_null());
+  EXPECT_TRUE(record["deletion_threshold_enabled"].is_null());
+
+  server.set_role(v1::SERVER_ROLE_ACTIVE);
+  server.mutable_settings()->set_staging_mode_enabled(false);  // threshold not known
+  record = ServerRecord(server);
+  EXPECT_EQ(record["role"], "active");
+  EXPECT_EQ(record["staging_mode"], false);
+  EXPECT_TRUE(record["deletion_threshold"].is_null());
+}
+
+TEST(ServersTable, SaysWhenTheThresholdIsDisabled) {
+  v1::ListServersResponse response;
+  v1::ServerInfo& server = *response.add_servers();
+  server.set_server("sync01");
+  server.set_role(v1::SERVER_ROLE_ACTIVE);
+  server.mutable_settings()->set_deletion_threshold_known(true);
+  server.mutable_settings()->set_deletion_threshold(500);
+  const Table table = ServersTable(response);
+  EXPECT_EQ(table.rows[0].back(), "500 (disabled)");
+  EXPECT_EQ(table.rows[0][2], "active");
+  EXPECT_EQ(table.rows[0][3], "no");
+}
+
+v1::StoredPendingExports Snapshot(int objects, int64_t pending_deletes) {
+  v1::StoredPendingExports stored;
+  stored.set_server("sync01");
+  stored.set_tenant("contoso.onmicrosoft.com");
+  v1::PendingExportSnapshot& snapshot = *stored.mutable_snapshot();
+  snapshot.set_connector_name("contoso.onmicrosoft.com - AAD");
+  *snapshot.mutable_taken_at() = Ts("2024-05-01T07:30:00Z");
+  snapshot.set_pending_adds(3);
+  snapshot.set_pending_updates(10);
+  snapshot.set_pending_deletes(pending_deletes);
+  for (int i = 0; i < objects; ++i) {
+    v1::PendingObject& object = *snapshot.add_deletes();
+    object.set_dn(absl::StrCat("CN={", i, "}"));
+    object.set_object_type("user");
+    object.set_user_principal_name(absl::StrCat("user", i, "@contoso.com"));
+    object.set_source_anchor(absl::StrCat("anchor", i));
+    object.set_display_name(absl::StrCat("Doe, John ", i));
+  }
+  return stored;
+}
+
+TEST(PendingDeletesRecord, HasTheDocumentedKeysAndObjects) {
+  const Json record = PendingDeletesRecord(Snapshot(2, 2));
+  EXPECT_THAT(KeysOf(record), ElementsAre("server", "connector", "taken_at", "pending_adds",
+                                          "pending_updates", "pending_deletes", "objects"));
+  EXPECT_EQ(record["connector"], "contoso.onmicrosoft.com - AAD");
+  EXPECT_EQ(record["taken_at"], "2024-05-01T07:30:00.000Z");
+  EXPECT_EQ(record["pending_adds"], 3);
+  EXPECT_EQ(record["pending_updates"], 10);
+  EXPECT_EQ(record["pending_deletes"], 2);
+  ASSERT_EQ(record["objects"].size(), 2u);
+  EXPECT_THAT(KeysOf(record["objects"][0]), ElementsAre("dn", "object_type", "user_principal_name",
+                                                        "source_anchor", "display_name"));
+  EXPECT_EQ(record["objects"][1]["dn"], "CN={1}");
+  EXPECT_EQ(record["objects"][1]["user_principal_name"], "user1@contoso.com");
+}
+
+TEST(PendingDeletesCsvTable, FlattensOneRowPerObject) {
+  v1::ListPendingExportsResponse response;
+  *response.add_snapshots() = Snapshot(2, 2);
+  *response.add_snapshots() = Snapshot(0, 0);
+  response.mutable_snapshots(1)->mutable_snapshot()->set_connector_name("contoso.com");
+  const Table table = PendingDeletesCsvTable(response);
+  EXPECT_THAT(table.columns, ElementsAre("server", "connector", "taken_at", "pending_adds",
+                                         "pending_updates", "pending_deletes", "dn", "object_type",
+                                         "user_principal_name", "source_anchor", "display_name"));
+  ASSERT_EQ(table.rows.size(), 3u);
+  EXPECT_THAT(table.rows[1], ElementsAre("sync01", "contoso.onmicrosoft.com - AAD",
+                                         "2024-05-01T07:30:00.000Z", "3", "10", "2", "CN={1}", "user",
+                                         "user1@contoso.com", "anchor1", "Doe, John 1"));
+  // A connector without deletes keeps its counts on a row of its own.
+  EXPECT_THAT(table.rows[2], ElementsAre("sync01", "contoso.com", "2024-05-01T07:30:00.000Z", "3", "10",
+                                         "0", "", "", "", "", ""));
+  EXPECT_THAT(RenderCsv(table), HasSubstr(",\"Doe, John 1\"\r\n"));
+}
+
+TEST(RenderPendingDeletes, ShowsTwentyObjectsAndHowManyMore) {
+  v1::ListPendingExportsResponse response;
+  *response.add_snapshots() = Snapshot(25, 612);  // the agent sent 25 of 612
+  const std::string text = RenderPendingDeletes(response);
+  EXPECT_THAT(text, HasSubstr("SERVER  CONNECTOR"));
+  EXPECT_THAT(text, HasSubstr("To be deleted on sync01 by contoso.onmicrosoft.com - AAD (612):"));
+  EXPECT_THAT(text, HasSubstr("  CN={19}"));
+  EXPECT_THAT(text, Not(HasSubstr("CN={20}")));
+  EXPECT_THAT(text, HasSubstr("  … 592 more\n"));
+}
+
+TEST(RenderPendingDeletes, NoObjectSectionWithoutDeletes) {
+  v1::ListPendingExportsResponse response;
+  *response.add_snapshots() = Snapshot(0, 0);
+  const std::string text = RenderPendingDeletes(response);
+  EXPECT_THAT(text, Not(HasSubstr("To be deleted")));
+  EXPECT_EQ(RenderPendingDeletes(v1::ListPendingExportsResponse()),
+            "SERVER  CONNECTOR  TAKEN AT  ADDS  UPDATES  DELETES\n(none)\n");
+}
+
+v1::StoredExportError UniquenessError() {
+  v1::StoredExportError stored;
+  stored.set_server("sync01");
+  v1::ExportError& error = *stored.mutable_error();
+  error.set_connector_name("contoso.onmicrosoft.com - AAD");
+  error.set_dn("CN={5A2C}");
+  error.set_error_type("AttributeValueMustBeUnique");
+  error.set_conflict_attribute("ProxyAddresses");
+  error.set_conflict_value("SMTP:john@contoso.com");
+  *error.mutable_first_occurred() = Ts("2024-04-01T00:00:00Z");
+  *error.mutable_date_occurred() = Ts("2024-05-01T06:00:00Z");
+  error.set_retry_count(42);
+  return stored;
+}
+
+TEST(ExportErrorRecord, HasTheDocumentedKeysAndValues) {
+  const Json record = ExportErrorRecord(UniquenessError());
+  EXPECT_THAT(KeysOf(record),
+              ElementsAre("server", "connector", "dn", "error_type", "category", "attribute",
+                          "value", "first_occurred", "last_occurred", "retry_count"));
+  EXPECT_EQ(record["category"], "duplicate-attribute");
+  EXPECT_EQ(record["attribute"], "ProxyAddresses");
+  EXPECT_EQ(record["value"], "SMTP:john@contoso.com");
+  EXPECT_EQ(record["first_occurred"], "2024-04-01T00:00:00.000Z");
+  EXPECT_EQ(record["last_occurred"], "2024-05-01T06:00:00.000Z");
+  EXPECT_EQ(record["retry_count"], 42);
+}
+
+TEST(ExportErrorRecord, MissingConflictIsNull) {
+  v1::StoredExportError stored = UniquenessError();
+  stored.mutable_error()->set_error_type("permission-issue");
+  stored.mutable_error()->clear_conflict_attribute();
+  stored.mutable_error()->clear_conflict_value();
+  stored.mutable_error()->clear_first_occurred();
+  const Json record = ExportErrorRecord(stored);
+  EXPECT_EQ(record["category"], "other");
+  EXPECT_TRUE(record["attribute"].is_null());
+  EXPECT_TRUE(record["value"].is_null());
+  EXPECT_TRUE(record["first_occurred"].is_null());
+}
+
+TEST(ExportErrorsCsvTable, QuotesValuesThatNeedIt) {
+  v1::ListExportErrorsResponse response;
+  *response.add_errors() = UniquenessError();
+  response.mutable_errors(0)->mutable_error()->set_dn("CN=Doe\\, John,OU=\"Sales\"");
+  const std::string csv = RenderCsv(ExportErrorsCsvTable(response));
+  EXPECT_THAT(csv, HasSubstr("server,connector,dn,error_type,category,attribute,value,"
+                             "first_occurred,last_occurred,retry_count\r\n"));
+  EXPECT_THAT(csv, HasSubstr(",\"CN=Doe\\, John,OU=\"\"Sales\"\"\",AttributeValueMustBeUnique,"
+                             "duplicate-attribute,ProxyAddresses,"));
+}
+
+TEST(RenderJson, ReplacesInvalidUtf8InsteadOfFailing) {
+  Json value = Json::array();
+  value.push_back(std::string("bad \xff byte"));
+  EXPECT_EQ(RenderJson(value), "[\n  \"bad \xEF\xBF\xBD byte\"\n]\n");
+}
+
+}  // namespace
+}  // namespace syncwatch::cli

@@ -1,0 +1,184 @@
+// Process-level tests: the real syncwatch-collector, syncwatch-agent and
+// syncwatch binaries, talking gRPC over TCP on 127.0.0.1.
+#include <signal.h>
+
+#include <set>
+#include <string>
+
+#include <grpcpp/create_channel.h>
+#include <nlohmann/json.hpp>
+
+#include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "syncwatch/v1/query.grpc.pb.h"
+#include "tests/testutil/fixtures.h"
+#include "tests/testutil/subprocess.h"
+#include "tests/testutil/test_util.h"
+
+namespace syncwatch {
+namespace {
+
+using ::syncwatch::testing::Subprocess;
+
+class ProcessTest : public ::testing::Test {
+ protected:
+  void SetUp() override { port_ = testing::PickFreePort(); }
+
+  std::string Address() const { return "127.0.0.1:" + std::to_string(port_); }
+
+  // Starts the collector and waits until it listens.
+  Subprocess StartCollector() {
+    ++collector_starts_;
+    const std::string out = dir_.Sub(absl::StrCat("collector-", collector_starts_, ".out"));
+    auto p = Subprocess::Start({SYNCWATCH_COLLECTOR_BIN, "--data_dir", dir_.Sub("collector-data"),
+                                "--listen", Address(), "--http-listen", "127.0.0.1:0"},
+                               out, dir_.Sub("collector.err"));
+    EXPECT_TRUE(p.ok()) << p.status();
+    EXPECT_TRUE(testing::WaitForFileContaining(out, "listening on port", absl::Seconds(30)))
+        << testing::ReadFileOrEmpty(dir_.Sub("collector.err"));
+    return *std::move(p);
+  }
+
+  std::string WriteAgentConfig(const std::string& sources, int batch_max_events = 500) {
+    const std::string path = dir_.Sub("agent.yaml");
+    testing::WriteFile(path, absl::StrCat("server: sync01\ntenant: fabrikam.onmicrosoft.com\n",
+                                          "collectors: [\"", Address(), "\"]\n", "data_dir: ",
+                                          dir_.Sub("agent-data"), "\nbatch_max_events: ",
+                                          batch_max_events, "\nsources:\n", sources));
+    return path;
+  }
+
+  Subprocess StartAgentOnce(const std::string& config) {
+    auto p = Subprocess::Start({SYNCWATCH_AGENT_BIN, "--config", config, "--once", "--once_timeout",
+                                "300s"},
+                               dir_.Sub("agent.out"), dir_.Sub("agent.err"));
+    EXPECT_TRUE(p.ok()) << p.status();
+    return *std::move(p);
+  }
+
+  int64_t CountRuns(std::set<int64_t>* run_numbers = nullptr) {
+    auto stub = v1::Query::NewStub(grpc::CreateChannel(Address(), grpc::InsecureChannelCredentials()));
+    v1::ListRunsRequest req;
+    req.set_page_size(5000);
+    int64_t n = 0;
+    do {
+      grpc::ClientContext ctx;
+      ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
+      v1::ListRunsResponse resp;
+      grpc::Status s = stub->ListRuns(&ctx, req, &resp);
+      if (!s.ok()) return -1;
+      n += resp.runs_size();
+      if (run_numbers) {
+        for (const auto& r : resp.runs()) run_numbers->insert(r.run().run_number());
+      }
+      req.set_page_token(resp.next_page_token());
+    } while (!req.page_token().empty());
+    return n;
+  }
+
+  testing::TempDir dir_;
+  int port_ = 0;
+  int collector_starts_ = 0;
+};
+
+// issue 2: SIGKILL the collector mid-stream, restart it on the same data dir:
+// every acknowledged event is there exactly once and the agent finishes.
+TEST_F(ProcessTest, CollectorKilledMidStreamLosesAndDuplicatesNothing) {
+  constexpr int kFiles = 40;
+  constexpr int kRunsPerFile = 250;
+  for (int f = 0; f < kFiles; ++f) {
+    testing::WriteFile(dir_.Sub(absl::StrCat("in/runs-", 100 + f, ".xml")),
+                       testing::RunHistoryXml("contoso.com", 1 + f * kRunsPerFile, kRunsPerFile));
+  }
+  const std::string config = WriteAgentConfig(absl::StrCat(
+      "  - {name: runs, kind: run_history, format: xml, path: ", dir_.Sub("in/*.xml"), "}\n"),
+      /*batch_max_events=*/25);
+
+  Subprocess collector = StartCollector();
+  Subprocess agent = StartAgentOnce(config);
+  for (int kill = 0; kill < 3; ++kill) {
+    // Let some batches land, then kill without warning.
+    const int64_t before = std::max<int64_t>(CountRuns(), 0);
+    const absl::Time deadline = absl::Now() + absl::Seconds(60);
+    while (CountRuns() <= before + 100 && absl::Now() < deadline && agent.running()) {
+    }
+    collector.Signal(SIGKILL);
+    ASSERT_EQ(collector.Wait(absl::Seconds(10)), 128 + SIGKILL);
+    collector = StartCollector();
+  }
+  ASSERT_EQ(agent.Wait(absl::Seconds(300)), 0) << testing::ReadFileOrEmpty(dir_.Sub("agent.err"));
+
+  std::set<int64_t> numbers;
+  EXPECT_EQ(CountRuns(&numbers), kFiles * kRunsPerFile);
+  EXPECT_EQ(numbers.size(), static_cast<size_t>(kFiles * kRunsPerFile));
+  EXPECT_EQ(*numbers.begin(), 1);
+  EXPECT_EQ(*numbers.rbegin(), kFiles * kRunsPerFile);
+  // The kills really hit a live stream: the agent saw its streams break.
+  EXPECT_THAT(testing::ReadFileOrEmpty(dir_.Sub("agent.err")), ::testing::HasSubstr("collector "));
+}
+
+// issue 2: the README's first command in miniature — samples in, `syncwatch
+// runs --output json` out.
+TEST_F(ProcessTest, CliPrintsTheSampleRunsAsJson) {
+  Subprocess collector = StartCollector();
+  const std::string samples = testing::SamplesDir();
+  const std::string config = WriteAgentConfig(absl::StrCat(
+      "  - {name: runs-xml, kind: run_history, format: xml, path: ", samples,
+      "/mim-run-history-xml/*.xml}\n", "  - {name: runs-json, kind: run_history, format: json, path: ",
+      samples, "/get-adsyncrunprofileresult-json/*.json}\n"));
+  Subprocess agent = StartAgentOnce(config);
+  ASSERT_EQ(agent.Wait(absl::Seconds(120)), 0) << testing::ReadFileOrEmpty(dir_.Sub("agent.err"));
+
+  auto cli = Subprocess::Start({SYNCWATCH_CLI_BIN, "--collector", Address(), "runs", "--output", "json"},
+                               dir_.Sub("cli.out"), dir_.Sub("cli.err"));
+  SYNCWATCH_ASSERT_OK(cli);
+  ASSERT_EQ(cli->Wait(absl::Seconds(60)), 0) << testing::ReadFileOrEmpty(dir_.Sub("cli.err"));
+  const nlohmann::json runs = nlohmann::json::parse(testing::ReadFileOrEmpty(dir_.Sub("cli.out")));
+  ASSERT_TRUE(runs.is_array());
+  ASSERT_EQ(runs.size(), 6u);
+  int with_id = 0;
+  for (const auto& r : runs) {
+    for (const char* key : {"server", "connector", "run_profile", "run_number", "result", "start", "end"}) {
+      EXPECT_TRUE(r.contains(key)) << key << " missing in " << r.dump();
+    }
+    EXPECT_EQ(r["server"], "sync01");
+    if (!r["run_history_id"].is_null()) ++with_id;
+    if (r["run_history_id"] == "c5aba9de-a634-4d64-b4ad-c7ad337faf91") {
+      EXPECT_EQ(r["connector"], "mcardletech.onmicrosoft.com - AAD");
+      EXPECT_EQ(r["run_profile"], "Export");
+      EXPECT_EQ(r["run_number"], 26148);
+      EXPECT_EQ(r["result"], "success");
+      EXPECT_EQ(r["start"], "2022-04-08T04:10:17.557Z");
+      EXPECT_EQ(r["end"], "2022-04-08T04:10:27.097Z");
+    }
+    if (r["connector"] == "MOSS-UserProfile") {
+      EXPECT_EQ(r["result"], "completed-export-errors");
+      EXPECT_EQ(r["start"], "2017-01-04T23:05:05.367Z");
+    }
+  }
+  EXPECT_EQ(with_id, 4);  // the JSON runs carry a RunHistoryId, the XML ones none
+
+  // An unreachable collector is a clear error and a non-zero exit.
+  collector.Signal(SIGTERM);
+  ASSERT_EQ(collector.Wait(absl::Seconds(30)), 0);
+  auto down = Subprocess::Start({SYNCWATCH_CLI_BIN, "--collector", Address(), "runs"},
+                                dir_.Sub("cli2.out"), dir_.Sub("cli2.err"));
+  SYNCWATCH_ASSERT_OK(down);
+  EXPECT_NE(down->Wait(absl::Seconds(60)), 0);
+  EXPECT_THAT(testing::ReadFileOrEmpty(dir_.Sub("cli2.err")), ::testing::HasSubstr(Address()));
+}
+
+// A bad config names the file and line and the agent exits 2 without starting.
+TEST_F(ProcessTest, AgentRejectsABadConfigNamingTheLine) {
+  const std::string path = dir_.Sub("bad.yaml");
+  testing::WriteFile(path, "server: sync01\nsources:\n  - {name: r, kind: run_history, format: yaml, path: /x}\n");
+  auto agent = Subprocess::Start({SYNCWATCH_AGENT_BIN, "--config", path, "--once"}, dir_.Sub("a.out"),
+                                 dir_.Sub("a.err"));
+  SYNCWATCH_ASSERT_OK(agent);
+  EXPECT_EQ(agent->Wait(absl::Seconds(30)), 2);
+  EXPECT_THAT(testing::ReadFileOrEmpty(dir_.Sub("a.err")), ::testing::HasSubstr(path + ":3: source 'r': format 'yaml'"));
+}
+
+}  // namespace
+}  // namespace syncwatch

@@ -5,11 +5,21 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "agent/file_source.h"
+#include "agent/parsers/byte_reader.h"
+#include "agent/platform.h"
+#include "common/text_util.h"
 #include "common/log.h"
 #include "common/status_macros.h"
 #include "common/time_util.h"
 
 namespace syncwatch::agent {
+
+namespace {
+
+// A command's output is parsed in memory; anything bigger belongs in a file.
+constexpr size_t kMaxCommandOutput = 64 * 1024 * 1024;
+
+}  // namespace
 
 const char* AgentVersion() { return "syncwatch-agent 0.1.0"; }
 
@@ -60,7 +70,39 @@ ScanReport Agent::ScanOnce() {
   return report;
 }
 
+absl::Status Agent::RunCommandSource(const SourceOptions& source, ScanReport* report) {
+  const std::string what = absl::StrJoin(source.command, " ");
+  SYNCWATCH_ASSIGN_OR_RETURN(CommandOutput output,
+                             RunCommand(source.command, source.timeout, kMaxCommandOutput));
+  if (output.exit_code != 0) {
+    return absl::UnavailableError(absl::StrCat("source '", source.name, "': '", what, "' exited with ",
+                                               output.exit_code, ": ", output.err));
+  }
+  // The same output as last time says nothing new (a scheduler that did not
+  // change, the same snapshot): do not send it again.
+  Spool::InputMark mark{absl::StrCat(source.name, ":command"),
+                        absl::StrCat(output.out.size(), ":", absl::Hex(Fnv1a64(output.out)))};
+  if (spool_->IsRead(mark)) return absl::OkStatus();
+  StringByteReader reader(output.out);
+  SYNCWATCH_ASSIGN_OR_RETURN(std::vector<v1::Event> events,
+                             ParseSourceInput(source, reader, absl::StrCat("output of '", what, "'"),
+                                              clock_.Now()));
+  SYNCWATCH_RETURN_IF_ERROR(spool_->Append(events, mark));
+  ++report->files_read;
+  report->events_spooled += static_cast<int>(events.size());
+  SYNCWATCH_LOG(kInfo, "source '", source.name, "': spooled ", events.size(), " events from '", what, "'");
+  return absl::OkStatus();
+}
+
 absl::Status Agent::ScanSource(const SourceOptions& source, ScanReport* report) {
+  if (!source.command.empty()) {
+    absl::Status st = RunCommandSource(source, report);
+    if (!st.ok()) {
+      report->failures.push_back(std::string(st.message()));
+      SYNCWATCH_LOG(kError, st.message());
+    }
+    return absl::OkStatus();
+  }
   SYNCWATCH_ASSIGN_OR_RETURN(std::vector<FoundFile> files, FindFiles(source.path));
   for (const FoundFile& file : files) {
     Spool::InputMark mark{absl::StrCat(source.name, ":", file.path), file.fingerprint};
@@ -117,7 +159,8 @@ absl::Status Agent::WaitDelivered(absl::Duration timeout) {
 
 void Agent::Run() {
   std::map<std::string, absl::Time> next_scan;
-  absl::Time last_event = clock_.Now();
+  const absl::Time started = clock_.Now();
+  absl::Time last_event = started;
   for (;;) {
     const absl::Time now = clock_.Now();
     absl::Time wake = now + options_.heartbeat_interval;
@@ -135,9 +178,14 @@ void Agent::Run() {
       v1::Event e;
       e.set_source("heartbeat");
       *e.mutable_observed_at() = ToProtoTimestamp(now);
-      e.mutable_heartbeat();
-      absl::Status st = spool_->Append({e}, std::nullopt);
-      if (!st.ok()) SYNCWATCH_LOG(kWarning, "heartbeat not spooled: ", st.message());
+      v1::Heartbeat* hb = e.mutable_heartbeat();
+      *hb->mutable_agent_uptime() = ToProtoDuration(now - started);
+      hb->set_spool_bytes(spool_->BytesUsed());
+      hb->set_spool_budget_bytes(options_.spool_max_bytes);
+      hb->set_low_priority_refused(spool_->low_priority_refused());
+      // Heartbeats are the first thing to give way when the spool fills up.
+      absl::Status st = spool_->Append({e}, std::nullopt, Spool::Priority::kLow);
+      if (!st.ok()) SYNCWATCH_LOG(kDebug, "heartbeat not spooled: ", st.message());
       last_event = now;
       wake = std::min(wake, now + options_.heartbeat_interval);
     }

@@ -56,6 +56,7 @@ class Agent {
  private:
   Agent(const AgentOptions& options, Clock& clock) : options_(options), clock_(clock) {}
   absl::Status ScanSource(const SourceOptions& source, ScanReport* report);
+  absl::Status RunCommandSource(const SourceOptions& source, ScanReport* report);
 
   const AgentOptions options_;
   Clock& clock_;

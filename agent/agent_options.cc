@@ -24,7 +24,7 @@ absl::StatusOr<absl::Duration> ParseInterval(const std::string& text) {
 absl::StatusOr<SourceOptions> LoadSource(const YamlFile& file, const YAML::Node& node, size_t index) {
   const std::string where = absl::StrCat("sources[", index, "]");
   SYNCWATCH_RETURN_IF_ERROR(
-      file.CheckKeys(node, {"name", "kind", "format", "path", "command", "interval"}, where));
+      file.CheckKeys(node, {"name", "kind", "format", "path", "command", "interval", "timeout"}, where));
   SourceOptions s;
   if (!node["name"]) return file.Error(node, absl::StrCat(where, ": 'name' is required"));
   SYNCWATCH_ASSIGN_OR_RETURN(s.name, file.String(node["name"], "name"));
@@ -56,22 +56,35 @@ absl::StatusOr<SourceOptions> LoadSource(const YamlFile& file, const YAML::Node&
                                                    "' does not fit kind run_history (xml or json)"));
   }
 
+  if (node["command"] && node["path"]) {
+    return file.Error(node["command"], absl::StrCat("source '", s.name, "': give 'path' or 'command', not both"));
+  }
   if (node["command"]) {
-    return file.Error(node["command"],
-                      absl::StrCat("source '", s.name,
-                                   "': 'command' sources are not supported by this agent version "
-                                   "yet; use 'path' with files the exporter writes"));
+    SYNCWATCH_ASSIGN_OR_RETURN(s.command, file.StringList(node["command"], "command"));
+    if (s.command.empty() || s.command[0].empty()) {
+      return file.Error(node["command"], absl::StrCat("source '", s.name, "': 'command' is empty"));
+    }
+    s.interval = absl::Minutes(5);
+  } else {
+    if (!node["path"]) {
+      return file.Error(node, absl::StrCat("source '", s.name, "': 'path' or 'command' is required"));
+    }
+    SYNCWATCH_ASSIGN_OR_RETURN(s.path, file.String(node["path"], "path"));
+    const size_t slash = s.path.find_last_of("/\\");
+    const std::string dir = slash == std::string::npos ? "" : s.path.substr(0, slash);
+    if (s.path.empty() || s.path.back() == '/' || s.path.back() == '\\') {
+      return file.Error(node["path"], absl::StrCat("source '", s.name, "': 'path' must name files, e.g. /in/runs/*.xml"));
+    }
+    if (dir.find_first_of("*?[") != std::string::npos) {
+      return file.Error(node["path"], absl::StrCat("source '", s.name,
+                                                   "': wildcards are allowed in the file name only"));
+    }
   }
-  if (!node["path"]) return file.Error(node, absl::StrCat("source '", s.name, "': 'path' is required"));
-  SYNCWATCH_ASSIGN_OR_RETURN(s.path, file.String(node["path"], "path"));
-  const size_t slash = s.path.find_last_of("/\\");
-  const std::string dir = slash == std::string::npos ? "" : s.path.substr(0, slash);
-  if (s.path.empty() || s.path.back() == '/' || s.path.back() == '\\') {
-    return file.Error(node["path"], absl::StrCat("source '", s.name, "': 'path' must name files, e.g. /in/runs/*.xml"));
-  }
-  if (dir.find_first_of("*?[") != std::string::npos) {
-    return file.Error(node["path"], absl::StrCat("source '", s.name,
-                                                 "': wildcards are allowed in the file name only"));
+  if (node["timeout"]) {
+    SYNCWATCH_ASSIGN_OR_RETURN(std::string text, file.String(node["timeout"], "timeout"));
+    auto d = ParseInterval(text);
+    if (!d.ok()) return file.Error(node["timeout"], absl::StrCat("source '", s.name, "': timeout ", d.status().message()));
+    s.timeout = *d;
   }
   if (node["interval"]) {
     SYNCWATCH_ASSIGN_OR_RETURN(std::string text, file.String(node["interval"], "interval"));

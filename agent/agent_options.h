@@ -27,8 +27,15 @@ struct SourceOptions {
   // /var/lib/syncwatch/in/runs/*.xml. Each matching file is read once (again
   // only when its size or modification time changes).
   std::string path;
-  // How often the glob is looked at. Default: 30s.
+  // Instead of `path`: a program and its arguments, run every `interval`,
+  // whose standard output is parsed (on Windows: PowerShell). Output equal to
+  // the previous run's is not sent again.
+  std::vector<std::string> command;
+  // How often the glob is looked at or the command run. Default: 30s for
+  // paths, 5m for commands.
   absl::Duration interval = absl::Seconds(30);
+  // How long a command may run before it is killed. Default: 2m.
+  absl::Duration timeout = absl::Minutes(2);
 };
 
 struct AgentOptions {

@@ -89,9 +89,31 @@ TEST_F(AgentConfigTest, DuplicateSourceNamesAndMissingFieldsAreErrors) {
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("'format' is required")));
 }
 
+TEST_F(AgentConfigTest, CommandSourcesTakeAnArgvAndTimeout) {
+  auto o = Load("sources:\n  - name: ps\n    kind: run_history\n    format: json\n"
+                "    command: [powershell, -NoProfile, -File, C:/syncwatch/Export-Runs.ps1]\n"
+                "    timeout: 30s\n");
+  SYNCWATCH_ASSERT_OK(o);
+  ASSERT_EQ(o->sources[0].command.size(), 4u);
+  EXPECT_EQ(o->sources[0].command[3], "C:/syncwatch/Export-Runs.ps1");
+  EXPECT_EQ(o->sources[0].interval, absl::Minutes(5));
+  EXPECT_EQ(o->sources[0].timeout, absl::Seconds(30));
+  EXPECT_THAT(Load("sources:\n  - {name: ps, kind: run_history, format: json, command: [x], path: /y}\n"),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("not both")));
+  EXPECT_THAT(Load("sources:\n  - {name: ps, kind: run_history, format: json}\n"),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("'path' or 'command' is required")));
+}
+
 TEST_F(AgentConfigTest, KindsNotReadableYetAreRejectedNotIgnored) {
   EXPECT_THAT(Load("sources:\n  - {name: d, kind: pending_exports, format: csexport, path: /a}\n"),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("not readable by this agent version")));
+}
+
+TEST(ShippedAgentConfigs, Load) {
+  for (const char* rel : {"/deploy/linux/agent.yaml", "/deploy/examples/agent-samples.yaml"}) {
+    auto o = LoadAgentConfig(std::string(SYNCWATCH_SOURCE_DIR) + rel);
+    EXPECT_TRUE(o.ok()) << rel << ": " << o.status();
+  }
 }
 
 TEST_F(AgentConfigTest, MissingFileIsNotFound) {

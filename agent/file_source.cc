@@ -60,26 +60,30 @@ absl::StatusOr<std::vector<FoundFile>> FindFiles(const std::string& glob) {
   return out;
 }
 
-absl::StatusOr<std::vector<v1::Event>> ReadSourceFile(const SourceOptions& source,
-                                                      const std::string& path, absl::Time now) {
-  SYNCWATCH_ASSIGN_OR_RETURN(std::unique_ptr<FileByteReader> reader, FileByteReader::Open(path));
+absl::StatusOr<std::vector<v1::Event>> ParseSourceInput(const SourceOptions& source,
+                                                        ByteReader& in, const std::string& name,
+                                                        absl::Time now) {
   std::vector<v1::Event> events;
   const google::protobuf::Timestamp observed = ToProtoTimestamp(now);
-  RunSink sink = [&](v1::RunProfileResult run) {
+  auto add = [&]() -> v1::Event& {
     v1::Event& e = events.emplace_back();
     e.set_source(source.name);
     *e.mutable_observed_at() = observed;
-    *e.mutable_run() = std::move(run);
-    return absl::OkStatus();
+    return e;
   };
   switch (source.kind) {
-    case SourceKind::kRunHistory:
+    case SourceKind::kRunHistory: {
+      RunSink sink = [&](v1::RunProfileResult run) {
+        *add().mutable_run() = std::move(run);
+        return absl::OkStatus();
+      };
       if (source.format == SourceFormat::kJson) {
-        SYNCWATCH_RETURN_IF_ERROR(ParseRunHistoryJson(*reader, path, sink));
+        SYNCWATCH_RETURN_IF_ERROR(ParseRunHistoryJson(in, name, sink));
       } else {
-        SYNCWATCH_RETURN_IF_ERROR(ParseRunHistoryXml(*reader, path, sink));
+        SYNCWATCH_RETURN_IF_ERROR(ParseRunHistoryXml(in, name, sink));
       }
       return events;
+    }
     case SourceKind::kPendingExports:
     case SourceKind::kExportErrors:
     case SourceKind::kSettings:
@@ -87,6 +91,12 @@ absl::StatusOr<std::vector<v1::Event>> ReadSourceFile(const SourceOptions& sourc
   }
   return absl::UnimplementedError(
       absl::StrCat("source '", source.name, "': kind ", SourceKindName(source.kind), " cannot be read yet"));
+}
+
+absl::StatusOr<std::vector<v1::Event>> ReadSourceFile(const SourceOptions& source,
+                                                      const std::string& path, absl::Time now) {
+  SYNCWATCH_ASSIGN_OR_RETURN(std::unique_ptr<FileByteReader> reader, FileByteReader::Open(path));
+  return ParseSourceInput(source, *reader, path, now);
 }
 
 }  // namespace syncwatch::agent

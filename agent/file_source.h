@@ -10,6 +10,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "agent/agent_options.h"
+#include "agent/parsers/byte_reader.h"
 #include "syncwatch/v1/event.pb.h"
 
 namespace syncwatch::agent {
@@ -27,8 +28,14 @@ bool WildcardMatch(absl::string_view pattern, absl::string_view name);
 // error (the exporter may not have run yet): it yields no files.
 absl::StatusOr<std::vector<FoundFile>> FindFiles(const std::string& glob);
 
-// Parses one file of `source` into events stamped with the source name and
-// `now`. Errors name the file, the line and the problem.
+// Parses one input of `source` (a file's or a command's output, `name` for
+// messages) into events stamped with the source name and `now`. Errors name
+// the input, the line and the problem.
+absl::StatusOr<std::vector<v1::Event>> ParseSourceInput(const SourceOptions& source,
+                                                        ByteReader& in, const std::string& name,
+                                                        absl::Time now);
+
+// ParseSourceInput over the file at `path`.
 absl::StatusOr<std::vector<v1::Event>> ReadSourceFile(const SourceOptions& source,
                                                       const std::string& path, absl::Time now);
 

@@ -3,7 +3,12 @@
 #ifndef SYNCWATCH_AGENT_PLATFORM_H_
 #define SYNCWATCH_AGENT_PLATFORM_H_
 
+#include <cstddef>
 #include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
 
 namespace syncwatch::agent {
 
@@ -12,6 +17,20 @@ std::string HostName();
 
 // Random bytes from the OS, hex encoded (for spool epochs).
 std::string RandomHex(int bytes);
+
+struct CommandOutput {
+  int exit_code = 0;
+  std::string out;  // standard output
+  std::string err;  // the end of standard error (at most 4 KiB), for messages
+};
+
+// Runs `argv` (argv[0] is looked up in PATH) with no standard input and waits
+// for it. DeadlineExceeded (after killing it) when it outlives `timeout`;
+// ResourceExhausted (after killing it) when it writes more than `max_output`
+// bytes; NotFound when the program cannot be started. A non-zero exit is not
+// an error here: the caller decides.
+absl::StatusOr<CommandOutput> RunCommand(const std::vector<std::string>& argv, absl::Duration timeout,
+                                         size_t max_output);
 
 }  // namespace syncwatch::agent
 

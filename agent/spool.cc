@@ -114,7 +114,8 @@ Spool::~Spool() {
   if (db_) (void)db_->Close();  // every write that matters was synced
 }
 
-absl::Status Spool::Append(const std::vector<v1::Event>& events, const std::optional<InputMark>& mark) {
+absl::Status Spool::Append(const std::vector<v1::Event>& events, const std::optional<InputMark>& mark,
+                           Priority priority) {
   MutexLock lock(&mu_);
   rocksdb::WriteBatch wb;
   uint64_t seq = last_seq_;
@@ -142,6 +143,24 @@ absl::Status Spool::Append(const std::vector<v1::Event>& events, const std::opti
     batch_bytes += size;
   }
   flush();
+  if (priority == Priority::kLow) {
+    const auto limit = static_cast<size_t>(static_cast<double>(options_.max_bytes) * options_.low_priority_share);
+    if (bytes_ + added_bytes > limit) {
+      ++low_priority_refused_;
+      if (!refusing_low_) {
+        refusing_low_ = true;
+        SYNCWATCH_LOG(kWarning, "spool holds ", bytes_, " of ", options_.max_bytes,
+                      " bytes: refusing heartbeats and superseded snapshots until collectors catch up");
+      }
+      return absl::ResourceExhaustedError(absl::StrCat(
+          "spool is over ", static_cast<int>(options_.low_priority_share * 100),
+          "% of its budget: low-priority events refused"));
+    }
+    if (refusing_low_) {
+      refusing_low_ = false;
+      SYNCWATCH_LOG(kInfo, "spool has room again: low-priority events accepted");
+    }
+  }
   if (bytes_ + added_bytes > options_.max_bytes) {
     return absl::ResourceExhaustedError(absl::StrCat(
         "spool is full: ", bytes_, " bytes held, ", added_bytes, " more would exceed the budget of ",
@@ -247,6 +266,11 @@ std::vector<std::string> Spool::Refusals() {
     out.push_back(absl::StrCat("batch ", seq, " refused by ", collector, ": ", it->value().ToString()));
   }
   return out;
+}
+
+uint64_t Spool::low_priority_refused() {
+  MutexLock lock(&mu_);
+  return low_priority_refused_;
 }
 
 size_t Spool::BytesUsed() {

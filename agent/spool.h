@@ -33,6 +33,10 @@ class Spool {
     // Bytes of batches the spool may hold; an Append beyond it fails with
     // ResourceExhausted and spools nothing. Default: 512 MiB.
     size_t max_bytes = size_t{512} * 1024 * 1024;
+    // Share of max_bytes that low-priority appends (heartbeats, snapshots that
+    // a later one supersedes) may fill, so that when collectors are away for
+    // long the last room goes to run history and errors. Default: 0.8.
+    double low_priority_share = 0.8;
     // Most events per batch. Default: 500.
     size_t batch_max_events = 500;
     // Most serialized bytes per batch (one larger event gets a batch alone).
@@ -58,9 +62,17 @@ class Spool {
   // Identifies this spool; sequence numbers are unique within it.
   const std::string& epoch() const { return epoch_; }
 
+  enum class Priority { kNormal, kLow };
+
   // Spools `events` (split into batches) and, if given, marks the input as read,
   // in one synced write. Empty `events` with a mark only records the mark.
-  absl::Status Append(const std::vector<v1::Event>& events, const std::optional<InputMark>& mark);
+  // ResourceExhausted (nothing spooled) when the budget — for kLow, its
+  // low_priority_share — would be exceeded.
+  absl::Status Append(const std::vector<v1::Event>& events, const std::optional<InputMark>& mark,
+                      Priority priority = Priority::kNormal);
+
+  // Low-priority appends refused for lack of room since the spool was opened.
+  uint64_t low_priority_refused();
 
   // True when the input was spooled with this fingerprint before.
   bool IsRead(const InputMark& mark);
@@ -113,6 +125,9 @@ class Spool {
   // seq -> serialized size of each batch still held.
   std::map<uint64_t, size_t> sizes_ ABSL_GUARDED_BY(mu_);
   size_t bytes_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t low_priority_refused_ ABSL_GUARDED_BY(mu_) = 0;
+  // Whether the last low-priority append was refused (logs once per episode).
+  bool refusing_low_ ABSL_GUARDED_BY(mu_) = false;
 };
 
 }  // namespace syncwatch::agent

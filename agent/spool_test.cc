@@ -92,6 +92,29 @@ TEST_F(SpoolTest, RefusesBeyondItsBudgetAndSpoolsNothingOfThatInput) {
   SYNCWATCH_EXPECT_OK(spool->Append({Ev(1)}, std::nullopt));
 }
 
+TEST_F(SpoolTest, LowPriorityEventsGiveWayBeforeTheBudgetIsReached) {
+  Spool::Options o;
+  o.max_bytes = 2000;
+  o.low_priority_share = 0.5;
+  o.batch_max_events = 1;
+  auto spool = Open(o);
+  // Fill past half the budget with run history (normal priority).
+  for (int i = 0; spool->BytesUsed() <= 1100 && i < 1000; ++i) {
+    SYNCWATCH_ASSERT_OK(spool->Append({Ev(i)}, std::nullopt));
+  }
+  ASSERT_GT(spool->BytesUsed(), 1000u);
+  ASSERT_LT(spool->BytesUsed(), 1900u);
+  EXPECT_THAT(spool->Append({Ev(100)}, std::nullopt, Spool::Priority::kLow),
+              StatusIs(absl::StatusCode::kResourceExhausted));
+  EXPECT_EQ(spool->low_priority_refused(), 1u);
+  // Normal events still fit in the rest of the budget.
+  SYNCWATCH_EXPECT_OK(spool->Append({Ev(101)}, std::nullopt));
+  // Once collectors acknowledge, low-priority events are welcome again.
+  SYNCWATCH_ASSERT_OK(spool->Ack("c1", spool->LastSeq()));
+  SYNCWATCH_ASSERT_OK(spool->Ack("c2", spool->LastSeq()));
+  SYNCWATCH_EXPECT_OK(spool->Append({Ev(102)}, std::nullopt, Spool::Priority::kLow));
+}
+
 TEST_F(SpoolTest, RefusalCountsAsHandledAndIsRemembered) {
   auto spool = Open();
   SYNCWATCH_ASSERT_OK(spool->Append({Ev(1)}, std::nullopt));

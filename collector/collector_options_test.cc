@@ -31,6 +31,13 @@ TEST(CollectorOptions, RejectsMalformedListen) {
   EXPECT_FALSE(o.Validate().ok());
 }
 
+TEST(LoadCollectorConfig, ShippedConfigsLoad) {
+  for (const char* rel : {"/deploy/linux/collector.yaml", "/deploy/examples/collector.yaml"}) {
+    auto o = LoadCollectorConfig(std::string(SYNCWATCH_SOURCE_DIR) + rel, CollectorOptions());
+    EXPECT_TRUE(o.ok()) << rel << ": " << o.status();
+  }
+}
+
 TEST(LoadCollectorConfig, ReadsKnownKeys) {
   testing::TempDir dir;
   const std::string path = dir.Sub("collector.yaml");

@@ -156,6 +156,15 @@ absl::StatusOr<std::string> DecodeToUtf8(absl::string_view bytes) {
   return std::string(bytes);
 }
 
+uint64_t Fnv1a64(absl::string_view data, uint64_t seed) {
+  uint64_t h = seed;
+  for (unsigned char c : data) {
+    h ^= c;
+    h *= 0x100000001b3ULL;
+  }
+  return h;
+}
+
 int LineOfOffset(absl::string_view text, size_t offset) {
   offset = std::min(offset, text.size());
   return 1 + static_cast<int>(std::count(text.begin(), text.begin() + static_cast<long>(offset), '\n'));

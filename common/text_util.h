@@ -2,6 +2,7 @@
 #ifndef SYNCWATCH_COMMON_TEXT_UTIL_H_
 #define SYNCWATCH_COMMON_TEXT_UTIL_H_
 
+#include <cstdint>
 #include <string>
 #include "absl/strings/string_view.h"
 
@@ -29,6 +30,10 @@ absl::StatusOr<std::string> DecodeToUtf8(absl::string_view bytes);
 // True when `text` is well-formed UTF-8; otherwise *bad_offset (if given) is set
 // to the first bad byte.
 bool IsValidUtf8(absl::string_view text, size_t* bad_offset = nullptr);
+
+// FNV-1a 64-bit hash: stable across processes and platforms (unlike
+// std::hash / absl::Hash), for recognising unchanged inputs across restarts.
+uint64_t Fnv1a64(absl::string_view data, uint64_t seed = 0xcbf29ce484222325ULL);
 
 // 1-based line number of byte `offset` in `text`.
 int LineOfOffset(absl::string_view text, size_t offset);

@@ -53,5 +53,11 @@ TEST(IsValidUtf8, RejectsOverlongAndSurrogates) {
   EXPECT_FALSE(IsValidUtf8("\xF4\x90\x80\x80"));
 }
 
+TEST(Fnv1a64, IsTheStandardHash) {
+  EXPECT_EQ(Fnv1a64(""), 0xcbf29ce484222325ULL);
+  EXPECT_EQ(Fnv1a64("a"), 0xaf63dc4c8601ec8cULL);
+  EXPECT_NE(Fnv1a64("ab"), Fnv1a64("ba"));
+}
+
 }  // namespace
 }  // namespace syncwatch

@@ -188,6 +188,33 @@ TEST_F(AgentCollectorTest, ABrokenFileIsReportedAndTheOthersStillArrive) {
   EXPECT_EQ(Runs(collector->port()).size(), 9u);  // 6 samples + 3 good, none of the truncated file
 }
 
+TEST_F(AgentCollectorTest, CommandSourceOutputIsParsedAndUnchangedOutputNotResent) {
+  auto collector = StartCollector("collector");
+  agent::AgentOptions o = SampleAgent("agent", {collector->port()});
+  agent::SourceOptions cmd;
+  cmd.name = "runs-cmd";
+  cmd.format = agent::SourceFormat::kJson;
+  cmd.command = {"cat", testing::SamplesDir() + "/get-adsyncrunprofileresult-json/TestRunHistory.json"};
+  o.sources = {cmd};
+  auto agent = agent::Agent::Create(o, RealClock::Get());
+  SYNCWATCH_ASSERT_OK(agent);
+  agent::ScanReport first = (*agent)->ScanOnce();
+  EXPECT_THAT(first.failures, ::testing::IsEmpty());
+  EXPECT_EQ(first.events_spooled, 4);
+  EXPECT_EQ((*agent)->ScanOnce().events_spooled, 0);  // same output: nothing new
+  SYNCWATCH_ASSERT_OK((*agent)->WaitDelivered(absl::Seconds(30)));
+  EXPECT_EQ(Runs(collector->port()).size(), 4u);
+
+  agent::AgentOptions failing = SampleAgent("agent2", {collector->port()});
+  cmd.command = {"sh", "-c", "echo 'Get-ADSyncRunProfileResult : not recognized' >&2; exit 1"};
+  failing.sources = {cmd};
+  auto agent2 = agent::Agent::Create(failing, RealClock::Get());
+  SYNCWATCH_ASSERT_OK(agent2);
+  agent::ScanReport report = (*agent2)->ScanOnce();
+  ASSERT_EQ(report.failures.size(), 1u);
+  EXPECT_THAT(report.failures[0], HasSubstr("exited with 1: Get-ADSyncRunProfileResult : not recognized"));
+}
+
 TEST_F(AgentCollectorTest, DeliversOverTlsAndMutualTls) {
   ASSERT_TRUE(testing::MakeTestPki(dir_.path()));
   const std::string pki = dir_.path() + "/";

@@ -2,8 +2,13 @@
 
 #include <httplib.h>
 
+#include <chrono>
+#include <thread>
+
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 
 namespace syncwatch::collector {
 
@@ -51,6 +56,13 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(const std::string&
                                                " (address in use or not available?)"));
   }
   s->thread_ = std::thread([self] { self->server_->listen_after_bind(); });
+  // httplib's stop() is a no-op until the listen loop runs, so a Stop() right
+  // after Start() would leave the thread listening forever: wait for it.
+  const absl::Time deadline = absl::Now() + absl::Seconds(30);
+  while (!s->server_->is_running() && absl::Now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  if (!s->server_->is_running()) return absl::InternalError("the HTTP server did not start");
   return s;
 }
 

@@ -19,6 +19,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "absl/strings/string_view.h"
+#include "agent/parsers/engine_time.h"
 #include "agent/parsers/run_history.h"
 #include "common/status_macros.h"
 #include "common/text_util.h"
@@ -160,12 +161,9 @@ class PropertyReader {
   std::optional<google::protobuf::Timestamp> Time(const char* key) {
     std::optional<std::string> s = String(key);
     if (!s) return std::nullopt;
-    absl::StatusOr<absl::Time> t = ParseEngineTime(*s);
-    if (!t.ok()) {
-      Fail(key, absl::StrCat("not a time: ", Quote(*s)));
-      return std::nullopt;
-    }
-    return ToProtoTimestamp(*t);
+    std::optional<google::protobuf::Timestamp> t = internal::ParseEngineTimestamp(*s);
+    if (!t) Fail(key, absl::StrCat("not a time: ", Quote(*s)));
+    return t;
   }
 
   void Fail(absl::string_view key, absl::string_view problem) {

@@ -325,6 +325,13 @@ TEST(RunHistoryJsonErrorTest, BadDate) {
                                        "EndDate: not a time: \"soon\""));
 }
 
+TEST(RunHistoryJsonErrorTest, DateBeyondTimestampRange) {
+  std::string json =
+      absl::StrReplaceAll(kOneRun, {{"\\/Date(1649390959077)\\/", "20240-04-08T04:09:19Z"}});
+  EXPECT_THAT(ParseJson(json).status, StatusIs(absl::StatusCode::kInvalidArgument,
+                                               "EndDate: not a time: \"20240-04-08T04:09:19Z\""));
+}
+
 TEST(RunHistoryJsonErrorTest, BadNumbers) {
   EXPECT_THAT(ParseJson(absl::StrReplaceAll(kOneRun, {{"26146", "\"26x\""}})).status,
               StatusIs(absl::StatusCode::kInvalidArgument, "RunNumber: not a valid count"));

@@ -21,8 +21,10 @@
 #include "absl/strings/string_view.h"
 #include "absl/strings/strip.h"
 #include "agent/parsers/conflict.h"
+#include "agent/parsers/engine_time.h"
 #include "agent/parsers/run_history.h"
 #include "agent/parsers/run_history_internal.h"
+#include "agent/parsers/xml_stream.h"
 #include "common/status_macros.h"
 #include "common/text_util.h"
 #include "common/time_util.h"
@@ -31,6 +33,8 @@
 
 namespace syncwatch::agent {
 namespace {
+
+using internal::Utf8StreamChecker;
 
 constexpr size_t kChunkSize = 64 * 1024;
 // Real run history nests 8 deep; anything far deeper is not run history.
@@ -66,55 +70,6 @@ bool ParseCount(absl::string_view text, int64_t* out) {
 bool TimestampLess(const google::protobuf::Timestamp& a, const google::protobuf::Timestamp& b) {
   return a.seconds() != b.seconds() ? a.seconds() < b.seconds() : a.nanos() < b.nanos();
 }
-
-// Checks that a stream is UTF-8 chunk by chunk. A multi-byte sequence may be
-// split between chunks: its head is carried into the next call.
-class Utf8StreamChecker {
- public:
-  // Returns the offset of the first bad byte relative to the start of `chunk`
-  // (negative when it lies in the bytes carried from the previous chunk), or
-  // nullopt when everything so far is fine.
-  std::optional<int64_t> Check(absl::string_view chunk, bool final) {
-    std::string joined;
-    absl::string_view text = chunk;
-    const int64_t carried = static_cast<int64_t>(carry_.size());
-    if (!carry_.empty()) {
-      joined = carry_ + std::string(chunk);
-      text = joined;
-      carry_.clear();
-    }
-    size_t bad = 0;
-    if (IsValidUtf8(text, &bad)) return std::nullopt;
-    if (!final && IsIncompleteTail(text.substr(bad))) {
-      carry_ = std::string(text.substr(bad));
-      return std::nullopt;
-    }
-    return static_cast<int64_t>(bad) - carried;
-  }
-
- private:
-  // True when `tail` is the start of a multi-byte sequence cut by the chunk end.
-  static bool IsIncompleteTail(absl::string_view tail) {
-    const auto lead = static_cast<unsigned char>(tail[0]);
-    size_t len = 0;
-    if ((lead & 0xE0) == 0xC0) {
-      len = 2;
-    } else if ((lead & 0xF0) == 0xE0) {
-      len = 3;
-    } else if ((lead & 0xF8) == 0xF0) {
-      len = 4;
-    } else {
-      return false;
-    }
-    if (tail.size() >= len) return false;
-    for (size_t i = 1; i < tail.size(); ++i) {
-      if ((static_cast<unsigned char>(tail[i]) & 0xC0) != 0x80) return false;
-    }
-    return true;
-  }
-
-  std::string carry_;
-};
 
 class XmlRunHistoryParser {
  public:
@@ -680,12 +635,12 @@ bool XmlRunHistoryParser::SetCount(absl::string_view element, absl::string_view 
 
 bool XmlRunHistoryParser::SetTime(absl::string_view element, absl::string_view value,
                                   google::protobuf::Timestamp* out) {
-  absl::StatusOr<absl::Time> t = ParseEngineTime(value);
-  if (!t.ok()) {
+  std::optional<google::protobuf::Timestamp> t = internal::ParseEngineTimestamp(value);
+  if (!t) {
     Fail(text_line_, absl::StrCat("<", element, "> is not a time: ", Quote(value)));
     return false;
   }
-  *out = ToProtoTimestamp(*t);
+  *out = *t;
   return true;
 }
 

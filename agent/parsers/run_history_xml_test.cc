@@ -716,6 +716,13 @@ TEST(RunHistoryXmlErrorTest, UnparsableDate) {
   EXPECT_THAT(p.runs, SizeIs(1));
 }
 
+TEST(RunHistoryXmlErrorTest, DateBeyondTimestampRange) {
+  // Parses as a time (year 20240) but no google.protobuf.Timestamp holds it.
+  Parsed p = ParseXml(BadFixture("7", "20240-3-01 10:00:00.000", "1"));
+  EXPECT_EQ(p.status, absl::InvalidArgumentError(
+                          "t.xml:12: <start-date> is not a time: \"20240-3-01 10:00:00.000\""));
+}
+
 TEST(RunHistoryXmlErrorTest, Truncated) {
   const std::string xml = ReadFileOrEmpty(SamplePath(kDeltaImportSample));
   ASSERT_GT(xml.size(), 4000u);

@@ -86,7 +86,7 @@ absl::Status Agent::RunCommandSource(const SourceOptions& source, ScanReport* re
   StringByteReader reader(output.out);
   SYNCWATCH_ASSIGN_OR_RETURN(std::vector<v1::Event> events,
                              ParseSourceInput(source, reader, absl::StrCat("output of '", what, "'"),
-                                              clock_.Now()));
+                                              clock_.Now(), clock_.Now()));
   SYNCWATCH_RETURN_IF_ERROR(spool_->Append(events, mark));
   ++report->files_read;
   report->events_spooled += static_cast<int>(events.size());
@@ -107,7 +107,7 @@ absl::Status Agent::ScanSource(const SourceOptions& source, ScanReport* report) 
   for (const FoundFile& file : files) {
     Spool::InputMark mark{absl::StrCat(source.name, ":", file.path), file.fingerprint};
     if (spool_->IsRead(mark)) continue;
-    auto events = ReadSourceFile(source, file.path, clock_.Now());
+    auto events = ReadSourceFile(source, file, clock_.Now());
     absl::Status st = events.status();
     if (st.ok()) st = spool_->Append(*events, mark);
     if (!st.ok()) {

@@ -24,7 +24,8 @@ absl::StatusOr<absl::Duration> ParseInterval(const std::string& text) {
 absl::StatusOr<SourceOptions> LoadSource(const YamlFile& file, const YAML::Node& node, size_t index) {
   const std::string where = absl::StrCat("sources[", index, "]");
   SYNCWATCH_RETURN_IF_ERROR(
-      file.CheckKeys(node, {"name", "kind", "format", "path", "command", "interval", "timeout"}, where));
+      file.CheckKeys(node, {"name", "kind", "format", "path", "command", "interval", "timeout", "connector"},
+                     where));
   SourceOptions s;
   if (!node["name"]) return file.Error(node, absl::StrCat(where, ": 'name' is required"));
   SYNCWATCH_ASSIGN_OR_RETURN(s.name, file.String(node["name"], "name"));
@@ -34,26 +35,38 @@ absl::StatusOr<SourceOptions> LoadSource(const YamlFile& file, const YAML::Node&
   SYNCWATCH_ASSIGN_OR_RETURN(std::string kind, file.String(node["kind"], "kind"));
   if (kind == "run_history") {
     s.kind = SourceKind::kRunHistory;
-  } else if (kind == "pending_exports" || kind == "export_errors" || kind == "settings") {
-    return file.Error(node["kind"],
-                      absl::StrCat("source '", s.name, "': kind '", kind,
-                                   "' is not readable by this agent version yet (only run_history)"));
+  } else if (kind == "pending_exports") {
+    s.kind = SourceKind::kPendingExports;
+  } else if (kind == "export_errors") {
+    s.kind = SourceKind::kExportErrors;
+  } else if (kind == "settings") {
+    s.kind = SourceKind::kSettings;
   } else {
     return file.Error(node["kind"], absl::StrCat("source '", s.name, "': unknown kind '", kind,
                                                  "' (run_history, pending_exports, export_errors, settings)"));
   }
 
+  // The formats each kind can be read from.
+  const char* formats = s.kind == SourceKind::kRunHistory ? "xml or json"
+                        : s.kind == SourceKind::kSettings ? "json"
+                                                          : "csexport";
   if (!node["format"]) {
-    return file.Error(node, absl::StrCat("source '", s.name, "': 'format' is required (xml or json)"));
+    return file.Error(node, absl::StrCat("source '", s.name, "': 'format' is required (", formats, ")"));
   }
   SYNCWATCH_ASSIGN_OR_RETURN(std::string format, file.String(node["format"], "format"));
-  if (format == "xml") {
-    s.format = SourceFormat::kXml;
-  } else if (format == "json") {
-    s.format = SourceFormat::kJson;
-  } else {
+  const bool fits = (s.kind == SourceKind::kRunHistory && (format == "xml" || format == "json")) ||
+                    (s.kind == SourceKind::kSettings && format == "json") ||
+                    ((s.kind == SourceKind::kPendingExports || s.kind == SourceKind::kExportErrors) &&
+                     format == "csexport");
+  if (!fits) {
     return file.Error(node["format"], absl::StrCat("source '", s.name, "': format '", format,
-                                                   "' does not fit kind run_history (xml or json)"));
+                                                   "' does not fit kind ", kind, " (", formats, ")"));
+  }
+  s.format = format == "xml" ? SourceFormat::kXml
+             : format == "json" ? SourceFormat::kJson
+                                : SourceFormat::kCsexport;
+  if (node["connector"]) {
+    SYNCWATCH_ASSIGN_OR_RETURN(s.connector, file.String(node["connector"], "connector"));
   }
 
   if (node["command"] && node["path"]) {

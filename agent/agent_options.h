@@ -34,6 +34,10 @@ struct SourceOptions {
   // How often the glob is looked at or the command run. Default: 30s for
   // paths, 5m for commands.
   absl::Duration interval = absl::Seconds(30);
+  // pending_exports / export_errors: the connector the input belongs to, when
+  // neither the file (<ma-name>) nor its name (<stamp>_<id>_<name>.xml, as the
+  // Windows exporter writes it) says. Default: empty.
+  std::string connector;
   // How long a command may run before it is killed. Default: 2m.
   absl::Duration timeout = absl::Minutes(2);
 };

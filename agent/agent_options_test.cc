@@ -72,7 +72,7 @@ TEST_F(AgentConfigTest, BadValuesNameTheLine) {
   EXPECT_THAT(Load("collectors: [\"nohostport\"]\n"),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("is not host:port")));
   EXPECT_THAT(Load("sources:\n  - name: r\n    kind: run_history\n    format: csv\n    path: /x\n"),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr(":4: source 'r': format 'csv'")));
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr(":4: source 'r': format 'csv' does not fit kind run_history")));
   EXPECT_THAT(Load("sources:\n  - name: r\n    kind: runs\n    format: xml\n    path: /x\n"),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr(":3: source 'r': unknown kind")));
   EXPECT_THAT(Load("sources:\n  - name: r\n    kind: run_history\n    format: xml\n    path: /in/*/x.xml\n"),
@@ -104,9 +104,22 @@ TEST_F(AgentConfigTest, CommandSourcesTakeAnArgvAndTimeout) {
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("'path' or 'command' is required")));
 }
 
-TEST_F(AgentConfigTest, KindsNotReadableYetAreRejectedNotIgnored) {
-  EXPECT_THAT(Load("sources:\n  - {name: d, kind: pending_exports, format: csexport, path: /a}\n"),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("not readable by this agent version")));
+TEST_F(AgentConfigTest, EveryKindTakesItsOwnFormats) {
+  auto o = Load("sources:\n"
+                "  - {name: d, kind: pending_exports, format: csexport, path: /in/pending/*.xml}\n"
+                "  - {name: e, kind: export_errors, format: csexport, path: /in/errors/*.xml,"
+                " connector: contoso.com}\n"
+                "  - {name: s, kind: settings, format: json, path: /in/settings/*.json}\n");
+  SYNCWATCH_ASSERT_OK(o);
+  EXPECT_EQ(o->sources[0].kind, SourceKind::kPendingExports);
+  EXPECT_EQ(o->sources[1].kind, SourceKind::kExportErrors);
+  EXPECT_EQ(o->sources[1].connector, "contoso.com");
+  EXPECT_EQ(o->sources[2].kind, SourceKind::kSettings);
+  EXPECT_THAT(Load("sources:\n  - {name: d, kind: pending_exports, format: xml, path: /a}\n"),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("format 'xml' does not fit kind pending_exports (csexport)")));
+  EXPECT_THAT(Load("sources:\n  - {name: s, kind: settings, format: csexport, path: /a}\n"),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("(json)")));
 }
 
 TEST(ShippedAgentConfigs, Load) {

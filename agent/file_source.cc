@@ -1,12 +1,18 @@
 #include "agent/file_source.h"
 
 #include <algorithm>
+#include <chrono>
 #include <filesystem>
 #include <system_error>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 #include "agent/parsers/byte_reader.h"
+#include "agent/parsers/csexport.h"
 #include "agent/parsers/run_history.h"
+#include "agent/parsers/settings_json.h"
+#include "common/text_util.h"
 #include "common/status_macros.h"
 #include "common/time_util.h"
 
@@ -53,16 +59,62 @@ absl::StatusOr<std::vector<FoundFile>> FindFiles(const std::string& glob) {
     if (fec) continue;  // vanished meanwhile: next scan
     const auto mtime = entry.last_write_time(fec);
     if (fec) continue;
+    // file_time_type has no portable conversion in C++17: measure its age.
+    const absl::Time modified =
+        absl::Now() - absl::FromChrono(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                          fs::file_time_type::clock::now() - mtime));
     out.push_back(FoundFile{entry.path().string(),
-                            absl::StrCat(size, ":", mtime.time_since_epoch().count())});
+                            absl::StrCat(size, ":", mtime.time_since_epoch().count()), modified});
   }
   std::sort(out.begin(), out.end(), [](const FoundFile& a, const FoundFile& b) { return a.path < b.path; });
   return out;
 }
 
+bool ConnectorFromFileName(absl::string_view path, std::string* id, std::string* name) {
+  const size_t slash = path.find_last_of("/\\");
+  absl::string_view base = slash == absl::string_view::npos ? path : path.substr(slash + 1);
+  if (!absl::ConsumeSuffix(&base, ".xml")) return false;
+  // yyyyMMddTHHmmssfffZ: 8 digits, T, 9 digits, Z.
+  if (base.size() < 20 || base[8] != 'T' || base[18] != 'Z' || base[19] != '_') return false;
+  for (size_t i : {0, 1, 2, 3, 4, 5, 6, 7, 9, 10, 11, 12, 13, 14, 15, 16, 17}) {
+    if (!absl::ascii_isdigit(static_cast<unsigned char>(base[i]))) return false;
+  }
+  base.remove_prefix(20);
+  const size_t sep = base.find('_');
+  if (sep == absl::string_view::npos || sep + 1 >= base.size()) return false;
+  const std::string guid = NormalizeGuid(base.substr(0, sep));
+  if (!IsNormalizedGuid(guid)) return false;
+  *id = guid;
+  *name = std::string(base.substr(sep + 1));
+  return true;
+}
+
+namespace {
+
+// The collector refuses names over 4 KiB and texts over 256 KiB (whole
+// batches); error literals can be long .NET stack traces, so cut them here.
+constexpr size_t kMaxTextBytes = 64 * 1024;
+
+void CapText(std::string* text) {
+  if (text->size() <= kMaxTextBytes) return;
+  size_t cut = kMaxTextBytes;
+  // Do not split a UTF-8 sequence.
+  while (cut > 0 && (static_cast<unsigned char>((*text)[cut]) & 0xC0) == 0x80) --cut;
+  text->resize(cut);
+  text->append(" [truncated by syncwatch-agent]");
+}
+
+void CapExportError(v1::ExportError* e) {
+  CapText(e->mutable_cd_error()->mutable_error_literal());
+  CapText(e->mutable_cd_error()->mutable_server_error_detail());
+  CapText(e->mutable_conflict_value());
+}
+
+}  // namespace
+
 absl::StatusOr<std::vector<v1::Event>> ParseSourceInput(const SourceOptions& source,
                                                         ByteReader& in, const std::string& name,
-                                                        absl::Time now) {
+                                                        absl::Time now, absl::Time written) {
   std::vector<v1::Event> events;
   const google::protobuf::Timestamp observed = ToProtoTimestamp(now);
   auto add = [&]() -> v1::Event& {
@@ -71,9 +123,23 @@ absl::StatusOr<std::vector<v1::Event>> ParseSourceInput(const SourceOptions& sou
     *e.mutable_observed_at() = observed;
     return e;
   };
+  // Where csexport inputs get their connector when the file does not say.
+  std::string connector_id;
+  std::string connector_name = source.connector;
+  if (std::string id, n; ConnectorFromFileName(name, &id, &n)) {
+    connector_id = id;
+    if (connector_name.empty()) connector_name = n;
+  }
   switch (source.kind) {
     case SourceKind::kRunHistory: {
       RunSink sink = [&](v1::RunProfileResult run) {
+        for (v1::RunStep& step : *run.mutable_steps()) {
+          for (v1::ExportError& e : *step.mutable_export_errors()) CapExportError(&e);
+          for (v1::ConnectionIncident& i : *step.mutable_connection_incidents()) {
+            CapText(i.mutable_cd_error()->mutable_error_literal());
+            CapText(i.mutable_cd_error()->mutable_server_error_detail());
+          }
+        }
         *add().mutable_run() = std::move(run);
         return absl::OkStatus();
       };
@@ -84,19 +150,54 @@ absl::StatusOr<std::vector<v1::Event>> ParseSourceInput(const SourceOptions& sou
       }
       return events;
     }
-    case SourceKind::kPendingExports:
-    case SourceKind::kExportErrors:
-    case SourceKind::kSettings:
-      break;
+    case SourceKind::kPendingExports: {
+      v1::PendingExportSnapshot snapshot;
+      snapshot.set_connector_name(connector_name);
+      snapshot.set_connector_id(connector_id);
+      SYNCWATCH_RETURN_IF_ERROR(ParseCsExportPendingExports(in, name, CsExportLimits(), &snapshot));
+      if (snapshot.connector_name().empty()) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            name, ": cannot tell which connector this is (no <ma-name> in the file, no connector in "
+                  "the file name, no 'connector' in the source config)"));
+      }
+      *snapshot.mutable_taken_at() = ToProtoTimestamp(written);
+      // Identifies this snapshot: the same file read again yields the same id.
+      snapshot.set_snapshot_id(absl::StrCat(
+          absl::Hex(Fnv1a64(absl::StrCat(snapshot.connector_name(), "@", absl::ToUnixMicros(written)))),
+          "-", absl::ToUnixMicros(written)));
+      *add().mutable_pending_exports() = std::move(snapshot);
+      return events;
+    }
+    case SourceKind::kExportErrors: {
+      ExportErrorSink sink = [&](v1::ExportError error) {
+        if (error.connector_name().empty()) error.set_connector_name(connector_name);
+        if (error.connector_id().empty()) error.set_connector_id(connector_id);
+        if (error.connector_name().empty()) {
+          return absl::InvalidArgumentError(absl::StrCat(
+              name, ": cannot tell which connector the export error of ", error.dn(),
+              " belongs to (no <ma-name>, no connector in the file name or the source config)"));
+        }
+        CapExportError(&error);
+        *add().mutable_export_error() = std::move(error);
+        return absl::OkStatus();
+      };
+      SYNCWATCH_RETURN_IF_ERROR(ParseCsExportErrors(in, name, sink));
+      return events;
+    }
+    case SourceKind::kSettings: {
+      v1::ServerSettings settings;
+      SYNCWATCH_RETURN_IF_ERROR(ParseSettingsJson(in, name, &settings));
+      *add().mutable_settings() = std::move(settings);
+      return events;
+    }
   }
-  return absl::UnimplementedError(
-      absl::StrCat("source '", source.name, "': kind ", SourceKindName(source.kind), " cannot be read yet"));
+  return absl::InternalError("unknown source kind");
 }
 
 absl::StatusOr<std::vector<v1::Event>> ReadSourceFile(const SourceOptions& source,
-                                                      const std::string& path, absl::Time now) {
-  SYNCWATCH_ASSIGN_OR_RETURN(std::unique_ptr<FileByteReader> reader, FileByteReader::Open(path));
-  return ParseSourceInput(source, *reader, path, now);
+                                                      const FoundFile& file, absl::Time now) {
+  SYNCWATCH_ASSIGN_OR_RETURN(std::unique_ptr<FileByteReader> reader, FileByteReader::Open(file.path));
+  return ParseSourceInput(source, *reader, file.path, now, file.modified);
 }
 
 }  // namespace syncwatch::agent

@@ -19,7 +19,14 @@ struct FoundFile {
   std::string path;
   // Changes when the file is replaced or rewritten (size and mtime).
   std::string fingerprint;
+  // When the file was last written.
+  absl::Time modified;
 };
+
+// The connector named by a file name as the Windows exporter writes it,
+// "<yyyyMMddTHHmmssfffZ>_<connector guid>_<connector name>.xml": sets *id and
+// *name and returns true; false for any other name.
+bool ConnectorFromFileName(absl::string_view path, std::string* id, std::string* name);
 
 // True when `name` matches `pattern` (* and ? wildcards, case-sensitive).
 bool WildcardMatch(absl::string_view pattern, absl::string_view name);
@@ -29,15 +36,17 @@ bool WildcardMatch(absl::string_view pattern, absl::string_view name);
 absl::StatusOr<std::vector<FoundFile>> FindFiles(const std::string& glob);
 
 // Parses one input of `source` (a file's or a command's output, `name` for
-// messages) into events stamped with the source name and `now`. Errors name
-// the input, the line and the problem.
+// messages and, for files, the path) into events stamped with the source name
+// and `now`; `written` is when the input was produced (a pending-export
+// snapshot's taken_at). Long error texts are cut to what the collector
+// accepts. Errors name the input, the line and the problem.
 absl::StatusOr<std::vector<v1::Event>> ParseSourceInput(const SourceOptions& source,
                                                         ByteReader& in, const std::string& name,
-                                                        absl::Time now);
+                                                        absl::Time now, absl::Time written);
 
-// ParseSourceInput over the file at `path`.
+// ParseSourceInput over a found file.
 absl::StatusOr<std::vector<v1::Event>> ReadSourceFile(const SourceOptions& source,
-                                                      const std::string& path, absl::Time now);
+                                                      const FoundFile& file, absl::Time now);
 
 }  // namespace syncwatch::agent
 

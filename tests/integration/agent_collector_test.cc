@@ -215,6 +215,83 @@ TEST_F(AgentCollectorTest, CommandSourceOutputIsParsedAndUnchangedOutputNotResen
   EXPECT_THAT(report.failures[0], HasSubstr("exited with 1: Get-ADSyncRunProfileResult : not recognized"));
 }
 
+// issue 3: every source kind read from files as the Windows exporter writes
+// them, and stored by the collector.
+TEST_F(AgentCollectorTest, PendingDeletesExportErrorsAndSettingsArrive) {
+  auto collector = StartCollector("collector");
+  agent::AgentOptions o = SampleAgent("agent", {collector->port()});
+  const std::string in = dir_.Sub("in");
+  const std::string testdata = std::string(SYNCWATCH_SOURCE_DIR) + "/agent/parsers/testdata";
+  testing::WriteFile(in + "/pending/20240301T093012123Z_b891884f-051e-4a83-95af-2544101c9083_"
+                          "fabrikam.onmicrosoft.com - AAD.xml",
+                     testing::CsExportPendingXml("fabrikam.onmicrosoft.com - AAD", 2500, 40));
+  testing::WriteFile(in + "/errors/errors.xml", testing::ReadFileOrEmpty(testdata + "/csexport-errors.xml"));
+  testing::WriteFile(in + "/settings/settings.json",
+                     testing::ReadFileOrEmpty(testdata + "/settings-combined.json"));
+  agent::SourceOptions pending;
+  pending.name = "pending";
+  pending.kind = agent::SourceKind::kPendingExports;
+  pending.format = agent::SourceFormat::kCsexport;
+  pending.path = in + "/pending/*.xml";
+  agent::SourceOptions errors = pending;
+  errors.name = "errors";
+  errors.kind = agent::SourceKind::kExportErrors;
+  errors.path = in + "/errors/*.xml";
+  agent::SourceOptions settings;
+  settings.name = "settings";
+  settings.kind = agent::SourceKind::kSettings;
+  settings.format = agent::SourceFormat::kJson;
+  settings.path = in + "/settings/*.json";
+  o.sources = {pending, errors, settings};
+  auto agent = agent::Agent::Create(o, RealClock::Get());
+  SYNCWATCH_ASSERT_OK(agent);
+  agent::ScanReport report = (*agent)->ScanOnce();
+  EXPECT_THAT(report.failures, ::testing::IsEmpty());
+  EXPECT_EQ(report.files_read, 3);
+  SYNCWATCH_ASSERT_OK((*agent)->WaitDelivered(absl::Seconds(60)));
+
+  auto stub = v1::Query::NewStub(grpc::CreateChannel(
+      "127.0.0.1:" + std::to_string(collector->port()), grpc::InsecureChannelCredentials()));
+  {
+    grpc::ClientContext ctx;
+    v1::ListPendingExportsResponse resp;
+    ASSERT_TRUE(stub->ListPendingExports(&ctx, v1::ListPendingExportsRequest(), &resp).ok());
+    ASSERT_EQ(resp.snapshots_size(), 1);
+    const v1::PendingExportSnapshot& s = resp.snapshots(0).snapshot();
+    EXPECT_EQ(s.connector_name(), "fabrikam.onmicrosoft.com - AAD");
+    EXPECT_EQ(s.connector_id(), "b891884f-051e-4a83-95af-2544101c9083");
+    EXPECT_EQ(s.pending_deletes(), 2500);
+    EXPECT_EQ(s.pending_adds(), 40);
+    ASSERT_EQ(s.deletes_size(), 2500);
+    EXPECT_EQ(s.deletes(7).user_principal_name(), "user7@contoso.com");
+    EXPECT_EQ(s.deletes(7).source_anchor(), "anchor7");
+    EXPECT_EQ(s.deletes(7).display_name(), "User 7");
+    EXPECT_FALSE(s.snapshot_id().empty());
+    EXPECT_TRUE(s.has_taken_at());
+  }
+  {
+    grpc::ClientContext ctx;
+    v1::ListExportErrorsResponse resp;
+    ASSERT_TRUE(stub->ListExportErrors(&ctx, v1::ListExportErrorsRequest(), &resp).ok());
+    ASSERT_GT(resp.errors_size(), 0);
+    bool conflict = false;
+    for (const auto& e : resp.errors()) {
+      EXPECT_FALSE(e.error().connector_name().empty());
+      conflict = conflict || !e.error().conflict_attribute().empty();
+    }
+    EXPECT_TRUE(conflict) << "no export error carried its conflicting attribute";
+  }
+  {
+    grpc::ClientContext ctx;
+    v1::ListServersResponse resp;
+    ASSERT_TRUE(stub->ListServers(&ctx, v1::ListServersRequest(), &resp).ok());
+    ASSERT_EQ(resp.servers_size(), 1);
+    EXPECT_TRUE(resp.servers(0).has_settings());
+    EXPECT_TRUE(resp.servers(0).settings().deletion_threshold_known());
+    EXPECT_GT(resp.servers(0).settings().deletion_threshold(), 0);
+  }
+}
+
 TEST_F(AgentCollectorTest, DeliversOverTlsAndMutualTls) {
   ASSERT_TRUE(testing::MakeTestPki(dir_.path()));
   const std::string pki = dir_.path() + "/";

@@ -35,6 +35,38 @@ std::string RunHistoryXml(const std::string& connector, int first_run_number, in
   return xml;
 }
 
+std::string CsExportPendingXml(const std::string& connector, int deletes, int adds) {
+  std::string xml = "<?xml version=\"1.0\" encoding=\"utf-16\"?>\n<cs-objects>\n";
+  auto tail = [&](const char* op) {
+    return absl::StrCat("  <export-delta-operation>", op, "</export-delta-operation>\n",
+                        "  <ma-id>{B891884F-051E-4A83-95AF-2544101C9083}</ma-id>\n  <ma-name>",
+                        connector, "</ma-name>\n </cs-object>\n");
+  };
+  for (int i = 0; i < deletes; ++i) {
+    const std::string dn = absl::StrFormat("CN={%032X}", i);
+    absl::StrAppend(
+        &xml, " <cs-object cs-dn=\"", dn, "\" id=\"", absl::StrFormat("{%08X-0000-4000-8000-000000000001}", i),
+        "\" object-type=\"user\">\n  <unapplied-export><delta operation=\"delete\" dn=\"", dn,
+        "\"/></unapplied-export>\n  <synchronized-hologram><entry dn=\"", dn, "\">",
+        "<attr name=\"userPrincipalName\" type=\"string\" multivalued=\"false\"><value>user", i,
+        "@contoso.com</value></attr>",
+        "<attr name=\"sourceAnchor\" type=\"string\" multivalued=\"false\"><value>anchor", i,
+        "</value></attr>",
+        "<attr name=\"displayName\" type=\"string\" multivalued=\"false\"><value>User ", i,
+        "</value></attr></entry></synchronized-hologram>\n", tail("delete"));
+  }
+  for (int i = 0; i < adds; ++i) {
+    const std::string dn = absl::StrFormat("CN={%032X}", 1000000 + i);
+    absl::StrAppend(
+        &xml, " <cs-object cs-dn=\"", dn, "\" id=\"", absl::StrFormat("{%08X-0000-4000-8000-000000000002}", i),
+        "\" object-type=\"user\">\n  <unapplied-export><delta operation=\"add\" dn=\"", dn, "\">",
+        "<attr name=\"userPrincipalName\" type=\"string\" multivalued=\"false\"><value>new", i,
+        "@contoso.com</value></attr></delta></unapplied-export>\n", tail("add"));
+  }
+  xml += "</cs-objects>\n";
+  return xml;
+}
+
 bool MakeTestPki(const std::string& dir) {
   const std::string script = absl::StrCat(
       "set -e; cd '", dir, "'; exec >pki.log 2>&1\n",

@@ -12,6 +12,12 @@ namespace syncwatch::testing {
 // minute after the previous one.
 std::string RunHistoryXml(const std::string& connector, int first_run_number, int count);
 
+// A csexport /f:x document (DOMAIN.md §2.1) of connector `connector` with
+// `deletes` pending deletes (attributes in the synchronized hologram: UPN
+// user<i>@contoso.com, sourceAnchor, displayName) and `adds` pending adds
+// (UPN new<i>@contoso.com in the delta).
+std::string CsExportPendingXml(const std::string& connector, int deletes, int adds);
+
 // Creates a throw-away PKI in `dir` with the openssl command: ca.pem/ca.key,
 // server.pem/server.key for the name "collector.test" (and 127.0.0.1), and
 // client.pem/client.key for "sync01". Returns false (after printing openssl's

@@ -87,10 +87,11 @@ absl::Status Agent::RunCommandSource(const SourceOptions& source, ScanReport* re
   SYNCWATCH_ASSIGN_OR_RETURN(std::vector<v1::Event> events,
                              ParseSourceInput(source, reader, absl::StrCat("output of '", what, "'"),
                                               clock_.Now(), clock_.Now()));
-  SYNCWATCH_RETURN_IF_ERROR(spool_->Append(events, mark));
+  const size_t count = events.size();
+  SYNCWATCH_RETURN_IF_ERROR(spool_->Append(std::move(events), mark));
   ++report->files_read;
-  report->events_spooled += static_cast<int>(events.size());
-  SYNCWATCH_LOG(kInfo, "source '", source.name, "': spooled ", events.size(), " events from '", what, "'");
+  report->events_spooled += static_cast<int>(count);
+  SYNCWATCH_LOG(kInfo, "source '", source.name, "': spooled ", count, " events from '", what, "'");
   return absl::OkStatus();
 }
 
@@ -109,7 +110,8 @@ absl::Status Agent::ScanSource(const SourceOptions& source, ScanReport* report) 
     if (spool_->IsRead(mark)) continue;
     auto events = ReadSourceFile(source, file, clock_.Now());
     absl::Status st = events.status();
-    if (st.ok()) st = spool_->Append(*events, mark);
+    const size_t count = st.ok() ? events->size() : 0;
+    if (st.ok()) st = spool_->Append(*std::move(events), mark);
     if (!st.ok()) {
       report->failures.push_back(std::string(st.message()));
       MutexLock lock(&mu_);
@@ -121,8 +123,8 @@ absl::Status Agent::ScanSource(const SourceOptions& source, ScanReport* report) 
       continue;
     }
     ++report->files_read;
-    report->events_spooled += static_cast<int>(events->size());
-    SYNCWATCH_LOG(kInfo, "source '", source.name, "': spooled ", events->size(), " events from ", file.path);
+    report->events_spooled += static_cast<int>(count);
+    SYNCWATCH_LOG(kInfo, "source '", source.name, "': spooled ", count, " events from ", file.path);
   }
   return absl::OkStatus();
 }

@@ -104,6 +104,17 @@ void CapText(std::string* text) {
   text->append(" [truncated by syncwatch-agent]");
 }
 
+// The snapshot is held while it is spooled (once as objects, once serialized,
+// once in the RocksDB write batch), so the listed objects get about 20 MiB of
+// the agent's 64 MiB growth budget for a huge csexport file; the counts always
+// cover every object.
+CsExportLimits AgentCsExportLimits() {
+  CsExportLimits limits;
+  limits.max_listed_delete_bytes = size_t{8} << 20;
+  limits.max_listed_change_bytes = size_t{12} << 20;
+  return limits;
+}
+
 void CapExportError(v1::ExportError* e) {
   CapText(e->mutable_cd_error()->mutable_error_literal());
   CapText(e->mutable_cd_error()->mutable_server_error_detail());
@@ -154,7 +165,7 @@ absl::StatusOr<std::vector<v1::Event>> ParseSourceInput(const SourceOptions& sou
       v1::PendingExportSnapshot snapshot;
       snapshot.set_connector_name(connector_name);
       snapshot.set_connector_id(connector_id);
-      SYNCWATCH_RETURN_IF_ERROR(ParseCsExportPendingExports(in, name, CsExportLimits(), &snapshot));
+      SYNCWATCH_RETURN_IF_ERROR(ParseCsExportPendingExports(in, name, AgentCsExportLimits(), &snapshot));
       if (snapshot.connector_name().empty()) {
         return absl::InvalidArgumentError(absl::StrCat(
             name, ": cannot tell which connector this is (no <ma-name> in the file, no connector in "

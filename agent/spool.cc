@@ -114,7 +114,7 @@ Spool::~Spool() {
   if (db_) (void)db_->Close();  // every write that matters was synced
 }
 
-absl::Status Spool::Append(const std::vector<v1::Event>& events, const std::optional<InputMark>& mark,
+absl::Status Spool::Append(std::vector<v1::Event> events, const std::optional<InputMark>& mark,
                            Priority priority) {
   MutexLock lock(&mu_);
   rocksdb::WriteBatch wb;
@@ -133,13 +133,13 @@ absl::Status Spool::Append(const std::vector<v1::Event>& events, const std::opti
     batch.Clear();
     batch_bytes = 0;
   };
-  for (const v1::Event& e : events) {
+  for (v1::Event& e : events) {
     const size_t size = e.ByteSizeLong() + 8;
     if (batch.events_size() > 0 && (static_cast<size_t>(batch.events_size()) >= options_.batch_max_events ||
                                     batch_bytes + size > options_.batch_max_bytes)) {
       flush();
     }
-    *batch.add_events() = e;
+    *batch.add_events() = std::move(e);
     batch_bytes += size;
   }
   flush();

@@ -68,7 +68,9 @@ class Spool {
   // in one synced write. Empty `events` with a mark only records the mark.
   // ResourceExhausted (nothing spooled) when the budget — for kLow, its
   // low_priority_share — would be exceeded.
-  absl::Status Append(const std::vector<v1::Event>& events, const std::optional<InputMark>& mark,
+  // Takes the events by value so that callers can move them in: a snapshot can
+  // be tens of MB and the agent must stay small.
+  absl::Status Append(std::vector<v1::Event> events, const std::optional<InputMark>& mark,
                       Priority priority = Priority::kNormal);
 
   // Low-priority appends refused for lack of room since the spool was opened.

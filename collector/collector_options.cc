@@ -72,16 +72,17 @@ absl::Status CollectorOptions::Validate() const {
   if (max_message_bytes > static_cast<size_t>(std::numeric_limits<int>::max())) {
     return absl::InvalidArgumentError("max_message_bytes must be below 2 GiB");
   }
-  return absl::OkStatus();
+  return alerts.Validate();
 }
 
 absl::StatusOr<CollectorOptions> LoadCollectorConfig(const std::string& path, CollectorOptions base) {
   SYNCWATCH_ASSIGN_OR_RETURN(YamlFile file, YamlFile::Load(path));
   const YAML::Node& root = file.root();
-  SYNCWATCH_RETURN_IF_ERROR(file.CheckKeys(
-      root,
-      {"data_dir", "listen", "http_listen", "tls", "insecure", "sync_writes", "max_message_bytes", "max_batch_bytes"},
-      "the collector config"));
+  SYNCWATCH_RETURN_IF_ERROR(
+      file.CheckKeys(root,
+                     {"data_dir", "listen", "http_listen", "tls", "insecure", "sync_writes",
+                      "max_message_bytes", "max_batch_bytes", "rules", "notifiers"},
+                     "the collector config"));
   for (const auto& kv : root) {
     const std::string key = kv.first.Scalar();
     const YAML::Node& v = kv.second;
@@ -110,6 +111,10 @@ absl::StatusOr<CollectorOptions> LoadCollectorConfig(const std::string& path, Co
     } else if (key == "max_batch_bytes") {
       SYNCWATCH_ASSIGN_OR_RETURN(int64_t n, file.Int(v, key, 1024, int64_t{1} << 30));
       base.max_batch_bytes = static_cast<size_t>(n);
+    } else if (key == "rules") {
+      SYNCWATCH_RETURN_IF_ERROR(alerts::ParseRulesConfig(file, v, &base.alerts.rules));
+    } else if (key == "notifiers") {
+      SYNCWATCH_RETURN_IF_ERROR(alerts::ParseNotifiersConfig(file, v, &base.alerts.notifiers));
     }
   }
   absl::Status valid = base.Validate();

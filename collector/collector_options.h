@@ -8,6 +8,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "collector/alerts/alerts_options.h"
 #include "common/event_validation.h"
 #include "common/tls.h"
 
@@ -37,13 +38,17 @@ struct CollectorOptions {
   // exceed max_message_bytes. Default: 16 MiB.
   size_t max_batch_bytes = 16 * 1024 * 1024;
   ValidationLimits limits;
+  // Alert rules and notifiers (YAML `rules:` and `notifiers:`). Default: every
+  // rule on with its default thresholds, no receivers (alerts are only listed).
+  alerts::AlertsOptions alerts;
 
   // OK, or InvalidArgument naming the setting and the problem.
   absl::Status Validate() const;
 };
 
 // Reads a collector YAML config (keys: data_dir, listen, http_listen, tls, insecure,
-// sync_writes, max_message_bytes, max_batch_bytes) over `base`. An unknown key
+// sync_writes, max_message_bytes, max_batch_bytes, rules, notifiers; see
+// collector/alerts/alerts_options.h for the last two) over `base`. An unknown key
 // or a bad value is an InvalidArgument error "FILE:LINE: …".
 absl::StatusOr<CollectorOptions> LoadCollectorConfig(const std::string& path, CollectorOptions base);
 

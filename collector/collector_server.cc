@@ -1,10 +1,11 @@
 #include "collector/collector_server.h"
 
-#include <chrono>
-
 #include <grpcpp/security/server_credentials.h>
 #include <grpcpp/server_builder.h>
 
+#include <chrono>
+
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/log.h"
 #include "common/status_macros.h"
@@ -13,6 +14,18 @@ namespace syncwatch::collector {
 
 const char* CollectorVersion() { return "syncwatch-collector 0.1.0"; }
 
+namespace {
+
+// Where Alertmanager's "Source" link points: the configured external URL, or
+// the collector's HTTP port when its address is known before it starts.
+std::string GeneratorUrl(const CollectorOptions& options) {
+  if (!options.alerts.notifiers.external_url.empty()) return options.alerts.notifiers.external_url;
+  if (options.http_listen.empty() || absl::EndsWith(options.http_listen, ":0")) return "";
+  return absl::StrCat("http://", options.http_listen, "/");
+}
+
+}  // namespace
+
 absl::StatusOr<std::unique_ptr<CollectorServer>> CollectorServer::Start(
     const CollectorOptions& options, Clock& clock) {
   SYNCWATCH_RETURN_IF_ERROR(options.Validate());
@@ -20,8 +33,26 @@ absl::StatusOr<std::unique_ptr<CollectorServer>> CollectorServer::Start(
   Store::Options store_options;
   store_options.sync_writes = options.sync_writes;
   SYNCWATCH_ASSIGN_OR_RETURN(cs->store_, Store::Open(options.data_dir, store_options));
+  alerts::AlertEngine::Options alert_options;
+  alert_options.generator_url = GeneratorUrl(options);
+  SYNCWATCH_ASSIGN_OR_RETURN(
+      cs->alerts_, alerts::AlertEngine::Create(*cs->store_, clock, options.alerts, alert_options));
+  StorageWriter::Options writer_options;
+  alerts::AlertEngine* engine = cs->alerts_.get();
+  writer_options.on_commit = [engine](const std::vector<CommittedSubmission>& committed) {
+    std::vector<alerts::ServerChange> changes;
+    changes.reserve(committed.size());
+    for (const CommittedSubmission& c : committed) {
+      bool data = false;
+      if (c.batch != nullptr) {
+        for (const v1::Event& e : c.batch->events()) data = data || !e.has_heartbeat();
+      }
+      changes.push_back(alerts::ServerChange{c.server, c.tenant, data});
+    }
+    engine->OnCommit(changes);
+  };
   SYNCWATCH_ASSIGN_OR_RETURN(cs->writer_,
-                             StorageWriter::Create(*cs->store_, clock, StorageWriter::Options()));
+                             StorageWriter::Create(*cs->store_, clock, writer_options));
 
   IngestService::Options ingest_options;
   ingest_options.limits = options.limits;
@@ -66,9 +97,14 @@ void CollectorServer::Shutdown() {
   // re-send whatever was not acknowledged.
   if (server_) server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
   if (writer_) writer_->Stop();
-  writer_.reset();
+  // After the writer: its last commits reach the engine's queue first.
+  if (alerts_) alerts_->Stop();
+  // /metrics reads the writer, the engine and the store: stop serving it
+  // before any of them goes away.
   if (http_) http_->Stop();
   http_.reset();
+  writer_.reset();
+  alerts_.reset();
   store_.reset();
   SYNCWATCH_LOG(kInfo, "collector stopped");
 }
@@ -109,6 +145,28 @@ std::string CollectorServer::RenderMetrics() const {
          static_cast<double>(w.write_failures.load()));
   Metric(&out, "syncwatch_store_sst_bytes", "gauge", "Bytes in the store's SST files.",
          static_cast<double>(store_->ApproximateSizeBytes()));
+  const alerts::AlertEngineStats& a = alerts_->stats();
+  Metric(&out, "syncwatch_alerts_fired_total", "counter", "Alerts that started firing.",
+         static_cast<double>(a.fired.load()));
+  Metric(&out, "syncwatch_alerts_resolved_total", "counter", "Alerts that resolved.",
+         static_cast<double>(a.resolved.load()));
+  Metric(&out, "syncwatch_alert_evaluation_failures_total", "counter",
+         "Alert evaluations that failed (retried on the next round).",
+         static_cast<double>(a.evaluation_failures.load()));
+  uint64_t delivered = 0;
+  uint64_t failed = 0;
+  for (const auto& d : alerts_->deliverers()) {
+    delivered += d->stats().delivered.load();
+    failed += d->stats().failed_sends.load();
+  }
+  uint64_t queued = 0;
+  for (const auto& [receiver, n] : alerts_->alert_store().OutboxSizes()) queued += n;
+  Metric(&out, "syncwatch_alert_notifications_delivered_total", "counter",
+         "Alert notifications accepted by a receiver.", static_cast<double>(delivered));
+  Metric(&out, "syncwatch_alert_delivery_failures_total", "counter",
+         "Failed requests to alert receivers (each is retried).", static_cast<double>(failed));
+  Metric(&out, "syncwatch_alert_outbox_notifications", "gauge",
+         "Alert notifications waiting for delivery.", static_cast<double>(queued));
   return out;
 }
 

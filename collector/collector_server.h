@@ -1,13 +1,15 @@
 // Owns everything a running collector is made of: the store, the storage
-// writer, the gRPC services and server. Start-up and shutdown order live here.
+// writer, the alert engine, the gRPC services and server. Start-up and
+// shutdown order live here.
 #ifndef SYNCWATCH_COLLECTOR_COLLECTOR_SERVER_H_
 #define SYNCWATCH_COLLECTOR_COLLECTOR_SERVER_H_
 
-#include <memory>
-
 #include <grpcpp/server.h>
 
+#include <memory>
+
 #include "absl/status/statusor.h"
+#include "collector/alerts/alert_engine.h"
 #include "collector/collector_options.h"
 #include "collector/http_server.h"
 #include "collector/ingest_service.h"
@@ -39,16 +41,21 @@ class CollectorServer {
   std::string RenderMetrics() const;
 
   // Stops accepting, lets open calls end (cancelling streams after a grace
-  // period), commits what the writer holds, and closes the store.
+  // period), commits what the writer holds, evaluates what it committed last,
+  // stops alert delivery (what is undelivered stays in the outbox), and closes
+  // the store.
   void Shutdown();
 
   const WriterStats& writer_stats() const { return writer_->stats(); }
   const IngestStats& ingest_stats() const { return ingest_->stats(); }
+  alerts::AlertEngine& alert_engine() { return *alerts_; }
 
  private:
   CollectorServer() = default;
 
   std::unique_ptr<Store> store_;
+  // Before the writer: the writer's commit observer feeds it.
+  std::unique_ptr<alerts::AlertEngine> alerts_;
   std::unique_ptr<StorageWriter> writer_;
   std::unique_ptr<IngestService> ingest_;
   std::unique_ptr<QueryService> query_;

@@ -16,6 +16,8 @@ namespace {
 
 constexpr int kDefaultPageSize = 500;
 constexpr int kMaxPageSize = 5000;
+// Clients (the CLI) accept responses up to 64 MiB; one record may be 16 MiB.
+constexpr size_t kMaxPageBytes = 32 * 1024 * 1024;
 
 int PageSize(int requested) {
   if (requested <= 0) return kDefaultPageSize;
@@ -44,10 +46,13 @@ absl::Status ScanPage(const Store& store, Family family, const std::string& pref
   rocksdb::Slice bound_slice(bound);
   auto it = store.NewIterator(family, bound.empty() ? nullptr : &bound_slice);
   int taken = 0;
+  size_t bytes = 0;
   for (it->Seek(start); it->Valid(); it->Next()) {
     const absl::string_view key(it->key().data(), it->key().size());
     if (skip_equal && key == start) continue;
-    if (taken == page_size) {
+    // A page also ends at kMaxPageBytes: snapshots listing thousands of objects
+    // are megabytes each, and a response must stay within what clients accept.
+    if (taken == page_size || bytes >= kMaxPageBytes) {
       // There is at least one more record; the token resumes after the last one taken.
       return absl::OkStatus();
     }
@@ -55,6 +60,7 @@ absl::Status ScanPage(const Store& store, Family family, const std::string& pref
     if (!appended.ok()) return appended.status();
     if (*appended) {
       ++taken;
+      bytes += it->value().size();
       *next_token = absl::WebSafeBase64Escape(key);
     }
   }
@@ -157,6 +163,34 @@ grpc::Status QueryService::ListExportErrors(grpc::ServerContext*,
         if (!AtOrAfter(e->error().date_occurred(), f)) return false;
         if (!f.error_type().empty() && f.error_type() != e->error().error_type()) return false;
         *response->add_errors() = *std::move(e);
+        return true;
+      },
+      response->mutable_next_page_token());
+  return ToGrpcStatus(st);
+}
+
+grpc::Status QueryService::ListAlerts(grpc::ServerContext*, const v1::ListAlertsRequest* request,
+                                      v1::ListAlertsResponse* response) {
+  const v1::Filter& f = request->filter();
+  if (!f.result().empty() || !f.error_type().empty()) {
+    return ToGrpcStatus(
+        absl::InvalidArgumentError("ListAlerts: filter.result and filter.error_type do not apply"));
+  }
+  // Alerts are few (one per condition, resolved ones expire): a scan of the
+  // family with the filter applied is cheap, and keeps tenant-wide alerts
+  // (no server) in the same listing.
+  absl::Status st = ScanPage(
+      store_, Family::kAlerts, "", request->page_token(), PageSize(request->page_size()),
+      [&](absl::string_view bytes) -> absl::StatusOr<bool> {
+        auto a = Parse<v1::Alert>(bytes);
+        if (!a.ok()) return a.status();
+        if (request->state() != v1::ALERT_STATE_UNSPECIFIED && a->state() != request->state()) {
+          return false;
+        }
+        if (!f.server().empty() && f.server() != a->server()) return false;
+        if (!MatchesCommon(f, a->tenant(), a->connector())) return false;
+        if (!AtOrAfter(a->last_change(), f)) return false;
+        *response->add_alerts() = *std::move(a);
         return true;
       },
       response->mutable_next_page_token());

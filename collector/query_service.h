@@ -25,6 +25,8 @@ class QueryService final : public v1::Query::Service {
   grpc::Status ListExportErrors(grpc::ServerContext* context,
                                 const v1::ListExportErrorsRequest* request,
                                 v1::ListExportErrorsResponse* response) override;
+  grpc::Status ListAlerts(grpc::ServerContext* context, const v1::ListAlertsRequest* request,
+                          v1::ListAlertsResponse* response) override;
 
  private:
   const Store& store_;

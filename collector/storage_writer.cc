@@ -311,10 +311,20 @@ void StorageWriter::CommitGroup(std::deque<Submission>& group) {
       MutexLock lock(&mu_);
       for (const auto& [key, seq] : new_marks) marks_[key] = seq;
     }
-    for (auto& [server, info] : touched) servers_[server] = std::move(info);
     stats_.commits.fetch_add(1);
     stats_.batches_stored.fetch_add(stored_batches);
     stats_.events_stored.fetch_add(stored_events);
+    if (options_.on_commit) {
+      std::vector<CommittedSubmission> committed;
+      committed.reserve(group.size());
+      for (size_t i = 0; i < group.size(); ++i) {
+        const std::string& server = group[i].agent->hello.server();
+        committed.push_back(CommittedSubmission{server, touched.at(server).tenant(),
+                                                duplicate[i] ? nullptr : group[i].batch.get()});
+      }
+      options_.on_commit(committed);
+    }
+    for (auto& [server, info] : touched) servers_[server] = std::move(info);
   } else {
     stats_.write_failures.fetch_add(1);
     SYNCWATCH_LOG(kError, "storing ", group.size(), " submissions failed: ", st.ToString());

@@ -17,6 +17,7 @@
 #include <string>
 #include <thread>
 #include <utility>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "collector/store.h"
@@ -42,6 +43,22 @@ struct WriterStats {
   std::atomic<uint64_t> write_failures{0};
 };
 
+// One submission of a group that just committed, as handed to the commit
+// observer. The pointer is valid only during the observer call.
+struct CommittedSubmission {
+  std::string server;
+  // The server's tenant as stored (empty when its agent reports none).
+  std::string tenant;
+  // The events stored; nullptr for a Hello-only submission (a sign of life)
+  // and for a re-sent batch that was stored before.
+  const v1::EventBatch* batch = nullptr;
+};
+
+// Called on the writer thread after each successful commit, before the
+// submissions' completions run, with every submission of the group. It delays
+// the commits after it, so it must only hand the work on (e.g. to a queue).
+using CommitObserver = std::function<void(const std::vector<CommittedSubmission>& committed)>;
+
 class StorageWriter {
  public:
   struct Options {
@@ -50,6 +67,9 @@ class StorageWriter {
     // Submissions waiting beyond this make Submit fail with ResourceExhausted
     // (streams then tell their agent to back off). Default: 4096.
     size_t max_queue = 4096;
+    // Told about every successful commit (see CommitObserver); may be empty.
+    // Default: none.
+    CommitObserver on_commit;
   };
 
   // Called on the writer thread once the submission is durable (OK; duplicate

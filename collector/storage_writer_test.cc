@@ -4,9 +4,11 @@
 #include <memory>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "collector/query_service.h"
 #include "collector/store.h"
+#include "common/mutex.h"
 #include "common/time_util.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -229,6 +231,45 @@ TEST_F(StorageWriterTest, ManyConcurrentSubmissionsAreAllCommitted) {
   EXPECT_EQ(ok.load(), kAgents * kBatches);
   EXPECT_EQ(Runs().size(), static_cast<size_t>(kAgents * kBatches));
   EXPECT_LE(writer_->stats().commits.load(), static_cast<uint64_t>(kAgents * kBatches));
+}
+
+TEST_F(StorageWriterTest, CommitObserverSeesEachCommittedSubmissionBeforeItCompletes) {
+  struct Seen {
+    std::string server;
+    std::string tenant;
+    int events = -1;  // -1: no batch
+  };
+  Mutex mu;
+  std::vector<Seen> seen;
+  StorageWriter::Options options;
+  options.on_commit = [&](const std::vector<CommittedSubmission>& committed) {
+    MutexLock lock(&mu);
+    for (const CommittedSubmission& c : committed) {
+      seen.push_back({c.server, c.tenant, c.batch ? c.batch->events_size() : -1});
+    }
+  };
+  writer_.reset();
+  auto writer = StorageWriter::Create(*store_, clock_, options);
+  ASSERT_TRUE(writer.ok()) << writer.status();
+  writer_ = *std::move(writer);
+
+  SYNCWATCH_ASSERT_OK(Submit(Agent(), Batch(1, {Run("a", "success"), Run("b", "success")})).status);
+  {
+    // Completion runs after the observer: what is acknowledged was observed.
+    MutexLock lock(&mu);
+    ASSERT_EQ(seen.size(), 1u);
+    EXPECT_EQ(seen[0].server, "sync01");
+    EXPECT_EQ(seen[0].tenant, "fabrikam.onmicrosoft.com");
+    EXPECT_EQ(seen[0].events, 2);
+  }
+  // A re-sent batch and a Hello-only submission are signs of life, no data.
+  SYNCWATCH_ASSERT_OK(Submit(Agent(), Batch(1, {Run("a", "success")})).status);
+  SYNCWATCH_ASSERT_OK(Submit(Agent("epoch-1", "sync02"), nullptr).status);
+  MutexLock lock(&mu);
+  ASSERT_EQ(seen.size(), 3u);
+  EXPECT_EQ(seen[1].events, -1);
+  EXPECT_EQ(seen[2].server, "sync02");
+  EXPECT_EQ(seen[2].events, -1);
 }
 
 TEST_F(StorageWriterTest, SubmitAfterStopFailsUnavailable) {

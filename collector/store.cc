@@ -10,8 +10,9 @@
 namespace syncwatch::collector {
 namespace {
 
-constexpr const char* kFamilyNames[] = {"servers",       "runs",        "snapshots",
-                                        "snapshot_history", "export_errors", "agent_marks"};
+constexpr const char* kFamilyNames[] = {"servers",          "runs",          "snapshots",
+                                        "snapshot_history", "export_errors", "agent_marks",
+                                        "alerts",           "alert_outbox"};
 static_assert(sizeof(kFamilyNames) / sizeof(kFamilyNames[0]) == static_cast<size_t>(Family::kCount));
 
 }  // namespace

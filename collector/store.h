@@ -7,6 +7,12 @@
 //   snapshot_history  server, connector, taken_at µs          -> StoredPendingExports (counts only)
 //   export_errors     server, connector, cs-guid|dn, type      -> StoredExportError (latest)
 //   agent_marks       agent id, spool epoch                   -> fixed64 stored seq
+//   alerts            scope, fingerprint                      -> v1::Alert (state, lifecycle)
+//   alert_outbox      receiver id, seq                        -> v1::Alert (one notification)
+//
+// The alerts and alert_outbox families are written by the alert engine
+// (collector/alerts/), not by the StorageWriter: they hold no agent data, and an
+// alert transition and its notifications must commit together.
 #ifndef SYNCWATCH_COLLECTOR_STORE_H_
 #define SYNCWATCH_COLLECTOR_STORE_H_
 
@@ -30,6 +36,8 @@ enum class Family {
   kSnapshotHistory,
   kExportErrors,
   kAgentMarks,
+  kAlerts,
+  kAlertOutbox,
   kCount,  // not a family
 };
 
@@ -38,7 +46,8 @@ enum class Family {
 // Unavailable. `context` prefixes the message.
 absl::Status FromRocksStatus(const rocksdb::Status& s, absl::string_view context);
 
-// Thread-safe (RocksDB is); writes should come from one thread (StorageWriter).
+// Thread-safe (RocksDB is); writes of agent data should come from one thread
+// (StorageWriter), writes of the alert families from the alert engine.
 class Store {
  public:
   struct Options {

@@ -3,8 +3,10 @@
 #include <grpcpp/client_context.h>
 #include <grpcpp/support/status.h>
 
+#include <algorithm>
 #include <memory>
 #include <string>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -35,6 +37,7 @@ enum FilterFlag : unsigned {
   kConnectorFilter = 1u << 2,
   kSinceFilter = 1u << 3,
   kTypeFilter = 1u << 4,
+  kStateFilter = 1u << 5,
 };
 
 struct Command {
@@ -191,7 +194,43 @@ absl::Status ErrorsCommand(const CliOptions& options, Query::StubInterface& stub
   return Print(options, all, render, out);
 }
 
-// Future commands (`fleet`, `alerts`) slot in here once their RPCs exist.
+// Firing before resolved, critical before warning, newest first: what needs
+// attention comes first in every output format.
+void SortAlerts(v1::ListAlertsResponse* response) {
+  auto rank = [](const v1::Alert& a) {
+    return std::make_tuple(a.state() == v1::ALERT_STATE_FIRING ? 0 : 1,
+                           a.severity() == "critical" ? 0 : 1, -ToUnixMicrosOrZero(a.started_at()));
+  };
+  std::stable_sort(response->mutable_alerts()->begin(), response->mutable_alerts()->end(),
+                   [&rank](const v1::Alert& a, const v1::Alert& b) { return rank(a) < rank(b); });
+}
+
+absl::Status AlertsCommand(const CliOptions& options, Query::StubInterface& stub,
+                           std::ostream& out) {
+  v1::ListAlertsRequest request;
+  *request.mutable_filter() = MakeFilter(options);
+  switch (options.state.value_or(AlertStateFilter::kFiring)) {
+    case AlertStateFilter::kFiring:
+      request.set_state(v1::ALERT_STATE_FIRING);
+      break;
+    case AlertStateFilter::kResolved:
+      request.set_state(v1::ALERT_STATE_RESOLVED);
+      break;
+    case AlertStateFilter::kAll:
+      request.set_state(v1::ALERT_STATE_UNSPECIFIED);
+      break;
+  }
+  v1::ListAlertsResponse all;
+  SYNCWATCH_RETURN_IF_ERROR(ListAll(options, stub, &Query::StubInterface::ListAlerts, "ListAlerts",
+                                    std::move(request), &all));
+  SortAlerts(&all);
+  const Renderers<v1::ListAlertsResponse> render = {
+      [](const v1::ListAlertsResponse& r) { return RenderTable(AlertsTable(r)); }, AlertsToJson,
+      AlertsCsvTable};
+  return Print(options, all, render, out);
+}
+
+// A future `fleet` command slots in here once its RPC exists.
 constexpr Command kCommands[] = {
     {"servers", "sync servers: role, staging mode, agent, last seen, deletion threshold",
      kServerFilter | kTenantFilter, ServersCommand},
@@ -201,6 +240,8 @@ constexpr Command kCommands[] = {
      kServerFilter | kTenantFilter | kConnectorFilter | kSinceFilter, DeletesCommand},
     {"errors", "export errors with their Connect Health category",
      kServerFilter | kTenantFilter | kConnectorFilter | kSinceFilter | kTypeFilter, ErrorsCommand},
+    {"alerts", "alerts (deletion threshold, uniqueness, failed or stale sync, silent agent)",
+     kServerFilter | kTenantFilter | kConnectorFilter | kSinceFilter | kStateFilter, AlertsCommand},
 };
 
 const Command* FindCommand(absl::string_view name) {
@@ -237,6 +278,7 @@ absl::Status CheckFiltersApply(const Command& command, const CliOptions& options
       {options.connector.has_value(), kConnectorFilter, "connector"},
       {options.since.has_value(), kSinceFilter, "since"},
       {options.type.has_value(), kTypeFilter, "type"},
+      {options.state.has_value(), kStateFilter, "state"},
   };
   for (const auto& filter : filters) {
     if (filter.given && !(command.filters & filter.flag)) {
@@ -327,6 +369,7 @@ std::string UsageText() {
       ")\n"
       "  --type VALUE        runs: result prefix, e.g. stopped- or completed-;\n"
       "                      errors: error type, e.g. AttributeValueMustBeUnique\n"
+      "  --state STATE       alerts: firing (default), resolved or all\n"
       "  --timeout DURATION  deadline of each call to the collector (default 10s)\n"
       "  --tls-ca FILE       CA of the collector's certificate (TLS; plain text without it)\n"
       "  --tls-cert FILE, --tls-key FILE  client certificate for mutual TLS\n"

@@ -66,6 +66,11 @@ constexpr FlagSpec kFlags[] = {
        options.type = std::string(value);
        return absl::OkStatus();
      }},
+    {"state",
+     [](absl::string_view value, absl::Time, CliOptions& options) {
+       SYNCWATCH_ASSIGN_OR_RETURN(options.state, ParseAlertStateFilter(value));
+       return absl::OkStatus();
+     }},
     {"tls-ca",
      [](absl::string_view value, absl::Time, CliOptions& options) {
        options.tls.ca = std::string(value);
@@ -143,6 +148,13 @@ absl::StatusOr<OutputFormat> ParseOutputFormat(absl::string_view text) {
   if (text == "json") return OutputFormat::kJson;
   if (text == "csv") return OutputFormat::kCsv;
   return BadValue("output", text, "want table, json or csv");
+}
+
+absl::StatusOr<AlertStateFilter> ParseAlertStateFilter(absl::string_view text) {
+  if (text == "firing") return AlertStateFilter::kFiring;
+  if (text == "resolved") return AlertStateFilter::kResolved;
+  if (text == "all") return AlertStateFilter::kAll;
+  return BadValue("state", text, "want firing, resolved or all");
 }
 
 absl::StatusOr<absl::Time> ParseSince(absl::string_view text, absl::Time now) {

@@ -17,6 +17,9 @@ namespace syncwatch::cli {
 
 enum class OutputFormat { kTable, kJson, kCsv };
 
+// `alerts --state`: which alerts to list.
+enum class AlertStateFilter { kFiring, kResolved, kAll };
+
 // What the command line asked for, after syntax and value checks. Whether a
 // filter applies to the command is checked later, by the command table.
 struct CliOptions {
@@ -44,6 +47,9 @@ struct CliOptions {
   std::optional<absl::Time> since;
   // --type: a result prefix for runs, an error type for errors.
   std::optional<std::string> type;
+  // --state: firing, resolved or all (alerts only; the command lists firing
+  // alerts when it is not given).
+  std::optional<AlertStateFilter> state;
 
   // --timeout: the deadline of each call to the collector (one per page).
   // Default: 10s, far above a healthy collector's answer time yet short enough
@@ -71,6 +77,9 @@ absl::StatusOr<absl::Time> ParseSince(absl::string_view text, absl::Time now);
 
 // "table" | "json" | "csv".
 absl::StatusOr<OutputFormat> ParseOutputFormat(absl::string_view text);
+
+// "firing" | "resolved" | "all".
+absl::StatusOr<AlertStateFilter> ParseAlertStateFilter(absl::string_view text);
 
 }  // namespace syncwatch::cli
 

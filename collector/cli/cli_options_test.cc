@@ -115,5 +115,16 @@ TEST(ParseOutputFormat, KnowsTheThreeFormats) {
   EXPECT_FALSE(ParseOutputFormat("JSON").ok());
 }
 
+TEST(ParseAlertStateFilter, KnowsTheThreeStates) {
+  EXPECT_EQ(*ParseAlertStateFilter("firing"), AlertStateFilter::kFiring);
+  EXPECT_EQ(*ParseAlertStateFilter("resolved"), AlertStateFilter::kResolved);
+  EXPECT_EQ(*ParseAlertStateFilter("all"), AlertStateFilter::kAll);
+  EXPECT_EQ(ParseAlertStateFilter("Firing").status().code(), absl::StatusCode::kInvalidArgument);
+  absl::StatusOr<CliOptions> options = ParseArgs({"alerts", "--state", "all"}, Now());
+  ASSERT_TRUE(options.ok()) << options.status();
+  EXPECT_EQ(options->state, AlertStateFilter::kAll);
+  EXPECT_FALSE(ParseArgs({"alerts"}, Now())->state.has_value());
+}
+
 }  // namespace
 }  // namespace syncwatch::cli

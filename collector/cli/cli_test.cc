@@ -53,6 +53,10 @@ class FakeQueryService final : public v1::Query::Service {
     MutexLock lock(&mu_);
     return errors_requests_;
   }
+  std::vector<v1::ListAlertsRequest> alerts_requests() {
+    MutexLock lock(&mu_);
+    return alerts_requests_;
+  }
 
   // v1::Query::Service
   grpc::Status ListServers(grpc::ServerContext*, const v1::ListServersRequest* request,
@@ -111,6 +115,37 @@ class FakeQueryService final : public v1::Query::Service {
     return grpc::Status::OK;
   }
 
+  // First page: a resolved warning and a firing warning; second page: a
+  // firing critical. The CLI must put the critical one first.
+  grpc::Status ListAlerts(grpc::ServerContext*, const v1::ListAlertsRequest* request,
+                          v1::ListAlertsResponse* response) override {
+    MutexLock lock(&mu_);
+    alerts_requests_.push_back(*request);
+    if (!failure_.ok()) return failure_;
+    auto add = [response](const char* name, const char* severity, v1::AlertState state,
+                          int64_t started) {
+      v1::Alert& a = *response->add_alerts();
+      a.set_name(name);
+      a.set_severity(severity);
+      a.set_state(state);
+      a.set_server("sync01");
+      a.set_tenant("contoso.onmicrosoft.com");
+      a.set_summary(std::string(name) + " summary");
+      (*a.mutable_labels())["alertname"] = name;
+      (*a.mutable_labels())["severity"] = severity;
+      a.mutable_started_at()->set_seconds(started);
+      if (state == v1::ALERT_STATE_RESOLVED) a.mutable_resolved_at()->set_seconds(started + 60);
+    };
+    if (request->page_token().empty()) {
+      add("SyncCycleOverdue", "warning", v1::ALERT_STATE_RESOLVED, 1714550400);
+      add("AgentSilent", "warning", v1::ALERT_STATE_FIRING, 1714550400);
+    } else {
+      add("PendingDeletesOverThreshold", "critical", v1::ALERT_STATE_FIRING, 1714550000);
+    }
+    SetToken(request->page_token(), response->mutable_next_page_token());
+    return grpc::Status::OK;
+  }
+
  private:
   void SetToken(const std::string& request_token, std::string* next)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
@@ -126,6 +161,7 @@ class FakeQueryService final : public v1::Query::Service {
   bool repeat_token_ ABSL_GUARDED_BY(mu_) = false;
   std::vector<v1::ListRunsRequest> runs_requests_ ABSL_GUARDED_BY(mu_);
   std::vector<v1::ListExportErrorsRequest> errors_requests_ ABSL_GUARDED_BY(mu_);
+  std::vector<v1::ListAlertsRequest> alerts_requests_ ABSL_GUARDED_BY(mu_);
 };
 
 class CliTest : public ::testing::Test {
@@ -230,6 +266,53 @@ TEST_F(CliTest, ServersAndDeletesWalkEveryPage) {
               HasSubstr("To be deleted on sync02 by contoso.onmicrosoft.com - AAD (1):"));
 }
 
+TEST_F(CliTest, AlertsListFiringByDefaultMostUrgentFirst) {
+  ASSERT_EQ(Run({"alerts", "--output", "json", "--server", "sync01"}), kExitOk) << err_.str();
+  const std::vector<v1::ListAlertsRequest> requests = service_.alerts_requests();
+  ASSERT_EQ(requests.size(), 2u);
+  for (const v1::ListAlertsRequest& request : requests) {
+    EXPECT_EQ(request.state(), v1::ALERT_STATE_FIRING);
+    EXPECT_EQ(request.filter().server(), "sync01");
+  }
+  const nlohmann::json alerts = nlohmann::json::parse(out_.str());
+  ASSERT_EQ(alerts.size(), 3u);
+  EXPECT_EQ(alerts[0]["name"], "PendingDeletesOverThreshold");
+  EXPECT_EQ(alerts[0]["severity"], "critical");
+  EXPECT_EQ(alerts[0]["state"], "firing");
+  EXPECT_EQ(alerts[0]["server"], "sync01");
+  EXPECT_EQ(alerts[0]["tenant"], "contoso.onmicrosoft.com");
+  EXPECT_EQ(alerts[0]["summary"], "PendingDeletesOverThreshold summary");
+  EXPECT_EQ(alerts[0]["labels"]["alertname"], "PendingDeletesOverThreshold");
+  EXPECT_TRUE(alerts[0]["resolved_at"].is_null());
+  EXPECT_EQ(alerts[1]["name"], "AgentSilent");
+  EXPECT_EQ(alerts[2]["state"], "resolved");
+  EXPECT_EQ(alerts[2]["resolved_at"], "2024-05-01T08:01:00.000Z");
+}
+
+TEST_F(CliTest, AlertsStateFlagReachesTheCollector) {
+  ASSERT_EQ(Run({"alerts", "--state", "resolved"}), kExitOk) << err_.str();
+  ASSERT_EQ(Run({"alerts", "--state=all", "--output", "csv"}), kExitOk) << err_.str();
+  EXPECT_THAT(out_.str(), StartsWith("name,severity,state,server,tenant,connector,summary,labels,"
+                                     "started_at,resolved_at,"));
+  const std::vector<v1::ListAlertsRequest> requests = service_.alerts_requests();
+  ASSERT_EQ(requests.size(), 4u);
+  EXPECT_EQ(requests[0].state(), v1::ALERT_STATE_RESOLVED);
+  EXPECT_EQ(requests[2].state(), v1::ALERT_STATE_UNSPECIFIED);
+
+  ASSERT_EQ(Run({"alerts"}), kExitOk) << err_.str();
+  EXPECT_THAT(out_.str(),
+              StartsWith("STATE     SEVERITY  NAME                         SCOPE   STARTED"));
+  EXPECT_THAT(
+      out_.str(),
+      HasSubstr(
+          "\nfiring    critical  PendingDeletesOverThreshold  sync01  2024-05-01T07:53:20.000Z"));
+
+  EXPECT_EQ(Run({"alerts", "--state", "open"}), kExitUsage);
+  EXPECT_THAT(err_.str(), HasSubstr("bad value \"open\" for --state"));
+  EXPECT_EQ(Run({"runs", "--state", "firing"}), kExitUsage);
+  EXPECT_THAT(err_.str(), HasSubstr("--state does not apply to runs (only to alerts)"));
+}
+
 TEST_F(CliTest, RpcErrorExitsOneWithOneLine) {
   service_.FailWith(grpc::Status(grpc::StatusCode::PERMISSION_DENIED, "not for you"));
   EXPECT_EQ(Run({"runs"}), kExitFailure);
@@ -248,7 +331,7 @@ TEST_F(CliTest, RepeatedPageTokenIsAnErrorNotALoop) {
 TEST_F(CliTest, UnknownCommandExitsTwo) {
   EXPECT_EQ(Run({"frobnicate"}), kExitUsage);
   EXPECT_THAT(err_.str(), StartsWith("syncwatch: unknown command \"frobnicate\""));
-  EXPECT_THAT(err_.str(), HasSubstr("servers, runs, deletes, errors"));
+  EXPECT_THAT(err_.str(), HasSubstr("servers, runs, deletes, errors, alerts"));
   EXPECT_TRUE(service_.runs_requests().empty());
 }
 
@@ -272,7 +355,8 @@ TEST_F(CliTest, FilterThatDoesNotApplyExitsTwo) {
 TEST_F(CliTest, HelpPrintsUsageAndExitsZero) {
   EXPECT_EQ(Run({"--help"}), kExitOk);
   EXPECT_THAT(out_.str(), StartsWith("Usage: syncwatch [--collector ADDR] <command>"));
-  for (const char* word : {"servers", "runs", "deletes", "errors", "--since", "--output"}) {
+  for (const char* word :
+       {"servers", "runs", "deletes", "errors", "alerts", "--since", "--output", "--state"}) {
     EXPECT_THAT(out_.str(), HasSubstr(word));
   }
   EXPECT_THAT(err_.str(), IsEmpty());

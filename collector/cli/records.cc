@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -304,6 +305,70 @@ Table ExportErrorsTable(const v1::ListExportErrorsResponse& response) {
 Table ExportErrorsCsvTable(const v1::ListExportErrorsResponse& response) {
   return RecordsToCsvTable(ExportErrorsToJson(response),
                            ExportErrorRecord(v1::StoredExportError()));
+}
+
+namespace {
+
+absl::string_view AlertStateName(v1::AlertState state) {
+  switch (state) {
+    case v1::ALERT_STATE_FIRING:
+      return "firing";
+    case v1::ALERT_STATE_RESOLVED:
+      return "resolved";
+    default:
+      return "unknown";
+  }
+}
+
+}  // namespace
+
+Json AlertRecord(const v1::Alert& alert) {
+  // The proto map has no order; sorted keys keep the output stable.
+  const std::map<std::string, std::string> labels(alert.labels().begin(), alert.labels().end());
+  Json label_object = Json::object();
+  for (const auto& [name, value] : labels) label_object[name] = value;
+  auto description = alert.annotations().find("description");
+  Json record = Json::object();
+  record["name"] = alert.name();
+  record["severity"] = alert.severity();
+  record["state"] = std::string(AlertStateName(alert.state()));
+  record["server"] = StringOrNull(alert.server());
+  record["tenant"] = StringOrNull(alert.tenant());
+  record["connector"] = StringOrNull(alert.connector());
+  record["summary"] = alert.summary();
+  record["labels"] = std::move(label_object);
+  record["started_at"] = TimeOrNull(alert.has_started_at(), alert.started_at());
+  record["resolved_at"] = TimeOrNull(alert.has_resolved_at(), alert.resolved_at());
+  record["last_change"] = TimeOrNull(alert.has_last_change(), alert.last_change());
+  record["last_delivery"] = TimeOrNull(alert.has_last_delivery(), alert.last_delivery());
+  record["fingerprint"] = alert.fingerprint();
+  record["description"] =
+      description == alert.annotations().end() ? Json() : Json(description->second);
+  return record;
+}
+
+Json AlertsToJson(const v1::ListAlertsResponse& response) {
+  Json out = Json::array();
+  for (const v1::Alert& alert : response.alerts()) out.push_back(AlertRecord(alert));
+  return out;
+}
+
+Table AlertsTable(const v1::ListAlertsResponse& response) {
+  // The connector and the tenant are in the summary; the table keeps the
+  // columns a person scans by.
+  Table table{{"STATE", "SEVERITY", "NAME", "SCOPE", "STARTED", "RESOLVED", "SUMMARY"}, {}};
+  for (const v1::Alert& alert : response.alerts()) {
+    table.rows.push_back({std::string(AlertStateName(alert.state())), alert.severity(),
+                          alert.name(),
+                          TextCell(alert.server().empty() ? alert.tenant() : alert.server()),
+                          TimeCell(alert.has_started_at(), alert.started_at()),
+                          TimeCell(alert.has_resolved_at(), alert.resolved_at()), alert.summary()});
+  }
+  return table;
+}
+
+Table AlertsCsvTable(const v1::ListAlertsResponse& response) {
+  return RecordsToCsvTable(AlertsToJson(response), AlertRecord(v1::Alert()));
 }
 
 std::string RenderJson(const Json& value) {

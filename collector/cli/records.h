@@ -62,6 +62,18 @@ Json ExportErrorsToJson(const v1::ListExportErrorsResponse& response);
 Table ExportErrorsTable(const v1::ListExportErrorsResponse& response);
 Table ExportErrorsCsvTable(const v1::ListExportErrorsResponse& response);
 
+// `alerts`: {"name","severity","state","server","tenant","connector","summary","labels",
+//  "started_at","resolved_at","last_change","last_delivery","fingerprint","description"};
+// state is "firing" or "resolved", labels an object, description null when the
+// alert has none. Empty server/tenant/connector are null.
+Json AlertRecord(const v1::Alert& alert);
+Json AlertsToJson(const v1::ListAlertsResponse& response);
+// STATE SEVERITY NAME SCOPE STARTED RESOLVED SUMMARY; SCOPE is the server, or
+// the tenant for a tenant-wide alert.
+Table AlertsTable(const v1::ListAlertsResponse& response);
+// The JSON records flattened; labels is one cell holding the labels as JSON.
+Table AlertsCsvTable(const v1::ListAlertsResponse& response);
+
 // Pretty-printed JSON with a final newline. Invalid UTF-8 is replaced by U+FFFD
 // rather than failing the whole output.
 std::string RenderJson(const Json& value);

@@ -320,5 +320,52 @@ TEST(RenderJson, ReplacesInvalidUtf8InsteadOfFailing) {
   EXPECT_EQ(RenderJson(value), "[\n  \"bad \xEF\xBF\xBD byte\"\n]\n");
 }
 
+TEST(AlertRecord, HasTheDocumentedKeysAndValues) {
+  v1::Alert alert;
+  alert.set_name("PendingDeletesOverThreshold");
+  alert.set_severity("critical");
+  alert.set_state(v1::ALERT_STATE_RESOLVED);
+  alert.set_server("sync01");
+  alert.set_tenant("contoso.onmicrosoft.com");
+  alert.set_connector("contoso.onmicrosoft.com - AAD");
+  alert.set_summary("600 pending deletes");
+  alert.set_fingerprint("0123456789abcdef");
+  (*alert.mutable_labels())["severity"] = "critical";
+  (*alert.mutable_labels())["alertname"] = "PendingDeletesOverThreshold";
+  (*alert.mutable_annotations())["description"] = "600 pending deletes.\n- CN={1}";
+  *alert.mutable_started_at() = Ts("2024-05-01T06:00:00Z");
+  *alert.mutable_resolved_at() = Ts("2024-05-01T07:00:00Z");
+  const Json record = AlertRecord(alert);
+  EXPECT_THAT(KeysOf(record),
+              ElementsAre("name", "severity", "state", "server", "tenant", "connector", "summary",
+                          "labels", "started_at", "resolved_at", "last_change", "last_delivery",
+                          "fingerprint", "description"));
+  EXPECT_EQ(record["state"], "resolved");
+  EXPECT_EQ(record["started_at"], "2024-05-01T06:00:00.000Z");
+  EXPECT_EQ(record["resolved_at"], "2024-05-01T07:00:00.000Z");
+  EXPECT_TRUE(record["last_delivery"].is_null());
+  // Labels print sorted, whatever order the map had.
+  EXPECT_THAT(KeysOf(record["labels"]), ElementsAre("alertname", "severity"));
+  EXPECT_EQ(record["description"], "600 pending deletes.\n- CN={1}");
+
+  v1::Alert tenant_wide;
+  tenant_wide.set_state(v1::ALERT_STATE_FIRING);
+  const Json r = AlertRecord(tenant_wide);
+  EXPECT_EQ(r["state"], "firing");
+  EXPECT_TRUE(r["server"].is_null());
+  EXPECT_TRUE(r["description"].is_null());
+}
+
+TEST(AlertsCsvTable, FlattensLabelsIntoOneCell) {
+  v1::ListAlertsResponse response;
+  v1::Alert& alert = *response.add_alerts();
+  alert.set_name("AgentSilent");
+  (*alert.mutable_labels())["alertname"] = "AgentSilent";
+  const Table table = AlertsCsvTable(response);
+  ASSERT_EQ(table.rows.size(), 1u);
+  EXPECT_EQ(table.columns[7], "labels");
+  EXPECT_EQ(table.rows[0][7], "{\"alertname\":\"AgentSilent\"}");
+}
+
 }  // namespace
 }  // namespace syncwatch::cli

@@ -1,0 +1,139 @@
+// The collector's alerting: evaluates the rules (rules.h) after commits and on
+// a timer, keeps alert state in the store (alert_store.h) and delivers the
+// notifications (notifier.h).
+//
+// Threads: the StorageWriter calls OnCommit on its own thread; OnCommit only
+// records which servers changed (a coalescing, bounded queue) and wakes the
+// evaluator thread, so evaluation never holds up the writer. The evaluator
+// re-evaluates the changed servers and their tenants, and every rule of every
+// server and tenant each `rules.evaluation_interval` (staleness and silence
+// need time to pass, not data to arrive). Each receiver has a delivery thread.
+#ifndef SYNCWATCH_COLLECTOR_ALERTS_ALERT_ENGINE_H_
+#define SYNCWATCH_COLLECTOR_ALERTS_ALERT_ENGINE_H_
+
+#include <atomic>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "collector/alerts/alert_store.h"
+#include "collector/alerts/alerts_options.h"
+#include "collector/alerts/facts.h"
+#include "collector/alerts/notifier.h"
+#include "collector/store.h"
+#include "common/clock.h"
+#include "common/mutex.h"
+
+namespace syncwatch::collector::alerts {
+
+// A server whose records a commit just changed.
+struct ServerChange {
+  std::string server;
+  std::string tenant;
+  // True when agent data changed (runs, snapshots, errors, settings); false
+  // for a sign of life only (Hello, heartbeat), which only the silence rule
+  // looks at.
+  bool data = false;
+};
+
+struct AlertEngineStats {
+  std::atomic<uint64_t> evaluations{0};
+  std::atomic<uint64_t> evaluation_failures{0};
+  std::atomic<uint64_t> fired{0};
+  std::atomic<uint64_t> resolved{0};
+};
+
+// Thread-safe.
+class AlertEngine {
+ public:
+  struct Options {
+    // Start the evaluator and delivery threads. Tests turn this off and call
+    // EvaluatePending/EvaluateAll and Deliverer::RunOnce themselves.
+    // Default: true.
+    bool start_threads = true;
+    // Distinct servers waiting for evaluation beyond which the queue stops
+    // tracking them and schedules one full evaluation instead (OnCommit never
+    // blocks and never grows without bound). Default: 10,000.
+    size_t max_pending = 10000;
+    // The generatorURL of Alertmanager alerts; empty leaves it out.
+    std::string generator_url;
+    // Longest sleep of the worker threads between looks at the clock (a
+    // FakeClock only moves when a test says so). Default: 1s.
+    absl::Duration idle_poll = absl::Seconds(1);
+  };
+
+  // Validates `options`, opens the alert state in `store` and, with
+  // start_threads, starts evaluating (at once: a full evaluation) and
+  // delivering. `store` and `clock` must outlive the engine.
+  static absl::StatusOr<std::unique_ptr<AlertEngine>> Create(Store& store, Clock& clock,
+                                                             const AlertsOptions& options,
+                                                             const Options& engine_options);
+  // Stop().
+  ~AlertEngine();
+  AlertEngine(const AlertEngine&) = delete;
+  AlertEngine& operator=(const AlertEngine&) = delete;
+
+  // Records that `changes` were committed; cheap and non-blocking (the
+  // StorageWriter's commit observer calls it on the writer thread).
+  void OnCommit(const std::vector<ServerChange>& changes);
+
+  // Evaluates the queued changes now, on the caller's thread.
+  absl::Status EvaluatePending();
+  // Evaluates every rule for every server and tenant now, resolves alerts of
+  // scopes that no longer exist and purges resolved alerts past retention.
+  absl::Status EvaluateAll();
+
+  // Stops evaluating (the changes already queued are evaluated first), then
+  // stops delivering. Idempotent.
+  void Stop();
+
+  AlertStore& alert_store() { return *alert_store_; }
+  const std::vector<std::unique_ptr<Deliverer>>& deliverers() const { return deliverers_; }
+  const AlertEngineStats& stats() const { return stats_; }
+
+ private:
+  AlertEngine(Store& store, Clock& clock, const AlertsOptions& options,
+              const Options& engine_options);
+  void Run();
+  absl::Status EvaluateChanges(const std::map<std::string, ServerChange>& changes);
+  absl::StatusOr<ServerFacts> ReadFacts(const FactsReader& reader, const v1::ServerInfo& info,
+                                        const std::map<std::string, v1::ServerInfo>& servers,
+                                        absl::Time now, bool liveness_only);
+  absl::Status ReconcileServer(const ServerFacts& facts, bool data, absl::Time now);
+  absl::Status ReconcileTenant(const std::string& group,
+                               const std::vector<const ServerFacts*>& members, absl::Time now);
+  absl::Status Reconcile(const std::string& scope, const std::set<std::string>& owned,
+                         const std::vector<v1::Alert>& alerts, absl::Time now);
+  void WakeDeliverers();
+
+  Store& store_;
+  Clock& clock_;
+  const AlertsOptions options_;
+  const Options engine_options_;
+  // When the engine started: the silence rule does not count time before.
+  const absl::Time started_;
+  AlertEngineStats stats_;
+  std::unique_ptr<AlertStore> alert_store_;
+  std::vector<std::unique_ptr<Deliverer>> deliverers_;
+
+  // Serialises evaluations (the thread's and a test's).
+  Mutex eval_mu_;
+
+  Mutex mu_;
+  CondVar cv_{&mu_};
+  std::map<std::string, ServerChange> pending_ ABSL_GUARDED_BY(mu_);
+  bool overflow_ ABSL_GUARDED_BY(mu_) = false;
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  std::thread thread_;
+};
+
+}  // namespace syncwatch::collector::alerts
+
+#endif  // SYNCWATCH_COLLECTOR_ALERTS_ALERT_ENGINE_H_

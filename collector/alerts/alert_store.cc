@@ -1,0 +1,288 @@
+#include "collector/alerts/alert_store.h"
+
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "common/key_codec.h"
+#include "common/log.h"
+#include "common/status_macros.h"
+#include "common/time_util.h"
+#include "google/protobuf/util/message_differencer.h"
+
+namespace syncwatch::collector::alerts {
+namespace {
+
+std::string OutboxKey(const std::string& receiver, uint64_t seq) {
+  return KeyBuilder().String(receiver).Uint64(seq).Take();
+}
+
+std::string OutboxPrefix(const std::string& receiver) {
+  return KeyBuilder().String(receiver).Take();
+}
+
+absl::StatusOr<v1::Alert> ParseAlert(const rocksdb::Slice& bytes) {
+  v1::Alert alert;
+  if (!alert.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
+    return absl::DataLossError("a stored alert does not parse");
+  }
+  return alert;
+}
+
+bool HasPrefix(const rocksdb::Slice& key, const std::string& prefix) {
+  return key.starts_with(rocksdb::Slice(prefix));
+}
+
+}  // namespace
+
+std::string AlertKey(const std::string& scope, const std::string& fingerprint) {
+  return KeyBuilder().String(scope).String(fingerprint).Take();
+}
+
+absl::StatusOr<std::unique_ptr<AlertStore>> AlertStore::Open(Store& store,
+                                                             std::vector<std::string> receivers) {
+  std::unique_ptr<AlertStore> s(new AlertStore(store, std::move(receivers)));
+  SYNCWATCH_RETURN_IF_ERROR(s->Load());
+  return s;
+}
+
+absl::Status AlertStore::Load() {
+  MutexLock lock(&mu_);
+  const std::set<std::string> known(receivers_.begin(), receivers_.end());
+  rocksdb::WriteBatch orphans;
+  std::map<std::string, uint64_t> dropped;
+  auto it = store_.NewIterator(Family::kAlertOutbox, nullptr);
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    KeyReader key(absl::string_view(it->key().data(), it->key().size()));
+    std::string receiver;
+    uint64_t seq = 0;
+    if (!key.String(&receiver) || !key.Uint64(&seq) || !key.done()) {
+      return absl::DataLossError("alert_outbox: a key does not decode");
+    }
+    if (seq >= next_seq_) next_seq_ = seq + 1;
+    if (known.count(receiver) > 0) {
+      ++outbox_sizes_[receiver];
+    } else {
+      // The receiver was removed from the config: nobody will ever deliver these.
+      orphans.Delete(store_.cf(Family::kAlertOutbox), it->key());
+      ++dropped[receiver];
+    }
+  }
+  SYNCWATCH_RETURN_IF_ERROR(FromRocksStatus(it->status(), "load alert outbox"));
+  for (const auto& [receiver, n] : dropped) {
+    SYNCWATCH_LOG(kWarning, "dropping ", n, " undelivered notifications for ", receiver,
+                  ", which is no longer configured");
+  }
+  if (orphans.Count() > 0) SYNCWATCH_RETURN_IF_ERROR(store_.Write(&orphans));
+  for (const std::string& r : receivers_) outbox_sizes_.emplace(r, 0);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<AlertStore::Changes> AlertStore::Reconcile(const std::string& scope,
+                                                          const std::set<std::string>& owned,
+                                                          const std::vector<v1::Alert>& current,
+                                                          absl::Time now) {
+  MutexLock lock(&mu_);
+  std::map<std::string, v1::Alert> stored;  // by fingerprint
+  {
+    const std::string prefix = KeyBuilder().String(scope).Take();
+    auto it = store_.NewIterator(Family::kAlerts, nullptr);
+    for (it->Seek(prefix); it->Valid() && HasPrefix(it->key(), prefix); it->Next()) {
+      SYNCWATCH_ASSIGN_OR_RETURN(v1::Alert alert, ParseAlert(it->value()));
+      std::string fingerprint = alert.fingerprint();
+      stored.emplace(std::move(fingerprint), std::move(alert));
+    }
+    SYNCWATCH_RETURN_IF_ERROR(FromRocksStatus(it->status(), "read alerts"));
+  }
+
+  const google::protobuf::Timestamp ts = ToProtoTimestamp(now);
+  rocksdb::WriteBatch batch;
+  Changes changes;
+  uint64_t seq = next_seq_;
+  std::map<std::string, uint64_t> queued;
+  auto queue = [&](const v1::Alert& alert) {
+    const std::string bytes = alert.SerializeAsString();
+    for (const std::string& receiver : receivers_) {
+      batch.Put(store_.cf(Family::kAlertOutbox), OutboxKey(receiver, seq++), bytes);
+      ++queued[receiver];
+    }
+  };
+  std::set<std::string> seen;
+  for (const v1::Alert& a : current) {
+    if (!seen.insert(a.fingerprint()).second) continue;  // a rule reported it twice
+    auto it = stored.find(a.fingerprint());
+    v1::Alert record = a;
+    record.set_scope(scope);
+    if (it == stored.end() || it->second.state() != v1::ALERT_STATE_FIRING) {
+      record.set_state(v1::ALERT_STATE_FIRING);
+      *record.mutable_started_at() = ts;
+      *record.mutable_last_change() = ts;
+      record.clear_resolved_at();
+      record.clear_last_delivery();
+      if (it != stored.end() && it->second.has_first_seen()) {
+        *record.mutable_first_seen() = it->second.first_seen();
+      } else {
+        *record.mutable_first_seen() = ts;
+      }
+      batch.Put(store_.cf(Family::kAlerts), AlertKey(scope, a.fingerprint()),
+                record.SerializeAsString());
+      queue(record);
+      ++changes.fired;
+      continue;
+    }
+    // Still firing: same episode, possibly new details (counts, objects).
+    const v1::Alert& old = it->second;
+    record.set_state(v1::ALERT_STATE_FIRING);
+    *record.mutable_started_at() = old.started_at();
+    *record.mutable_last_change() = old.last_change();
+    *record.mutable_first_seen() = old.first_seen();
+    if (old.has_last_delivery()) *record.mutable_last_delivery() = old.last_delivery();
+    if (!google::protobuf::util::MessageDifferencer::Equals(record, old)) {
+      batch.Put(store_.cf(Family::kAlerts), AlertKey(scope, a.fingerprint()),
+                record.SerializeAsString());
+      ++changes.updated;
+    }
+  }
+  for (auto& [fingerprint, old] : stored) {
+    if (seen.count(fingerprint) > 0 || old.state() != v1::ALERT_STATE_FIRING ||
+        owned.count(old.name()) == 0) {
+      continue;
+    }
+    old.set_state(v1::ALERT_STATE_RESOLVED);
+    *old.mutable_resolved_at() = ts;
+    *old.mutable_last_change() = ts;
+    batch.Put(store_.cf(Family::kAlerts), AlertKey(scope, fingerprint), old.SerializeAsString());
+    queue(old);
+    ++changes.resolved;
+  }
+  if (batch.Count() == 0) return changes;
+  SYNCWATCH_RETURN_IF_ERROR(store_.Write(&batch));
+  next_seq_ = seq;
+  for (const auto& [receiver, n] : queued) outbox_sizes_[receiver] += n;
+  return changes;
+}
+
+absl::StatusOr<std::vector<v1::Alert>> AlertStore::List(const std::string& scope,
+                                                        std::optional<v1::AlertState> state) const {
+  std::vector<v1::Alert> out;
+  const std::string prefix = scope.empty() ? "" : KeyBuilder().String(scope).Take();
+  auto it = store_.NewIterator(Family::kAlerts, nullptr);
+  for (it->Seek(prefix); it->Valid() && HasPrefix(it->key(), prefix); it->Next()) {
+    SYNCWATCH_ASSIGN_OR_RETURN(v1::Alert alert, ParseAlert(it->value()));
+    if (!state || alert.state() == *state) out.push_back(std::move(alert));
+  }
+  SYNCWATCH_RETURN_IF_ERROR(FromRocksStatus(it->status(), "list alerts"));
+  return out;
+}
+
+absl::StatusOr<std::set<std::string>> AlertStore::Scopes() const {
+  std::set<std::string> out;
+  auto it = store_.NewIterator(Family::kAlerts, nullptr);
+  it->SeekToFirst();
+  while (it->Valid()) {
+    KeyReader key(absl::string_view(it->key().data(), it->key().size()));
+    std::string scope;
+    if (!key.String(&scope)) return absl::DataLossError("alerts: a key does not decode");
+    out.insert(scope);
+    // Skip the rest of this scope.
+    const std::string next = PrefixUpperBound(KeyBuilder().String(scope).Take());
+    if (next.empty()) break;
+    it->Seek(next);
+  }
+  SYNCWATCH_RETURN_IF_ERROR(FromRocksStatus(it->status(), "list alert scopes"));
+  return out;
+}
+
+absl::StatusOr<std::optional<v1::Alert>> AlertStore::Get(const std::string& scope,
+                                                         const std::string& fingerprint) const {
+  SYNCWATCH_ASSIGN_OR_RETURN(std::optional<std::string> bytes,
+                             store_.Get(Family::kAlerts, AlertKey(scope, fingerprint)));
+  if (!bytes) return std::optional<v1::Alert>();
+  SYNCWATCH_ASSIGN_OR_RETURN(v1::Alert alert, ParseAlert(rocksdb::Slice(*bytes)));
+  return std::optional<v1::Alert>(std::move(alert));
+}
+
+absl::StatusOr<std::vector<OutboxEntry>> AlertStore::PeekOutbox(const std::string& receiver,
+                                                                size_t max) const {
+  std::vector<OutboxEntry> out;
+  const std::string prefix = OutboxPrefix(receiver);
+  auto it = store_.NewIterator(Family::kAlertOutbox, nullptr);
+  for (it->Seek(prefix); it->Valid() && HasPrefix(it->key(), prefix) && out.size() < max;
+       it->Next()) {
+    KeyReader key(absl::string_view(it->key().data(), it->key().size()));
+    std::string r;
+    OutboxEntry entry;
+    if (!key.String(&r) || !key.Uint64(&entry.seq)) {
+      return absl::DataLossError("alert_outbox: a key does not decode");
+    }
+    SYNCWATCH_ASSIGN_OR_RETURN(entry.alert, ParseAlert(it->value()));
+    out.push_back(std::move(entry));
+  }
+  SYNCWATCH_RETURN_IF_ERROR(FromRocksStatus(it->status(), "read alert outbox"));
+  return out;
+}
+
+absl::Status AlertStore::MarkDeliveredLocked(const std::vector<const v1::Alert*>& alerts,
+                                             absl::Time now, rocksdb::WriteBatch* batch) {
+  std::set<std::string> done;
+  for (const v1::Alert* a : alerts) {
+    const std::string key = AlertKey(a->scope(), a->fingerprint());
+    if (!done.insert(key).second) continue;
+    SYNCWATCH_ASSIGN_OR_RETURN(std::optional<std::string> bytes, store_.Get(Family::kAlerts, key));
+    if (!bytes) continue;  // purged meanwhile
+    SYNCWATCH_ASSIGN_OR_RETURN(v1::Alert record, ParseAlert(rocksdb::Slice(*bytes)));
+    *record.mutable_last_delivery() = ToProtoTimestamp(now);
+    batch->Put(store_.cf(Family::kAlerts), key, record.SerializeAsString());
+  }
+  return absl::OkStatus();
+}
+
+absl::Status AlertStore::CompleteOutbox(const std::string& receiver,
+                                        const std::vector<OutboxEntry>& delivered, absl::Time now) {
+  MutexLock lock(&mu_);
+  rocksdb::WriteBatch batch;
+  std::vector<const v1::Alert*> alerts;
+  for (const OutboxEntry& e : delivered) {
+    batch.Delete(store_.cf(Family::kAlertOutbox), OutboxKey(receiver, e.seq));
+    alerts.push_back(&e.alert);
+  }
+  SYNCWATCH_RETURN_IF_ERROR(MarkDeliveredLocked(alerts, now, &batch));
+  SYNCWATCH_RETURN_IF_ERROR(store_.Write(&batch));
+  uint64_t& size = outbox_sizes_[receiver];
+  size = size >= delivered.size() ? size - delivered.size() : 0;
+  return absl::OkStatus();
+}
+
+absl::Status AlertStore::MarkDelivered(const std::vector<v1::Alert>& alerts, absl::Time now) {
+  MutexLock lock(&mu_);
+  rocksdb::WriteBatch batch;
+  std::vector<const v1::Alert*> pointers;
+  for (const v1::Alert& a : alerts) pointers.push_back(&a);
+  SYNCWATCH_RETURN_IF_ERROR(MarkDeliveredLocked(pointers, now, &batch));
+  if (batch.Count() == 0) return absl::OkStatus();
+  return store_.Write(&batch);
+}
+
+absl::StatusOr<int> AlertStore::PurgeResolved(absl::Time before) {
+  MutexLock lock(&mu_);
+  rocksdb::WriteBatch batch;
+  int purged = 0;
+  auto it = store_.NewIterator(Family::kAlerts, nullptr);
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    SYNCWATCH_ASSIGN_OR_RETURN(v1::Alert alert, ParseAlert(it->value()));
+    if (alert.state() == v1::ALERT_STATE_RESOLVED &&
+        FromProtoTimestamp(alert.resolved_at()) < before) {
+      batch.Delete(store_.cf(Family::kAlerts), it->key());
+      ++purged;
+    }
+  }
+  SYNCWATCH_RETURN_IF_ERROR(FromRocksStatus(it->status(), "scan alerts"));
+  if (purged > 0) SYNCWATCH_RETURN_IF_ERROR(store_.Write(&batch));
+  return purged;
+}
+
+std::map<std::string, uint64_t> AlertStore::OutboxSizes() const {
+  MutexLock lock(&mu_);
+  return outbox_sizes_;
+}
+
+}  // namespace syncwatch::collector::alerts

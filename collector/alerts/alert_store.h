@@ -1,0 +1,117 @@
+// Alert state and the notification outbox, in the collector's RocksDB
+// (families `alerts` and `alert_outbox`, see collector/store.h).
+//
+// A state change and the notifications it causes are written in one atomic
+// batch, so a crash neither loses a notification nor sends one for a change
+// that was not stored; after a restart, evaluating the same facts finds the
+// alerts already firing and changes nothing (no re-fire). A notification is
+// removed from the outbox only after its receiver accepted it: delivery is at
+// least once (a crash between the receiver's answer and the removal repeats
+// that one notification).
+#ifndef SYNCWATCH_COLLECTOR_ALERTS_ALERT_STORE_H_
+#define SYNCWATCH_COLLECTOR_ALERTS_ALERT_STORE_H_
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "collector/store.h"
+#include "common/mutex.h"
+#include "syncwatch/v1/query.pb.h"
+
+namespace syncwatch::collector::alerts {
+
+// One queued notification: the alert as it was when its state changed.
+struct OutboxEntry {
+  uint64_t seq = 0;
+  v1::Alert alert;
+};
+
+// Thread-safe: the evaluator and the deliverers share one instance; every
+// read-modify-write of an alert record happens under its mutex.
+class AlertStore {
+ public:
+  // `store` must outlive the AlertStore. Every state change is queued for each
+  // of `receivers` (ids; see Receiver::id()). Outbox entries of receivers no
+  // longer configured are dropped (and logged).
+  static absl::StatusOr<std::unique_ptr<AlertStore>> Open(Store& store,
+                                                          std::vector<std::string> receivers);
+  AlertStore(const AlertStore&) = delete;
+  AlertStore& operator=(const AlertStore&) = delete;
+
+  struct Changes {
+    int fired = 0;
+    int resolved = 0;
+    // Firing alerts whose annotations changed (no notification).
+    int updated = 0;
+  };
+
+  // Makes the alerts of `scope` whose names are in `owned` match `current`
+  // (what the rules say should fire now): a current alert not firing yet
+  // fires (a new episode: started_at = now; first_seen kept from an earlier
+  // episode), a firing one keeps its lifecycle and takes the new annotations,
+  // and a firing alert of an owned name that is not current resolves. Firing
+  // and resolving queue a notification per receiver, in the same write.
+  absl::StatusOr<Changes> Reconcile(const std::string& scope, const std::set<std::string>& owned,
+                                    const std::vector<v1::Alert>& current, absl::Time now);
+
+  // Alerts of `scope` ("" for every scope), in key order, optionally only
+  // those in `state`.
+  absl::StatusOr<std::vector<v1::Alert>> List(const std::string& scope,
+                                              std::optional<v1::AlertState> state) const;
+
+  // The scopes that hold at least one alert.
+  absl::StatusOr<std::set<std::string>> Scopes() const;
+
+  // The stored alert, nullopt when there is none.
+  absl::StatusOr<std::optional<v1::Alert>> Get(const std::string& scope,
+                                               const std::string& fingerprint) const;
+
+  // The oldest (at most `max`) notifications queued for `receiver`.
+  absl::StatusOr<std::vector<OutboxEntry>> PeekOutbox(const std::string& receiver,
+                                                      size_t max) const;
+
+  // Removes `delivered` from `receiver`'s queue and records `now` as the
+  // alerts' last delivery.
+  absl::Status CompleteOutbox(const std::string& receiver,
+                              const std::vector<OutboxEntry>& delivered, absl::Time now);
+
+  // Records `now` as the last delivery of `alerts` (e.g. after a re-send).
+  absl::Status MarkDelivered(const std::vector<v1::Alert>& alerts, absl::Time now);
+
+  // Deletes resolved alerts that resolved before `before`; returns how many.
+  absl::StatusOr<int> PurgeResolved(absl::Time before);
+
+  // Notifications queued, per receiver.
+  std::map<std::string, uint64_t> OutboxSizes() const;
+
+ private:
+  AlertStore(Store& store, std::vector<std::string> receivers)
+      : store_(store), receivers_(std::move(receivers)) {}
+  absl::Status Load();
+  // Sets last_delivery on the stored records of `alerts`, into `batch`.
+  absl::Status MarkDeliveredLocked(const std::vector<const v1::Alert*>& alerts, absl::Time now,
+                                   rocksdb::WriteBatch* batch) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  Store& store_;
+  const std::vector<std::string> receivers_;
+
+  mutable Mutex mu_;
+  uint64_t next_seq_ ABSL_GUARDED_BY(mu_) = 1;
+  std::map<std::string, uint64_t> outbox_sizes_ ABSL_GUARDED_BY(mu_);
+};
+
+// The key of an alert in the `alerts` family.
+std::string AlertKey(const std::string& scope, const std::string& fingerprint);
+
+}  // namespace syncwatch::collector::alerts
+
+#endif  // SYNCWATCH_COLLECTOR_ALERTS_ALERT_STORE_H_

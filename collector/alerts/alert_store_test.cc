@@ -1,0 +1,205 @@
+#include "collector/alerts/alert_store.h"
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "collector/alerts/alert.h"
+#include "common/time_util.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/testutil/test_util.h"
+
+namespace syncwatch::collector::alerts {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::IsEmpty;
+using ::testing::SizeIs;
+
+const absl::Time kT0 = absl::FromUnixSeconds(1714550400);
+
+v1::Alert Alert(const std::string& name, const std::string& server,
+                const std::string& summary = "something") {
+  return AlertBuilder(name, kWarning).Server(server).Summary(summary).Build();
+}
+
+const std::set<std::string> kOwned = {"A", "B"};
+
+class AlertStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override { Open({"r1", "r2"}); }
+
+  void Open(std::vector<std::string> receivers) {
+    alerts_.reset();
+    store_.reset();
+    auto store = Store::Open(dir_.Sub("db"), Store::Options());
+    ASSERT_TRUE(store.ok()) << store.status();
+    store_ = *std::move(store);
+    auto alerts = AlertStore::Open(*store_, std::move(receivers));
+    ASSERT_TRUE(alerts.ok()) << alerts.status();
+    alerts_ = *std::move(alerts);
+  }
+
+  AlertStore::Changes Reconcile(const std::vector<v1::Alert>& current, absl::Time now,
+                                const std::string& scope = "server/sync01") {
+    auto changes = alerts_->Reconcile(scope, kOwned, current, now);
+    EXPECT_TRUE(changes.ok()) << changes.status();
+    return changes.ok() ? *changes : AlertStore::Changes();
+  }
+
+  std::vector<OutboxEntry> Outbox(const std::string& receiver) {
+    auto entries = alerts_->PeekOutbox(receiver, 100);
+    EXPECT_TRUE(entries.ok()) << entries.status();
+    return entries.ok() ? *entries : std::vector<OutboxEntry>();
+  }
+
+  std::vector<v1::Alert> All() {
+    auto all = alerts_->List("", std::nullopt);
+    EXPECT_TRUE(all.ok()) << all.status();
+    return all.ok() ? *all : std::vector<v1::Alert>();
+  }
+
+  testing::TempDir dir_;
+  std::unique_ptr<Store> store_;
+  std::unique_ptr<AlertStore> alerts_;
+};
+
+TEST_F(AlertStoreTest, FiringAndResolvingQueueOneNotificationPerReceiver) {
+  AlertStore::Changes c = Reconcile({Alert("A", "sync01")}, kT0);
+  EXPECT_EQ(c.fired, 1);
+  ASSERT_THAT(Outbox("r1"), SizeIs(1));
+  ASSERT_THAT(Outbox("r2"), SizeIs(1));
+  EXPECT_EQ(Outbox("r1")[0].alert.state(), v1::ALERT_STATE_FIRING);
+
+  c = Reconcile({}, kT0 + absl::Minutes(5));
+  EXPECT_EQ(c.resolved, 1);
+  const auto r1 = Outbox("r1");
+  ASSERT_THAT(r1, SizeIs(2));
+  EXPECT_LT(r1[0].seq, r1[1].seq);
+  EXPECT_EQ(r1[1].alert.state(), v1::ALERT_STATE_RESOLVED);
+  EXPECT_EQ(FromProtoTimestamp(r1[1].alert.resolved_at()), kT0 + absl::Minutes(5));
+
+  const auto all = All();
+  ASSERT_THAT(all, SizeIs(1));
+  EXPECT_EQ(all[0].state(), v1::ALERT_STATE_RESOLVED);
+  EXPECT_EQ(FromProtoTimestamp(all[0].started_at()), kT0);
+  EXPECT_EQ(FromProtoTimestamp(all[0].last_change()), kT0 + absl::Minutes(5));
+  EXPECT_EQ(all[0].scope(), "server/sync01");
+}
+
+TEST_F(AlertStoreTest, TheSameAlertsAgainChangeNothing) {
+  Reconcile({Alert("A", "sync01")}, kT0);
+  AlertStore::Changes c = Reconcile({Alert("A", "sync01")}, kT0 + absl::Minutes(1));
+  EXPECT_EQ(c.fired + c.resolved + c.updated, 0);
+  EXPECT_THAT(Outbox("r1"), SizeIs(1));
+  EXPECT_EQ(FromProtoTimestamp(All()[0].started_at()), kT0);
+}
+
+TEST_F(AlertStoreTest, NewDetailsUpdateTheRecordWithoutANotification) {
+  Reconcile({Alert("A", "sync01", "501 pending deletes")}, kT0);
+  AlertStore::Changes c =
+      Reconcile({Alert("A", "sync01", "700 pending deletes")}, kT0 + absl::Minutes(1));
+  EXPECT_EQ(c.updated, 1);
+  EXPECT_EQ(c.fired, 0);
+  EXPECT_THAT(Outbox("r1"), SizeIs(1));
+  EXPECT_EQ(All()[0].summary(), "700 pending deletes");
+  EXPECT_EQ(FromProtoTimestamp(All()[0].started_at()), kT0);
+}
+
+TEST_F(AlertStoreTest, ARestartNeitherLosesNorRefires) {
+  Reconcile({Alert("A", "sync01"), Alert("B", "sync01")}, kT0);
+  Open({"r1", "r2"});  // the collector restarts
+  ASSERT_THAT(All(), SizeIs(2));
+  AlertStore::Changes c =
+      Reconcile({Alert("A", "sync01"), Alert("B", "sync01")}, kT0 + absl::Hours(1));
+  EXPECT_EQ(c.fired, 0);
+  EXPECT_THAT(Outbox("r1"), SizeIs(2));  // the two undelivered ones, not four
+  // Sequence numbers go on after the restart: new entries queue behind old ones.
+  Reconcile({Alert("A", "sync01")}, kT0 + absl::Hours(2));
+  const auto r1 = Outbox("r1");
+  ASSERT_THAT(r1, SizeIs(3));
+  EXPECT_EQ(r1[2].alert.name(), "B");
+  EXPECT_EQ(r1[2].alert.state(), v1::ALERT_STATE_RESOLVED);
+}
+
+TEST_F(AlertStoreTest, OnlyOwnedNamesOfTheScopeResolve) {
+  Reconcile({Alert("A", "sync01")}, kT0);
+  // Another evaluation owns "C" and leaves "A" alone...
+  auto c = alerts_->Reconcile("server/sync01", {"C"}, {Alert("C", "sync01")}, kT0);
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(c->fired, 1);
+  EXPECT_EQ(c->resolved, 0);
+  // ...and one that owns "A" only leaves C firing.
+  c = alerts_->Reconcile("server/sync01", {"A"}, {}, kT0 + absl::Minutes(1));
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(c->resolved, 1);
+  auto firing = alerts_->List("server/sync01", v1::ALERT_STATE_FIRING);
+  ASSERT_TRUE(firing.ok());
+  ASSERT_THAT(*firing, SizeIs(1));
+  EXPECT_EQ((*firing)[0].name(), "C");
+  // Other scopes are untouched.
+  Reconcile({Alert("A", "sync02")}, kT0, "server/sync02");
+  Reconcile({}, kT0 + absl::Minutes(2), "server/sync01");
+  auto other = alerts_->List("server/sync02", v1::ALERT_STATE_FIRING);
+  ASSERT_TRUE(other.ok());
+  EXPECT_THAT(*other, SizeIs(1));
+}
+
+TEST_F(AlertStoreTest, FiringAgainStartsANewEpisodeAndKeepsFirstSeen) {
+  Reconcile({Alert("A", "sync01")}, kT0);
+  Reconcile({}, kT0 + absl::Minutes(10));
+  Reconcile({Alert("A", "sync01")}, kT0 + absl::Minutes(20));
+  const auto all = All();
+  ASSERT_THAT(all, SizeIs(1));
+  EXPECT_EQ(all[0].state(), v1::ALERT_STATE_FIRING);
+  EXPECT_EQ(FromProtoTimestamp(all[0].started_at()), kT0 + absl::Minutes(20));
+  EXPECT_EQ(FromProtoTimestamp(all[0].first_seen()), kT0);
+  EXPECT_FALSE(all[0].has_resolved_at());
+  EXPECT_THAT(Outbox("r1"), SizeIs(3));
+}
+
+TEST_F(AlertStoreTest, CompletingTheOutboxRemovesEntriesAndRecordsTheDelivery) {
+  Reconcile({Alert("A", "sync01")}, kT0);
+  const auto entries = Outbox("r1");
+  SYNCWATCH_ASSERT_OK(alerts_->CompleteOutbox("r1", entries, kT0 + absl::Seconds(3)));
+  EXPECT_THAT(Outbox("r1"), IsEmpty());
+  EXPECT_THAT(Outbox("r2"), SizeIs(1));
+  EXPECT_EQ(FromProtoTimestamp(All()[0].last_delivery()), kT0 + absl::Seconds(3));
+  EXPECT_EQ(alerts_->OutboxSizes().at("r1"), 0u);
+  EXPECT_EQ(alerts_->OutboxSizes().at("r2"), 1u);
+}
+
+TEST_F(AlertStoreTest, EntriesOfRemovedReceiversAreDroppedOnOpen) {
+  Reconcile({Alert("A", "sync01")}, kT0);
+  Open({"r2", "r3"});
+  EXPECT_THAT(Outbox("r1"), IsEmpty());
+  EXPECT_THAT(Outbox("r2"), SizeIs(1));
+  EXPECT_THAT(Outbox("r3"), IsEmpty());
+}
+
+TEST_F(AlertStoreTest, PurgesResolvedAlertsPastRetention) {
+  Reconcile({Alert("A", "sync01"), Alert("B", "sync01")}, kT0);
+  Reconcile({Alert("B", "sync01")}, kT0 + absl::Hours(1));  // A resolves
+  auto purged = alerts_->PurgeResolved(kT0 + absl::Minutes(30));
+  ASSERT_TRUE(purged.ok());
+  EXPECT_EQ(*purged, 0);
+  purged = alerts_->PurgeResolved(kT0 + absl::Hours(2));
+  ASSERT_TRUE(purged.ok());
+  EXPECT_EQ(*purged, 1);
+  const auto all = All();
+  ASSERT_THAT(all, SizeIs(1));
+  EXPECT_EQ(all[0].name(), "B");
+}
+
+TEST_F(AlertStoreTest, ListsScopes) {
+  Reconcile({Alert("A", "sync01")}, kT0, "server/sync01");
+  Reconcile({Alert("A", "sync02")}, kT0, "server/sync02");
+  Reconcile({Alert("A", "x")}, kT0, "tenant/contoso");
+  auto scopes = alerts_->Scopes();
+  ASSERT_TRUE(scopes.ok());
+  EXPECT_THAT(*scopes, ElementsAre("server/sync01", "server/sync02", "tenant/contoso"));
+}
+
+}  // namespace
+}  // namespace syncwatch::collector::alerts

@@ -1,0 +1,230 @@
+#include "collector/alerts/facts.h"
+
+#include <algorithm>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "collector/record_keys.h"
+#include "common/key_codec.h"
+#include "common/status_macros.h"
+#include "common/time_util.h"
+
+namespace syncwatch::collector::alerts {
+namespace {
+
+// Runs looked at per connector, newest first, before giving up on finding a
+// success or an export run (a staging server never exports). Run history is
+// kept for days, so this bounds the work of one evaluation.
+constexpr int kMaxRunsPerConnector = 200;
+
+// Clock skew between the export run's start and the errors it recorded.
+constexpr absl::Duration kErrorSlack = absl::Minutes(1);
+
+template <typename Message>
+absl::StatusOr<Message> ParseRecord(const rocksdb::Slice& bytes) {
+  Message m;
+  if (!m.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
+    return absl::DataLossError(
+        absl::StrCat("a stored ", Message::descriptor()->name(), " does not parse"));
+  }
+  return m;
+}
+
+bool StartsWith(const rocksdb::Slice& key, const std::string& prefix) {
+  return key.starts_with(rocksdb::Slice(prefix));
+}
+
+bool IsComplete(const v1::RunProfileResult& run) {
+  return run.is_run_complete() || run.has_end_time();
+}
+
+bool IsExportRun(const v1::RunProfileResult& run) { return RunKind(run) == "export"; }
+
+}  // namespace
+
+std::string RunKind(const v1::RunProfileResult& run) {
+  for (const v1::RunStep& step : run.steps()) {
+    const std::string type = absl::AsciiStrToLower(step.step_type());
+    if (type == "export") return "export";
+    if (absl::StrContains(type, "import")) return "import";
+    if (type == "apply-rules") return "sync";
+  }
+  const std::string profile = absl::AsciiStrToLower(run.run_profile_name());
+  if (absl::StrContains(profile, "export")) return "export";
+  if (absl::StrContains(profile, "import")) return "import";
+  if (absl::StrContains(profile, "sync")) return "sync";
+  return profile;
+}
+
+bool IsSuccessfulResult(absl::string_view result) {
+  return result == "success" || absl::StartsWith(result, "completed-");
+}
+
+std::string TenantGroup(const v1::ServerInfo& info) {
+  if (info.tenant().empty()) return absl::StrCat("server:", absl::AsciiStrToLower(info.server()));
+  return absl::AsciiStrToLower(info.tenant());
+}
+
+absl::StatusOr<std::map<std::string, v1::ServerInfo>> FactsReader::AllServers() const {
+  std::map<std::string, v1::ServerInfo> out;
+  auto it = store_.NewIterator(Family::kServers, nullptr);
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    SYNCWATCH_ASSIGN_OR_RETURN(v1::ServerInfo info, ParseRecord<v1::ServerInfo>(it->value()));
+    std::string name = info.server();
+    out.emplace(std::move(name), std::move(info));
+  }
+  SYNCWATCH_RETURN_IF_ERROR(FromRocksStatus(it->status(), "read servers"));
+  return out;
+}
+
+absl::StatusOr<ServerFacts> FactsReader::ReadServer(
+    const v1::ServerInfo& info, const std::map<std::string, v1::ServerInfo>& servers,
+    absl::Time now, bool liveness_only) const {
+  ServerFacts facts;
+  facts.info = info;
+  facts.tenant_group = TenantGroup(info);
+
+  // The threshold lives in the tenant: any agent of the tenant may report it.
+  // This server's own report wins; otherwise the peer heard from last.
+  const v1::ServerInfo* source = nullptr;
+  if (info.has_settings() && info.settings().deletion_threshold_known()) {
+    source = &info;
+  } else if (!info.tenant().empty()) {
+    for (const auto& [name, peer] : servers) {
+      if (name == info.server() || TenantGroup(peer) != facts.tenant_group) continue;
+      if (!peer.has_settings() || !peer.settings().deletion_threshold_known()) continue;
+      if (source == nullptr ||
+          ToUnixMicrosOrZero(peer.last_seen()) > ToUnixMicrosOrZero(source->last_seen())) {
+        source = &peer;
+      }
+    }
+  }
+  if (source != nullptr) {
+    facts.threshold.known = true;
+    facts.threshold.enabled = source->settings().deletion_threshold_enabled();
+    facts.threshold.value = source->settings().deletion_threshold();
+    facts.threshold.reported_by = source->server();
+  }
+  if (liveness_only) return facts;
+
+  const RuleSettings settings = rules_.For(info.tenant(), info.server());
+  SYNCWATCH_RETURN_IF_ERROR(ReadRuns(info.server(), &facts));
+  SYNCWATCH_RETURN_IF_ERROR(ReadSnapshots(info.server(), settings.surge_history, &facts));
+  SYNCWATCH_RETURN_IF_ERROR(ReadErrors(info.server(), settings.export_error_max_age, now, &facts));
+  return facts;
+}
+
+absl::Status FactsReader::ReadRuns(const std::string& server, ServerFacts* facts) const {
+  // Keys are (server, connector, start, id): walking backwards yields each
+  // connector's runs newest first; once a connector has told us what we need,
+  // jump to the connector before it.
+  const std::string prefix = ServerPrefix(server);
+  const std::string bound = PrefixUpperBound(prefix);
+  rocksdb::Slice bound_slice(bound);
+  auto it = store_.NewIterator(Family::kRuns, bound.empty() ? nullptr : &bound_slice);
+  if (bound.empty()) {
+    it->SeekToLast();
+  } else {
+    it->SeekForPrev(bound_slice);
+  }
+  std::string connector;
+  int seen = 0;
+  std::set<std::string> kinds;
+  while (it->Valid() && StartsWith(it->key(), prefix)) {
+    SYNCWATCH_ASSIGN_OR_RETURN(v1::StoredRun stored, ParseRecord<v1::StoredRun>(it->value()));
+    const v1::RunProfileResult& run = stored.run();
+    if (run.connector_name() != connector) {
+      connector = run.connector_name();
+      seen = 0;
+      kinds.clear();
+    }
+    ++seen;
+    ConnectorActivity& activity = facts->activity[connector];
+    const absl::Time start = FromProtoTimestamp(run.start_time());
+    activity.oldest_seen = start;
+    if (IsComplete(run)) {
+      const std::string kind = RunKind(run);
+      if (kinds.insert(kind).second) facts->latest_runs[{connector, kind}] = run;
+      if (!activity.last_success && IsSuccessfulResult(run.result())) {
+        activity.last_success = run.has_end_time() ? FromProtoTimestamp(run.end_time()) : start;
+      }
+      if (!activity.latest_export_start && IsExportRun(run)) activity.latest_export_start = start;
+    }
+    const bool done = activity.last_success && activity.latest_export_start &&
+                      kinds.count("import") > 0 && kinds.count("sync") > 0;
+    if (done || seen >= kMaxRunsPerConnector) {
+      it->SeekForPrev(rocksdb::Slice(ServerConnectorPrefix(server, connector)));
+    } else {
+      it->Prev();
+    }
+  }
+  return FromRocksStatus(it->status(), "read runs");
+}
+
+absl::Status FactsReader::ReadSnapshots(const std::string& server, int64_t history,
+                                        ServerFacts* facts) const {
+  const std::string prefix = ServerPrefix(server);
+  const std::string bound = PrefixUpperBound(prefix);
+  rocksdb::Slice bound_slice(bound);
+  auto it = store_.NewIterator(Family::kSnapshots, bound.empty() ? nullptr : &bound_slice);
+  for (it->Seek(prefix); it->Valid() && StartsWith(it->key(), prefix); it->Next()) {
+    SYNCWATCH_ASSIGN_OR_RETURN(v1::StoredPendingExports stored,
+                               ParseRecord<v1::StoredPendingExports>(it->value()));
+    ConnectorSnapshot& c = facts->snapshots.emplace_back();
+    c.snapshot = std::move(*stored.mutable_snapshot());
+  }
+  SYNCWATCH_RETURN_IF_ERROR(FromRocksStatus(it->status(), "read snapshots"));
+
+  // The usual level: the history records before the latest snapshot.
+  for (ConnectorSnapshot& c : facts->snapshots) {
+    const std::string connector_prefix = ServerConnectorPrefix(server, c.snapshot.connector_name());
+    const std::string latest = SnapshotHistoryKey(server, c.snapshot);
+    auto h = store_.NewIterator(Family::kSnapshotHistory, nullptr);
+    h->SeekForPrev(rocksdb::Slice(latest));
+    if (h->Valid() && h->key() == rocksdb::Slice(latest)) h->Prev();
+    for (; h->Valid() && StartsWith(h->key(), connector_prefix) &&
+           static_cast<int64_t>(c.previous_deletes.size()) < history;
+         h->Prev()) {
+      SYNCWATCH_ASSIGN_OR_RETURN(v1::StoredPendingExports past,
+                                 ParseRecord<v1::StoredPendingExports>(h->value()));
+      c.previous_deletes.push_back(past.snapshot().pending_deletes());
+    }
+    SYNCWATCH_RETURN_IF_ERROR(FromRocksStatus(h->status(), "read snapshot history"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status FactsReader::ReadErrors(const std::string& server, absl::Duration max_age,
+                                     absl::Time now, ServerFacts* facts) const {
+  const std::string prefix = ServerPrefix(server);
+  const std::string bound = PrefixUpperBound(prefix);
+  rocksdb::Slice bound_slice(bound);
+  auto it = store_.NewIterator(Family::kExportErrors, bound.empty() ? nullptr : &bound_slice);
+  for (it->Seek(prefix); it->Valid() && StartsWith(it->key(), prefix); it->Next()) {
+    SYNCWATCH_ASSIGN_OR_RETURN(v1::StoredExportError stored,
+                               ParseRecord<v1::StoredExportError>(it->value()));
+    const v1::ExportError& e = stored.error();
+    // The export-error family keeps the latest report per object and error
+    // type and never forgets one: whether it still holds is judged by time.
+    std::optional<absl::Time> when;
+    if (e.has_date_occurred()) {
+      when = FromProtoTimestamp(e.date_occurred());
+    } else if (e.has_first_occurred()) {
+      when = FromProtoTimestamp(e.first_occurred());
+    }
+    bool active = true;
+    if (when) {
+      auto a = facts->activity.find(e.connector_name());
+      if (a != facts->activity.end() && a->second.latest_export_start) {
+        active = *when >= *a->second.latest_export_start - kErrorSlack;
+      } else {
+        active = *when >= now - max_age;
+      }
+    }
+    if (active) facts->active_errors.push_back(std::move(stored));
+  }
+  return FromRocksStatus(it->status(), "read export errors");
+}
+
+}  // namespace syncwatch::collector::alerts

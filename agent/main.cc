@@ -1,11 +1,11 @@
 // syncwatch-agent: --config FILE -> AgentOptions -> Agent.
+#include <atomic>
+#include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <string>
 #include <vector>
 #include <thread>
-
-#include <semaphore.h>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
@@ -23,8 +23,11 @@ ABSL_FLAG(absl::Duration, once_timeout, absl::Seconds(120), "How long --once wai
 
 namespace {
 
-sem_t g_stop;
-void OnSignal(int) { sem_post(&g_stop); }  // async-signal-safe
+// Set by SIGINT/SIGTERM (Ctrl+C on Windows); a lock-free atomic store is
+// async-signal-safe, and std::signal is portable C++, unlike sem_post.
+std::atomic<bool> g_stop{false};
+static_assert(std::atomic<bool>::is_always_lock_free);
+void OnSignal(int) { g_stop.store(true); }
 
 int Fail(int code, const std::string& message) {
   std::fprintf(stderr, "syncwatch-agent: %s\n", message.c_str());
@@ -60,12 +63,10 @@ int main(int argc, char** argv) {
     return code;
   }
 
-  sem_init(&g_stop, 0, 0);
   std::signal(SIGINT, OnSignal);
   std::signal(SIGTERM, OnSignal);
   std::thread runner([&] { (*agent)->Run(); });
-  while (sem_wait(&g_stop) != 0) {
-  }
+  while (!g_stop.load()) std::this_thread::sleep_for(std::chrono::milliseconds(200));
   SYNCWATCH_LOG(kInfo, "signal received, stopping");
   (*agent)->Stop();
   runner.join();

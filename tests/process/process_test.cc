@@ -321,6 +321,26 @@ TEST_F(ProcessTest, CliPrintsTheSampleRunsAsJson) {
   EXPECT_THAT(testing::ReadFileOrEmpty(dir_.Sub("cli2.err")), ::testing::HasSubstr(Address()));
 }
 
+// The agent as a service: it delivers what its sources hold without --once,
+// keeps running, and stops cleanly on SIGTERM.
+TEST_F(ProcessTest, AgentRunsAsAServiceAndStopsOnSigterm) {
+  Subprocess collector = StartCollector();
+  const std::string samples = testing::SamplesDir();
+  const std::string config = WriteAgentConfig(absl::StrCat(
+      "  - {name: runs-json, kind: run_history, format: json, interval: 1s, path: ", samples,
+      "/get-adsyncrunprofileresult-json/*.json}\n"));
+  auto agent = Subprocess::Start({SYNCWATCH_AGENT_BIN, "--config", config}, dir_.Sub("agent.out"),
+                                 dir_.Sub("agent.err"));
+  SYNCWATCH_ASSERT_OK(agent);
+  const absl::Time deadline = absl::Now() + absl::Seconds(60);
+  while (CountRuns() < 4 && absl::Now() < deadline) {
+  }
+  EXPECT_EQ(CountRuns(), 4);
+  EXPECT_TRUE(agent->running());
+  agent->Signal(SIGTERM);
+  EXPECT_EQ(agent->Wait(absl::Seconds(30)), 0) << testing::ReadFileOrEmpty(dir_.Sub("agent.err"));
+}
+
 // A bad config names the file and line and the agent exits 2 without starting.
 TEST_F(ProcessTest, AgentRejectsABadConfigNamingTheLine) {
   const std::string path = dir_.Sub("bad.yaml");

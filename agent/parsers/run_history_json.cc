@@ -21,6 +21,7 @@
 #include "absl/strings/string_view.h"
 #include "agent/parsers/engine_time.h"
 #include "agent/parsers/run_history.h"
+#include "agent/parsers/text_input.h"
 #include "common/status_macros.h"
 #include "common/text_util.h"
 #include "common/time_util.h"
@@ -36,7 +37,6 @@ using json = nlohmann::json;
 // Months of run history with step details stay far below this; the cap keeps
 // a runaway file from exhausting the agent's memory.
 constexpr size_t kMaxJsonBytes = size_t{64} << 20;
-constexpr size_t kReadChunk = 64 * 1024;
 // ConvertTo-Json output nests 4 deep at most (array, run, steps, step).
 constexpr size_t kMaxDepth = 64;
 
@@ -464,43 +464,11 @@ class RunCollector final : public nlohmann::json_sax<json> {
   std::string key_;
 };
 
-absl::StatusOr<std::string> ReadCapped(ByteReader& in, absl::string_view name) {
-  std::string data;
-  std::string buf(kReadChunk, '\0');
-  while (true) {
-    const size_t want = std::min(buf.size(), kMaxJsonBytes + 1 - data.size());
-    SYNCWATCH_ASSIGN_OR_RETURN(size_t n, in.Read(buf.data(), want));
-    if (n == 0) break;
-    data.append(buf.data(), n);
-    if (data.size() > kMaxJsonBytes) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(name, ": larger than the 64 MiB limit for JSON run history"));
-    }
-  }
-  return data;
-}
-
 }  // namespace
 
 absl::Status ParseRunHistoryJson(ByteReader& in, absl::string_view name, const RunSink& sink) {
-  SYNCWATCH_ASSIGN_OR_RETURN(std::string raw, ReadCapped(in, name));
-  // Windows PowerShell 5.1 writes UTF-16LE with a BOM by default (Out-File,
-  // '>'), UTF-8 with -Encoding UTF8; DecodeToUtf8 takes both.
-  if (DetectBom(raw) == Bom::kNone || DetectBom(raw) == Bom::kUtf8) {
-    absl::string_view body = raw;
-    if (DetectBom(raw) == Bom::kUtf8) body.remove_prefix(3);
-    size_t bad = 0;
-    if (!IsValidUtf8(body, &bad)) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(name, ":", LineOfOffset(body, bad), ": invalid UTF-8 at byte ", bad));
-    }
-  }
-  absl::StatusOr<std::string> text = DecodeToUtf8(raw);
-  if (!text.ok()) {
-    return absl::InvalidArgumentError(absl::StrCat(name, ": ", text.status().message()));
-  }
-  raw.clear();
-  raw.shrink_to_fit();
+  absl::StatusOr<std::string> text = ReadTextInput(in, name, kMaxJsonBytes, "JSON run history");
+  if (!text.ok()) return text.status();
   // `... | ConvertTo-Json` of an empty result writes nothing at all.
   if (std::all_of(text->begin(), text->end(),
                   [](char c) { return absl::ascii_isspace(static_cast<unsigned char>(c)); })) {

@@ -20,6 +20,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "agent/parsers/engine_time.h"
+#include "agent/parsers/text_input.h"
 #include "common/status_macros.h"
 #include "common/text_util.h"
 #include "common/time_util.h"
@@ -33,7 +34,6 @@ using json = nlohmann::json;
 // The combined document is a few KiB; GlobalSettings with every parameter
 // some tens of KiB. The cap only stops a runaway file.
 constexpr size_t kMaxBytes = size_t{4} << 20;
-constexpr size_t kReadChunk = 64 * 1024;
 // ConvertTo-Json output nests 4 deep (document, GlobalSettings, Parameters,
 // parameter) plus a TimeSpan or DateTime object.
 constexpr size_t kMaxDepth = 32;
@@ -516,22 +516,6 @@ void SettingsReader::ReadDocument(const json& doc, Gathered* g) {
 
 // ---- input -----------------------------------------------------------------
 
-absl::StatusOr<std::string> ReadCapped(ByteReader& in, absl::string_view name) {
-  std::string data;
-  std::string buf(kReadChunk, '\0');
-  while (true) {
-    const size_t want = std::min(buf.size(), kMaxBytes + 1 - data.size());
-    SYNCWATCH_ASSIGN_OR_RETURN(size_t n, in.Read(buf.data(), want));
-    if (n == 0) break;
-    data.append(buf.data(), n);
-    if (data.size() > kMaxBytes) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(name, ": larger than the 4 MiB limit for settings JSON"));
-    }
-  }
-  return data;
-}
-
 // Offset where nesting first goes deeper than kMaxDepth, if it does
 // (nlohmann's DOM would otherwise recurse on deep input when destroyed).
 std::optional<size_t> TooDeepAt(absl::string_view text) {
@@ -595,22 +579,8 @@ class SyntaxErrorSax final : public nlohmann::json_sax<json> {
 
 absl::Status Parse(ByteReader& in, absl::string_view name, v1::ServerSettings* out) {
   out->Clear();
-  SYNCWATCH_ASSIGN_OR_RETURN(std::string raw, ReadCapped(in, name));
-  // Windows PowerShell 5.1 writes UTF-16LE with a BOM by default (Out-File,
-  // '>'); the exporter writes UTF-8 without one. DecodeToUtf8 takes both.
-  if (DetectBom(raw) == Bom::kNone || DetectBom(raw) == Bom::kUtf8) {
-    absl::string_view body = raw;
-    if (DetectBom(raw) == Bom::kUtf8) body.remove_prefix(3);
-    size_t bad = 0;
-    if (!IsValidUtf8(body, &bad)) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(name, ":", LineOfOffset(body, bad), ": invalid UTF-8 at byte ", bad));
-    }
-  }
-  absl::StatusOr<std::string> decoded = DecodeToUtf8(raw);
-  if (!decoded.ok()) {
-    return absl::InvalidArgumentError(absl::StrCat(name, ": ", decoded.status().message()));
-  }
+  absl::StatusOr<std::string> decoded = ReadTextInput(in, name, kMaxBytes, "settings JSON");
+  if (!decoded.ok()) return decoded.status();
   const std::string& text = *decoded;
   if (std::all_of(text.begin(), text.end(),
                   [](char c) { return absl::ascii_isspace(static_cast<unsigned char>(c)); })) {

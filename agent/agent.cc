@@ -7,9 +7,9 @@
 #include "agent/file_source.h"
 #include "agent/parsers/byte_reader.h"
 #include "agent/platform.h"
-#include "common/text_util.h"
 #include "common/log.h"
 #include "common/status_macros.h"
+#include "common/text_util.h"
 #include "common/time_util.h"
 
 namespace syncwatch::agent {
@@ -31,9 +31,8 @@ absl::StatusOr<std::unique_ptr<Agent>> Agent::Create(const AgentOptions& options
   spool_options.batch_max_events = options.batch_max_events;
   spool_options.batch_max_bytes = options.batch_max_bytes;
   SYNCWATCH_ASSIGN_OR_RETURN(
-      agent->spool_,
-      Spool::Open((std::filesystem::path(options.data_dir) / "spool").string(), options.collectors,
-                  spool_options));
+      agent->spool_, Spool::Open((std::filesystem::path(options.data_dir) / "spool").string(),
+                                 options.collectors, spool_options));
   agent->refusals_at_start_ = agent->spool_->Refusals().size();
 
   v1::Hello hello;
@@ -75,8 +74,9 @@ absl::Status Agent::RunCommandSource(const SourceOptions& source, ScanReport* re
   SYNCWATCH_ASSIGN_OR_RETURN(CommandOutput output,
                              RunCommand(source.command, source.timeout, kMaxCommandOutput));
   if (output.exit_code != 0) {
-    return absl::UnavailableError(absl::StrCat("source '", source.name, "': '", what, "' exited with ",
-                                               output.exit_code, ": ", output.err));
+    return absl::UnavailableError(absl::StrCat("source '", source.name, "': '", what,
+                                               "' exited with ", output.exit_code, ": ",
+                                               output.err));
   }
   // The same output as last time says nothing new (a scheduler that did not
   // change, the same snapshot): do not send it again.
@@ -84,9 +84,10 @@ absl::Status Agent::RunCommandSource(const SourceOptions& source, ScanReport* re
                         absl::StrCat(output.out.size(), ":", absl::Hex(Fnv1a64(output.out)))};
   if (spool_->IsRead(mark)) return absl::OkStatus();
   StringByteReader reader(output.out);
-  SYNCWATCH_ASSIGN_OR_RETURN(std::vector<v1::Event> events,
-                             ParseSourceInput(source, reader, absl::StrCat("output of '", what, "'"),
-                                              clock_.Now(), clock_.Now()));
+  SYNCWATCH_ASSIGN_OR_RETURN(
+      std::vector<v1::Event> events,
+      ParseSourceInput(source, reader, absl::StrCat("output of '", what, "'"), clock_.Now(),
+                       clock_.Now()));
   const size_t count = events.size();
   SYNCWATCH_RETURN_IF_ERROR(spool_->Append(std::move(events), mark));
   ++report->files_read;
@@ -141,7 +142,8 @@ absl::Status Agent::WaitDelivered(absl::Duration timeout) {
         const uint64_t acked = spool_->AckedSeq(link->address());
         if (acked >= last) continue;
         std::string why = link->last_error();
-        behind.push_back(absl::StrCat(link->address(), " (", last - acked, " batches unacknowledged",
+        behind.push_back(absl::StrCat(link->address(), " (", last - acked,
+                                      " batches unacknowledged",
                                       why.empty() ? "" : "; last error: ", why, ")"));
       }
       return absl::DeadlineExceededError(absl::StrCat("not delivered within ",
@@ -153,8 +155,8 @@ absl::Status Agent::WaitDelivered(absl::Duration timeout) {
   std::vector<std::string> refusals = spool_->Refusals();
   if (refusals.size() > refusals_at_start_) {
     refusals.erase(refusals.begin(), refusals.begin() + static_cast<long>(refusals_at_start_));
-    return absl::FailedPreconditionError(absl::StrCat("collectors refused batches: ",
-                                                      absl::StrJoin(refusals, "; ")));
+    return absl::FailedPreconditionError(
+        absl::StrCat("collectors refused batches: ", absl::StrJoin(refusals, "; ")));
   }
   return absl::OkStatus();
 }
@@ -192,7 +194,8 @@ void Agent::Run() {
       wake = std::min(wake, now + options_.heartbeat_interval);
     }
     MutexLock lock(&mu_);
-    while (!stopping_ && absl::Now() < wake) cv_.WaitFor(absl::ToChronoNanoseconds(wake - absl::Now()));
+    while (!stopping_ && absl::Now() < wake)
+      cv_.WaitFor(absl::ToChronoNanoseconds(wake - absl::Now()));
     if (stopping_) return;
   }
 }

@@ -16,22 +16,25 @@ namespace {
 absl::StatusOr<absl::Duration> ParseInterval(const std::string& text) {
   absl::Duration d;
   if (!absl::ParseDuration(text, &d) || d <= absl::ZeroDuration()) {
-    return absl::InvalidArgumentError(absl::StrCat("'", text, "' is not a duration like 30s, 5m or 1h"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("'", text, "' is not a duration like 30s, 5m or 1h"));
   }
   return d;
 }
 
-absl::StatusOr<SourceOptions> LoadSource(const YamlFile& file, const YAML::Node& node, size_t index) {
+absl::StatusOr<SourceOptions> LoadSource(const YamlFile& file, const YAML::Node& node,
+                                         size_t index) {
   const std::string where = absl::StrCat("sources[", index, "]");
-  SYNCWATCH_RETURN_IF_ERROR(
-      file.CheckKeys(node, {"name", "kind", "format", "path", "command", "interval", "timeout", "connector"},
-                     where));
+  SYNCWATCH_RETURN_IF_ERROR(file.CheckKeys(
+      node, {"name", "kind", "format", "path", "command", "interval", "timeout", "connector"},
+      where));
   SourceOptions s;
   if (!node["name"]) return file.Error(node, absl::StrCat(where, ": 'name' is required"));
   SYNCWATCH_ASSIGN_OR_RETURN(s.name, file.String(node["name"], "name"));
   if (s.name.empty()) return file.Error(node["name"], absl::StrCat(where, ": 'name' is empty"));
 
-  if (!node["kind"]) return file.Error(node, absl::StrCat("source '", s.name, "': 'kind' is required"));
+  if (!node["kind"])
+    return file.Error(node, absl::StrCat("source '", s.name, "': 'kind' is required"));
   SYNCWATCH_ASSIGN_OR_RETURN(std::string kind, file.String(node["kind"], "kind"));
   if (kind == "run_history") {
     s.kind = SourceKind::kRunHistory;
@@ -42,8 +45,9 @@ absl::StatusOr<SourceOptions> LoadSource(const YamlFile& file, const YAML::Node&
   } else if (kind == "settings") {
     s.kind = SourceKind::kSettings;
   } else {
-    return file.Error(node["kind"], absl::StrCat("source '", s.name, "': unknown kind '", kind,
-                                                 "' (run_history, pending_exports, export_errors, settings)"));
+    return file.Error(node["kind"],
+                      absl::StrCat("source '", s.name, "': unknown kind '", kind,
+                                   "' (run_history, pending_exports, export_errors, settings)"));
   }
 
   // The formats each kind can be read from.
@@ -51,18 +55,21 @@ absl::StatusOr<SourceOptions> LoadSource(const YamlFile& file, const YAML::Node&
                         : s.kind == SourceKind::kSettings ? "json"
                                                           : "csexport";
   if (!node["format"]) {
-    return file.Error(node, absl::StrCat("source '", s.name, "': 'format' is required (", formats, ")"));
+    return file.Error(node,
+                      absl::StrCat("source '", s.name, "': 'format' is required (", formats, ")"));
   }
   SYNCWATCH_ASSIGN_OR_RETURN(std::string format, file.String(node["format"], "format"));
-  const bool fits = (s.kind == SourceKind::kRunHistory && (format == "xml" || format == "json")) ||
-                    (s.kind == SourceKind::kSettings && format == "json") ||
-                    ((s.kind == SourceKind::kPendingExports || s.kind == SourceKind::kExportErrors) &&
-                     format == "csexport");
+  const bool fits =
+      (s.kind == SourceKind::kRunHistory && (format == "xml" || format == "json")) ||
+      (s.kind == SourceKind::kSettings && format == "json") ||
+      ((s.kind == SourceKind::kPendingExports || s.kind == SourceKind::kExportErrors) &&
+       format == "csexport");
   if (!fits) {
-    return file.Error(node["format"], absl::StrCat("source '", s.name, "': format '", format,
-                                                   "' does not fit kind ", kind, " (", formats, ")"));
+    return file.Error(node["format"],
+                      absl::StrCat("source '", s.name, "': format '", format,
+                                   "' does not fit kind ", kind, " (", formats, ")"));
   }
-  s.format = format == "xml" ? SourceFormat::kXml
+  s.format = format == "xml"    ? SourceFormat::kXml
              : format == "json" ? SourceFormat::kJson
                                 : SourceFormat::kCsexport;
   if (node["connector"]) {
@@ -70,7 +77,8 @@ absl::StatusOr<SourceOptions> LoadSource(const YamlFile& file, const YAML::Node&
   }
 
   if (node["command"] && node["path"]) {
-    return file.Error(node["command"], absl::StrCat("source '", s.name, "': give 'path' or 'command', not both"));
+    return file.Error(node["command"],
+                      absl::StrCat("source '", s.name, "': give 'path' or 'command', not both"));
   }
   if (node["command"]) {
     SYNCWATCH_ASSIGN_OR_RETURN(s.command, file.StringList(node["command"], "command"));
@@ -80,29 +88,37 @@ absl::StatusOr<SourceOptions> LoadSource(const YamlFile& file, const YAML::Node&
     s.interval = absl::Minutes(5);
   } else {
     if (!node["path"]) {
-      return file.Error(node, absl::StrCat("source '", s.name, "': 'path' or 'command' is required"));
+      return file.Error(node,
+                        absl::StrCat("source '", s.name, "': 'path' or 'command' is required"));
     }
     SYNCWATCH_ASSIGN_OR_RETURN(s.path, file.String(node["path"], "path"));
     const size_t slash = s.path.find_last_of("/\\");
     const std::string dir = slash == std::string::npos ? "" : s.path.substr(0, slash);
     if (s.path.empty() || s.path.back() == '/' || s.path.back() == '\\') {
-      return file.Error(node["path"], absl::StrCat("source '", s.name, "': 'path' must name files, e.g. /in/runs/*.xml"));
+      return file.Error(
+          node["path"],
+          absl::StrCat("source '", s.name, "': 'path' must name files, e.g. /in/runs/*.xml"));
     }
     if (dir.find_first_of("*?[") != std::string::npos) {
-      return file.Error(node["path"], absl::StrCat("source '", s.name,
-                                                   "': wildcards are allowed in the file name only"));
+      return file.Error(
+          node["path"],
+          absl::StrCat("source '", s.name, "': wildcards are allowed in the file name only"));
     }
   }
   if (node["timeout"]) {
     SYNCWATCH_ASSIGN_OR_RETURN(std::string text, file.String(node["timeout"], "timeout"));
     auto d = ParseInterval(text);
-    if (!d.ok()) return file.Error(node["timeout"], absl::StrCat("source '", s.name, "': timeout ", d.status().message()));
+    if (!d.ok())
+      return file.Error(node["timeout"],
+                        absl::StrCat("source '", s.name, "': timeout ", d.status().message()));
     s.timeout = *d;
   }
   if (node["interval"]) {
     SYNCWATCH_ASSIGN_OR_RETURN(std::string text, file.String(node["interval"], "interval"));
     auto d = ParseInterval(text);
-    if (!d.ok()) return file.Error(node["interval"], absl::StrCat("source '", s.name, "': interval ", d.status().message()));
+    if (!d.ok())
+      return file.Error(node["interval"],
+                        absl::StrCat("source '", s.name, "': interval ", d.status().message()));
     s.interval = *d;
   }
   return s;
@@ -112,10 +128,14 @@ absl::StatusOr<SourceOptions> LoadSource(const YamlFile& file, const YAML::Node&
 
 const char* SourceKindName(SourceKind kind) {
   switch (kind) {
-    case SourceKind::kRunHistory: return "run_history";
-    case SourceKind::kPendingExports: return "pending_exports";
-    case SourceKind::kExportErrors: return "export_errors";
-    case SourceKind::kSettings: return "settings";
+    case SourceKind::kRunHistory:
+      return "run_history";
+    case SourceKind::kPendingExports:
+      return "pending_exports";
+    case SourceKind::kExportErrors:
+      return "export_errors";
+    case SourceKind::kSettings:
+      return "settings";
   }
   return "?";
 }
@@ -141,11 +161,11 @@ absl::Status AgentOptions::Validate() const {
 absl::StatusOr<AgentOptions> LoadAgentConfig(const std::string& path) {
   SYNCWATCH_ASSIGN_OR_RETURN(YamlFile file, YamlFile::Load(path));
   const YAML::Node& root = file.root();
-  SYNCWATCH_RETURN_IF_ERROR(file.CheckKeys(
-      root,
-      {"server", "tenant", "agent_id", "role", "collectors", "data_dir", "tls", "sources",
-       "spool_max_bytes", "batch_max_events", "heartbeat_interval"},
-      "the agent config"));
+  SYNCWATCH_RETURN_IF_ERROR(
+      file.CheckKeys(root,
+                     {"server", "tenant", "agent_id", "role", "collectors", "data_dir", "tls",
+                      "sources", "spool_max_bytes", "batch_max_events", "heartbeat_interval"},
+                     "the agent config"));
   AgentOptions o;
   for (const auto& kv : root) {
     const std::string key = kv.first.Scalar();
@@ -171,8 +191,8 @@ absl::StatusOr<AgentOptions> LoadAgentConfig(const std::string& path) {
       for (const std::string& c : o.collectors) {
         const size_t colon = c.rfind(':');
         int port = 0;
-        if (colon == std::string::npos || colon == 0 || !absl::SimpleAtoi(c.substr(colon + 1), &port) ||
-            port <= 0 || port > 65535) {
+        if (colon == std::string::npos || colon == 0 ||
+            !absl::SimpleAtoi(c.substr(colon + 1), &port) || port <= 0 || port > 65535) {
           return file.Error(v, absl::StrCat("collector '", c, "' is not host:port"));
         }
       }
@@ -186,8 +206,10 @@ absl::StatusOr<AgentOptions> LoadAgentConfig(const std::string& path) {
         if (k == "key") o.tls.key = value;
         if (k == "server_name") o.tls.server_name = value;
       }
-      if (!o.tls.enabled()) return file.Error(v, "tls: 'ca' is required (the CA of the collectors' certificate)");
-      if (o.tls.cert.empty() != o.tls.key.empty()) return file.Error(v, "tls: 'cert' and 'key' go together");
+      if (!o.tls.enabled())
+        return file.Error(v, "tls: 'ca' is required (the CA of the collectors' certificate)");
+      if (o.tls.cert.empty() != o.tls.key.empty())
+        return file.Error(v, "tls: 'cert' and 'key' go together");
     } else if (key == "data_dir") {
       SYNCWATCH_ASSIGN_OR_RETURN(o.data_dir, file.String(v, key));
     } else if (key == "spool_max_bytes") {

@@ -72,12 +72,18 @@ TEST_F(AgentConfigTest, BadValuesNameTheLine) {
   EXPECT_THAT(Load("collectors: [\"nohostport\"]\n"),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("is not host:port")));
   EXPECT_THAT(Load("sources:\n  - name: r\n    kind: run_history\n    format: csv\n    path: /x\n"),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr(":4: source 'r': format 'csv' does not fit kind run_history")));
-  EXPECT_THAT(Load("sources:\n  - name: r\n    kind: runs\n    format: xml\n    path: /x\n"),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr(":3: source 'r': unknown kind")));
-  EXPECT_THAT(Load("sources:\n  - name: r\n    kind: run_history\n    format: xml\n    path: /in/*/x.xml\n"),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("wildcards are allowed in the file name only")));
-  EXPECT_THAT(Load("sources:\n  - name: r\n    kind: run_history\n    format: xml\n    path: /x\n    interval: soon\n"),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr(":4: source 'r': format 'csv' does not fit kind run_history")));
+  EXPECT_THAT(
+      Load("sources:\n  - name: r\n    kind: runs\n    format: xml\n    path: /x\n"),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr(":3: source 'r': unknown kind")));
+  EXPECT_THAT(
+      Load(
+          "sources:\n  - name: r\n    kind: run_history\n    format: xml\n    path: /in/*/x.xml\n"),
+      StatusIs(absl::StatusCode::kInvalidArgument,
+               HasSubstr("wildcards are allowed in the file name only")));
+  EXPECT_THAT(Load("sources:\n  - name: r\n    kind: run_history\n    format: xml\n    path: /x\n  "
+                   "  interval: soon\n"),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr(":6: source 'r': interval")));
 }
 
@@ -90,26 +96,30 @@ TEST_F(AgentConfigTest, DuplicateSourceNamesAndMissingFieldsAreErrors) {
 }
 
 TEST_F(AgentConfigTest, CommandSourcesTakeAnArgvAndTimeout) {
-  auto o = Load("sources:\n  - name: ps\n    kind: run_history\n    format: json\n"
-                "    command: [powershell, -NoProfile, -File, C:/syncwatch/Export-Runs.ps1]\n"
-                "    timeout: 30s\n");
+  auto o = Load(
+      "sources:\n  - name: ps\n    kind: run_history\n    format: json\n"
+      "    command: [powershell, -NoProfile, -File, C:/syncwatch/Export-Runs.ps1]\n"
+      "    timeout: 30s\n");
   SYNCWATCH_ASSERT_OK(o);
   ASSERT_EQ(o->sources[0].command.size(), 4u);
   EXPECT_EQ(o->sources[0].command[3], "C:/syncwatch/Export-Runs.ps1");
   EXPECT_EQ(o->sources[0].interval, absl::Minutes(5));
   EXPECT_EQ(o->sources[0].timeout, absl::Seconds(30));
-  EXPECT_THAT(Load("sources:\n  - {name: ps, kind: run_history, format: json, command: [x], path: /y}\n"),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("not both")));
-  EXPECT_THAT(Load("sources:\n  - {name: ps, kind: run_history, format: json}\n"),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("'path' or 'command' is required")));
+  EXPECT_THAT(
+      Load("sources:\n  - {name: ps, kind: run_history, format: json, command: [x], path: /y}\n"),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("not both")));
+  EXPECT_THAT(
+      Load("sources:\n  - {name: ps, kind: run_history, format: json}\n"),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("'path' or 'command' is required")));
 }
 
 TEST_F(AgentConfigTest, EveryKindTakesItsOwnFormats) {
-  auto o = Load("sources:\n"
-                "  - {name: d, kind: pending_exports, format: csexport, path: /in/pending/*.xml}\n"
-                "  - {name: e, kind: export_errors, format: csexport, path: /in/errors/*.xml,"
-                " connector: contoso.com}\n"
-                "  - {name: s, kind: settings, format: json, path: /in/settings/*.json}\n");
+  auto o = Load(
+      "sources:\n"
+      "  - {name: d, kind: pending_exports, format: csexport, path: /in/pending/*.xml}\n"
+      "  - {name: e, kind: export_errors, format: csexport, path: /in/errors/*.xml,"
+      " connector: contoso.com}\n"
+      "  - {name: s, kind: settings, format: json, path: /in/settings/*.json}\n");
   SYNCWATCH_ASSERT_OK(o);
   EXPECT_EQ(o->sources[0].kind, SourceKind::kPendingExports);
   EXPECT_EQ(o->sources[1].kind, SourceKind::kExportErrors);

@@ -1,9 +1,9 @@
 #include "agent/collector_link.h"
 
+#include <grpcpp/create_channel.h>
+
 #include <algorithm>
 #include <random>
-
-#include <grpcpp/create_channel.h>
 
 #include "absl/strings/str_cat.h"
 #include "common/log.h"
@@ -12,7 +12,7 @@
 namespace syncwatch::agent {
 
 absl::StatusOr<std::unique_ptr<CollectorLink>> CollectorLink::Create(LinkOptions options,
-                                                                    Spool& spool) {
+                                                                     Spool& spool) {
   std::unique_ptr<CollectorLink> link(new CollectorLink(std::move(options), spool));
   grpc::ChannelArguments args;
   // Notice a dead collector on an idle stream within a minute.
@@ -35,7 +35,9 @@ CollectorLink::CollectorLink(LinkOptions options, Spool& spool)
 
 CollectorLink::~CollectorLink() { Stop(); }
 
-void CollectorLink::Start() { thread_ = std::thread([this] { Supervise(); }); }
+void CollectorLink::Start() {
+  thread_ = std::thread([this] { Supervise(); });
+}
 
 void CollectorLink::Stop() {
   {
@@ -141,20 +143,23 @@ bool CollectorLink::RunStream() {
     active_context_ = nullptr;
     if (!stopping_) {
       if (error.empty()) {
-        error = status.ok() ? "stream closed by the collector"
-                            : absl::StrCat(status.error_message(), " (code ", status.error_code(), ")");
+        error = status.ok()
+                    ? "stream closed by the collector"
+                    : absl::StrCat(status.error_message(), " (code ", status.error_code(), ")");
       }
       last_error_ = error;
     }
   }
   if (!error.empty()) {
-    SYNCWATCH_LOG(kWarning, "collector ", options_.address, ": ", error, welcomed ? "" : " (no welcome)");
+    SYNCWATCH_LOG(kWarning, "collector ", options_.address, ": ", error,
+                  welcomed ? "" : " (no welcome)");
   }
   return welcomed;
 }
 
-void CollectorLink::ReadAcks(grpc::ClientReaderWriter<v1::AgentMessage, v1::CollectorMessage>* stream,
-                             std::atomic<bool>* alive) {
+void CollectorLink::ReadAcks(
+    grpc::ClientReaderWriter<v1::AgentMessage, v1::CollectorMessage>* stream,
+    std::atomic<bool>* alive) {
   v1::CollectorMessage m;
   while (stream->Read(&m)) {
     absl::Status st;

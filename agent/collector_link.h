@@ -4,12 +4,12 @@
 #ifndef SYNCWATCH_AGENT_COLLECTOR_LINK_H_
 #define SYNCWATCH_AGENT_COLLECTOR_LINK_H_
 
+#include <grpcpp/client_context.h>
+
 #include <atomic>
 #include <memory>
 #include <string>
 #include <thread>
-
-#include <grpcpp/client_context.h>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"

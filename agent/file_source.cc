@@ -12,8 +12,8 @@
 #include "agent/parsers/csexport.h"
 #include "agent/parsers/run_history.h"
 #include "agent/parsers/settings_json.h"
-#include "common/text_util.h"
 #include "common/status_macros.h"
+#include "common/text_util.h"
 #include "common/time_util.h"
 
 namespace syncwatch::agent {
@@ -49,7 +49,8 @@ absl::StatusOr<std::vector<FoundFile>> FindFiles(const std::string& glob) {
   std::error_code ec;
   if (!fs::exists(dir, ec)) return out;
   fs::directory_iterator it(dir, ec);
-  if (ec) return absl::UnavailableError(absl::StrCat("cannot list ", dir.string(), ": ", ec.message()));
+  if (ec)
+    return absl::UnavailableError(absl::StrCat("cannot list ", dir.string(), ": ", ec.message()));
   for (const fs::directory_entry& entry : it) {
     const std::string name = entry.path().filename().string();
     if (!WildcardMatch(pattern, name)) continue;
@@ -66,7 +67,8 @@ absl::StatusOr<std::vector<FoundFile>> FindFiles(const std::string& glob) {
     out.push_back(FoundFile{entry.path().string(),
                             absl::StrCat(size, ":", mtime.time_since_epoch().count()), modified});
   }
-  std::sort(out.begin(), out.end(), [](const FoundFile& a, const FoundFile& b) { return a.path < b.path; });
+  std::sort(out.begin(), out.end(),
+            [](const FoundFile& a, const FoundFile& b) { return a.path < b.path; });
   return out;
 }
 
@@ -123,9 +125,9 @@ void CapExportError(v1::ExportError* e) {
 
 }  // namespace
 
-absl::StatusOr<std::vector<v1::Event>> ParseSourceInput(const SourceOptions& source,
-                                                        ByteReader& in, const std::string& name,
-                                                        absl::Time now, absl::Time written) {
+absl::StatusOr<std::vector<v1::Event>> ParseSourceInput(const SourceOptions& source, ByteReader& in,
+                                                        const std::string& name, absl::Time now,
+                                                        absl::Time written) {
   std::vector<v1::Event> events;
   const google::protobuf::Timestamp observed = ToProtoTimestamp(now);
   auto add = [&]() -> v1::Event& {
@@ -165,16 +167,19 @@ absl::StatusOr<std::vector<v1::Event>> ParseSourceInput(const SourceOptions& sou
       v1::PendingExportSnapshot snapshot;
       snapshot.set_connector_name(connector_name);
       snapshot.set_connector_id(connector_id);
-      SYNCWATCH_RETURN_IF_ERROR(ParseCsExportPendingExports(in, name, AgentCsExportLimits(), &snapshot));
+      SYNCWATCH_RETURN_IF_ERROR(
+          ParseCsExportPendingExports(in, name, AgentCsExportLimits(), &snapshot));
       if (snapshot.connector_name().empty()) {
         return absl::InvalidArgumentError(absl::StrCat(
-            name, ": cannot tell which connector this is (no <ma-name> in the file, no connector in "
-                  "the file name, no 'connector' in the source config)"));
+            name,
+            ": cannot tell which connector this is (no <ma-name> in the file, no connector in "
+            "the file name, no 'connector' in the source config)"));
       }
       *snapshot.mutable_taken_at() = ToProtoTimestamp(written);
       // Identifies this snapshot: the same file read again yields the same id.
       snapshot.set_snapshot_id(absl::StrCat(
-          absl::Hex(Fnv1a64(absl::StrCat(snapshot.connector_name(), "@", absl::ToUnixMicros(written)))),
+          absl::Hex(
+              Fnv1a64(absl::StrCat(snapshot.connector_name(), "@", absl::ToUnixMicros(written)))),
           "-", absl::ToUnixMicros(written)));
       *add().mutable_pending_exports() = std::move(snapshot);
       return events;
@@ -207,7 +212,8 @@ absl::StatusOr<std::vector<v1::Event>> ParseSourceInput(const SourceOptions& sou
 
 absl::StatusOr<std::vector<v1::Event>> ReadSourceFile(const SourceOptions& source,
                                                       const FoundFile& file, absl::Time now) {
-  SYNCWATCH_ASSIGN_OR_RETURN(std::unique_ptr<FileByteReader> reader, FileByteReader::Open(file.path));
+  SYNCWATCH_ASSIGN_OR_RETURN(std::unique_ptr<FileByteReader> reader,
+                             FileByteReader::Open(file.path));
   return ParseSourceInput(source, *reader, file.path, now, file.modified);
 }
 

@@ -40,9 +40,9 @@ absl::StatusOr<std::vector<FoundFile>> FindFiles(const std::string& glob);
 // and `now`; `written` is when the input was produced (a pending-export
 // snapshot's taken_at). Long error texts are cut to what the collector
 // accepts. Errors name the input, the line and the problem.
-absl::StatusOr<std::vector<v1::Event>> ParseSourceInput(const SourceOptions& source,
-                                                        ByteReader& in, const std::string& name,
-                                                        absl::Time now, absl::Time written);
+absl::StatusOr<std::vector<v1::Event>> ParseSourceInput(const SourceOptions& source, ByteReader& in,
+                                                        const std::string& name, absl::Time now,
+                                                        absl::Time written);
 
 // ParseSourceInput over a found file.
 absl::StatusOr<std::vector<v1::Event>> ReadSourceFile(const SourceOptions& source,

@@ -69,7 +69,8 @@ TEST(ReadSourceFile, ErrorNamesTheFile) {
   SourceOptions source;
   source.name = "runs";
   testing::WriteFile(dir.Sub("bad.xml"), "<run-history><run-details>");
-  auto events = ReadSourceFile(source, FoundFile{dir.Sub("bad.xml"), "x", absl::Now()}, absl::Now());
+  auto events =
+      ReadSourceFile(source, FoundFile{dir.Sub("bad.xml"), "x", absl::Now()}, absl::Now());
   EXPECT_FALSE(events.ok());
   EXPECT_THAT(std::string(events.status().message()), ::testing::HasSubstr("bad.xml"));
 }
@@ -77,7 +78,8 @@ TEST(ReadSourceFile, ErrorNamesTheFile) {
 TEST(ConnectorFromFileName, ReadsTheExportersNames) {
   std::string id, name;
   ASSERT_TRUE(ConnectorFromFileName(
-      "/in/pending/20240301T093012123Z_B891884F-051E-4A83-95AF-2544101C9083_contoso.onmicrosoft.com - AAD.xml",
+      "/in/pending/"
+      "20240301T093012123Z_B891884F-051E-4A83-95AF-2544101C9083_contoso.onmicrosoft.com - AAD.xml",
       &id, &name));
   EXPECT_EQ(id, "b891884f-051e-4a83-95af-2544101c9083");
   EXPECT_EQ(name, "contoso.onmicrosoft.com - AAD");
@@ -95,7 +97,8 @@ TEST(ReadSourceFile, PendingExportsNeedAConnectorFromSomewhere) {
   const FoundFile file{dir.Sub("empty.xml"), "1", absl::FromUnixSeconds(1700000000)};
   auto none = ReadSourceFile(source, file, absl::Now());
   EXPECT_FALSE(none.ok());
-  EXPECT_THAT(std::string(none.status().message()), ::testing::HasSubstr("cannot tell which connector"));
+  EXPECT_THAT(std::string(none.status().message()),
+              ::testing::HasSubstr("cannot tell which connector"));
   // An empty export for a configured connector is a snapshot with nothing pending.
   source.connector = "contoso.onmicrosoft.com - AAD";
   auto events = ReadSourceFile(source, file, absl::Now());
@@ -114,10 +117,12 @@ TEST(ReadSourceFile, CutsHugeErrorLiteralsToWhatTheCollectorTakes) {
   source.name = "runs";
   std::string xml = testing::RunHistoryXml("contoso.com", 1, 1);
   const std::string literal(300 * 1024, 'x');
-  xml.replace(xml.find("<synchronization-errors/>"), 25,
-              "<synchronization-errors><export-error cs-guid=\"{12345678-DF83-E611-8CE8-00505689546C}\" "
-              "dn=\"CN=a\"><error-type>permission-issue</error-type><cd-error><error-code>0x1</error-code>"
-              "<error-literal>" + literal + "</error-literal></cd-error></export-error></synchronization-errors>");
+  xml.replace(
+      xml.find("<synchronization-errors/>"), 25,
+      "<synchronization-errors><export-error cs-guid=\"{12345678-DF83-E611-8CE8-00505689546C}\" "
+      "dn=\"CN=a\"><error-type>permission-issue</error-type><cd-error><error-code>0x1</error-code>"
+      "<error-literal>" +
+          literal + "</error-literal></cd-error></export-error></synchronization-errors>");
   testing::WriteFile(dir.Sub("r.xml"), xml);
   auto events = ReadSourceFile(source, FoundFile{dir.Sub("r.xml"), "1", absl::Now()}, absl::Now());
   SYNCWATCH_ASSERT_OK(events);

@@ -4,8 +4,8 @@
 #include <csignal>
 #include <cstdio>
 #include <string>
-#include <vector>
 #include <thread>
+#include <vector>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
@@ -19,7 +19,8 @@ ABSL_FLAG(std::string, config, "", "YAML config file (required)");
 ABSL_FLAG(bool, once, false,
           "Read every source once, wait until every collector acknowledged everything, and exit: "
           "0 when delivered, 1 otherwise");
-ABSL_FLAG(absl::Duration, once_timeout, absl::Seconds(120), "How long --once waits for acknowledgements");
+ABSL_FLAG(absl::Duration, once_timeout, absl::Seconds(120),
+          "How long --once waits for acknowledgements");
 
 namespace {
 

@@ -2,9 +2,8 @@
 
 #include <random>
 
-#include "absl/strings/str_format.h"
-
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 
@@ -75,15 +74,17 @@ class Fd {
 
 }  // namespace
 
-absl::StatusOr<CommandOutput> RunCommand(const std::vector<std::string>& argv, absl::Duration timeout,
-                                         size_t max_output) {
+absl::StatusOr<CommandOutput> RunCommand(const std::vector<std::string>& argv,
+                                         absl::Duration timeout, size_t max_output) {
   if (argv.empty()) return absl::InvalidArgumentError("empty command");
   const std::string what = absl::StrJoin(argv, " ");
   int out_pipe[2];
   int err_pipe[2];
-  if (::pipe(out_pipe) != 0) return absl::InternalError(absl::StrCat("pipe: ", std::strerror(errno)));
+  if (::pipe(out_pipe) != 0)
+    return absl::InternalError(absl::StrCat("pipe: ", std::strerror(errno)));
   Fd out_r(out_pipe[0]), out_w(out_pipe[1]);
-  if (::pipe(err_pipe) != 0) return absl::InternalError(absl::StrCat("pipe: ", std::strerror(errno)));
+  if (::pipe(err_pipe) != 0)
+    return absl::InternalError(absl::StrCat("pipe: ", std::strerror(errno)));
   Fd err_r(err_pipe[0]), err_w(err_pipe[1]);
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
@@ -98,7 +99,8 @@ absl::StatusOr<CommandOutput> RunCommand(const std::vector<std::string>& argv, a
   pid_t pid = -1;
   const int rc = posix_spawnp(&pid, args[0], &actions, nullptr, args.data(), environ);
   posix_spawn_file_actions_destroy(&actions);
-  if (rc != 0) return absl::NotFoundError(absl::StrCat("cannot start '", what, "': ", std::strerror(rc)));
+  if (rc != 0)
+    return absl::NotFoundError(absl::StrCat("cannot start '", what, "': ", std::strerror(rc)));
   out_w.Reset();
   err_w.Reset();
 
@@ -115,8 +117,10 @@ absl::StatusOr<CommandOutput> RunCommand(const std::vector<std::string>& argv, a
           absl::StrCat("'", what, "' did not finish within ", absl::FormatDuration(timeout)));
       break;
     }
-    pollfd fds[2] = {{out_open ? out_r.get() : -1, POLLIN, 0}, {err_open ? err_r.get() : -1, POLLIN, 0}};
-    const int n = ::poll(fds, 2, static_cast<int>(std::min<int64_t>(absl::ToInt64Milliseconds(left) + 1, 1000)));
+    pollfd fds[2] = {{out_open ? out_r.get() : -1, POLLIN, 0},
+                     {err_open ? err_r.get() : -1, POLLIN, 0}};
+    const int n = ::poll(
+        fds, 2, static_cast<int>(std::min<int64_t>(absl::ToInt64Milliseconds(left) + 1, 1000)));
     if (n < 0 && errno != EINTR) {
       failure = absl::InternalError(absl::StrCat("poll: ", std::strerror(errno)));
       break;

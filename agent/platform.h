@@ -29,8 +29,8 @@ struct CommandOutput {
 // ResourceExhausted (after killing it) when it writes more than `max_output`
 // bytes; NotFound when the program cannot be started. A non-zero exit is not
 // an error here: the caller decides.
-absl::StatusOr<CommandOutput> RunCommand(const std::vector<std::string>& argv, absl::Duration timeout,
-                                         size_t max_output);
+absl::StatusOr<CommandOutput> RunCommand(const std::vector<std::string>& argv,
+                                         absl::Duration timeout, size_t max_output);
 
 }  // namespace syncwatch::agent
 

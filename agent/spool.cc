@@ -39,7 +39,9 @@ absl::StatusOr<std::unique_ptr<Spool>> Spool::Open(const std::string& dir,
                                                    const Options& options) {
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
-  if (ec) return absl::UnavailableError(absl::StrCat("cannot create spool dir ", dir, ": ", ec.message()));
+  if (ec)
+    return absl::UnavailableError(
+        absl::StrCat("cannot create spool dir ", dir, ": ", ec.message()));
   rocksdb::Options db_options;
   db_options.create_if_missing = true;
   db_options.create_missing_column_families = true;
@@ -49,7 +51,10 @@ absl::StatusOr<std::unique_ptr<Spool>> Spool::Open(const std::string& dir,
   rocksdb::ColumnFamilyOptions cf;
   cf.write_buffer_size = 4 * 1024 * 1024;
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors = {
-      {rocksdb::kDefaultColumnFamilyName, cf}, {"batches", cf}, {"inputs", cf}, {"acked", cf},
+      {rocksdb::kDefaultColumnFamilyName, cf},
+      {"batches", cf},
+      {"inputs", cf},
+      {"acked", cf},
       {"refused", cf}};
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   rocksdb::DB* raw = nullptr;
@@ -71,7 +76,8 @@ absl::StatusOr<std::unique_ptr<Spool>> Spool::Open(const std::string& dir,
     value = RandomHex(8);
     rocksdb::WriteOptions wo;
     wo.sync = true;
-    SYNCWATCH_RETURN_IF_ERROR(FromRocks(db->Put(wo, spool->meta_, kEpochKey, value), "write epoch"));
+    SYNCWATCH_RETURN_IF_ERROR(
+        FromRocks(db->Put(wo, spool->meta_, kEpochKey, value), "write epoch"));
   } else if (!s.ok()) {
     return FromRocks(s, "read epoch");
   }
@@ -80,14 +86,16 @@ absl::StatusOr<std::unique_ptr<Spool>> Spool::Open(const std::string& dir,
   MutexLock lock(&spool->mu_);
   s = db->Get(rocksdb::ReadOptions(), spool->meta_, kLastSeqKey, &value);
   if (s.ok()) {
-    if (!ParseSeq(value, &spool->last_seq_)) return absl::DataLossError("spool: last_seq does not decode");
+    if (!ParseSeq(value, &spool->last_seq_))
+      return absl::DataLossError("spool: last_seq does not decode");
   } else if (!s.IsNotFound()) {
     return FromRocks(s, "read last_seq");
   }
   std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions(), spool->batches_));
   for (it->SeekToFirst(); it->Valid(); it->Next()) {
     uint64_t seq = 0;
-    if (!ParseSeq(it->key(), &seq)) return absl::DataLossError("spool: a batch key does not decode");
+    if (!ParseSeq(it->key(), &seq))
+      return absl::DataLossError("spool: a batch key does not decode");
     spool->sizes_[seq] = it->value().size();
     spool->bytes_ += it->value().size();
   }
@@ -135,8 +143,9 @@ absl::Status Spool::Append(std::vector<v1::Event> events, const std::optional<In
   };
   for (v1::Event& e : events) {
     const size_t size = e.ByteSizeLong() + 8;
-    if (batch.events_size() > 0 && (static_cast<size_t>(batch.events_size()) >= options_.batch_max_events ||
-                                    batch_bytes + size > options_.batch_max_bytes)) {
+    if (batch.events_size() > 0 &&
+        (static_cast<size_t>(batch.events_size()) >= options_.batch_max_events ||
+         batch_bytes + size > options_.batch_max_bytes)) {
       flush();
     }
     *batch.add_events() = std::move(e);
@@ -144,17 +153,19 @@ absl::Status Spool::Append(std::vector<v1::Event> events, const std::optional<In
   }
   flush();
   if (priority == Priority::kLow) {
-    const auto limit = static_cast<size_t>(static_cast<double>(options_.max_bytes) * options_.low_priority_share);
+    const auto limit =
+        static_cast<size_t>(static_cast<double>(options_.max_bytes) * options_.low_priority_share);
     if (bytes_ + added_bytes > limit) {
       ++low_priority_refused_;
       if (!refusing_low_) {
         refusing_low_ = true;
-        SYNCWATCH_LOG(kWarning, "spool holds ", bytes_, " of ", options_.max_bytes,
-                      " bytes: refusing heartbeats and superseded snapshots until collectors catch up");
+        SYNCWATCH_LOG(
+            kWarning, "spool holds ", bytes_, " of ", options_.max_bytes,
+            " bytes: refusing heartbeats and superseded snapshots until collectors catch up");
       }
-      return absl::ResourceExhaustedError(absl::StrCat(
-          "spool is over ", static_cast<int>(options_.low_priority_share * 100),
-          "% of its budget: low-priority events refused"));
+      return absl::ResourceExhaustedError(
+          absl::StrCat("spool is over ", static_cast<int>(options_.low_priority_share * 100),
+                       "% of its budget: low-priority events refused"));
     }
     if (refusing_low_) {
       refusing_low_ = false;
@@ -162,9 +173,10 @@ absl::Status Spool::Append(std::vector<v1::Event> events, const std::optional<In
     }
   }
   if (bytes_ + added_bytes > options_.max_bytes) {
-    return absl::ResourceExhaustedError(absl::StrCat(
-        "spool is full: ", bytes_, " bytes held, ", added_bytes, " more would exceed the budget of ",
-        options_.max_bytes, " (collectors unreachable for long?)"));
+    return absl::ResourceExhaustedError(
+        absl::StrCat("spool is full: ", bytes_, " bytes held, ", added_bytes,
+                     " more would exceed the budget of ", options_.max_bytes,
+                     " (collectors unreachable for long?)"));
   }
   if (seq != last_seq_) wb.Put(meta_, kLastSeqKey, SeqKey(seq));
   if (mark) wb.Put(inputs_, mark->key, mark->fingerprint);
@@ -205,8 +217,8 @@ absl::Status Spool::Ack(const std::string& collector, uint64_t seq) {
   acked = std::min(seq, last_seq_);
   // Not synced: losing an ack only means a re-send, which the collector
   // recognises.
-  SYNCWATCH_RETURN_IF_ERROR(FromRocks(
-      db_->Put(rocksdb::WriteOptions(), acked_, collector, SeqKey(acked)), "record ack"));
+  SYNCWATCH_RETURN_IF_ERROR(
+      FromRocks(db_->Put(rocksdb::WriteOptions(), acked_, collector, SeqKey(acked)), "record ack"));
   SYNCWATCH_RETURN_IF_ERROR(CollectGarbage());
   Changed();
   return absl::OkStatus();
@@ -214,10 +226,10 @@ absl::Status Spool::Ack(const std::string& collector, uint64_t seq) {
 
 absl::Status Spool::Refuse(const std::string& collector, uint64_t seq, const std::string& reason) {
   SYNCWATCH_LOG(kError, "collector ", collector, " refused batch ", seq, ": ", reason);
-  SYNCWATCH_RETURN_IF_ERROR(FromRocks(
-      db_->Put(rocksdb::WriteOptions(), refused_, KeyBuilder().Uint64(seq).String(collector).Take(),
-               reason),
-      "record refusal"));
+  SYNCWATCH_RETURN_IF_ERROR(
+      FromRocks(db_->Put(rocksdb::WriteOptions(), refused_,
+                         KeyBuilder().Uint64(seq).String(collector).Take(), reason),
+                "record refusal"));
   return Ack(collector, seq);
 }
 
@@ -263,7 +275,8 @@ std::vector<std::string> Spool::Refusals() {
     uint64_t seq = 0;
     std::string collector;
     if (!key.Uint64(&seq) || !key.String(&collector)) continue;
-    out.push_back(absl::StrCat("batch ", seq, " refused by ", collector, ": ", it->value().ToString()));
+    out.push_back(
+        absl::StrCat("batch ", seq, " refused by ", collector, ": ", it->value().ToString()));
   }
   return out;
 }

@@ -53,8 +53,8 @@ absl::Status CollectorOptions::Validate() const {
   }
   if (!http_listen.empty()) {
     if (!SplitHostPort(http_listen, &host, &port)) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("http_listen: \"", http_listen, "\" is not host:port (e.g. 127.0.0.1:9464)"));
+      return absl::InvalidArgumentError(absl::StrCat("http_listen: \"", http_listen,
+                                                     "\" is not host:port (e.g. 127.0.0.1:9464)"));
     }
     if (!IsLoopbackAddress(http_listen) && !insecure) {
       return absl::InvalidArgumentError(absl::StrCat(
@@ -75,7 +75,8 @@ absl::Status CollectorOptions::Validate() const {
   return alerts.Validate();
 }
 
-absl::StatusOr<CollectorOptions> LoadCollectorConfig(const std::string& path, CollectorOptions base) {
+absl::StatusOr<CollectorOptions> LoadCollectorConfig(const std::string& path,
+                                                     CollectorOptions base) {
   SYNCWATCH_ASSIGN_OR_RETURN(YamlFile file, YamlFile::Load(path));
   const YAML::Node& root = file.root();
   SYNCWATCH_RETURN_IF_ERROR(

@@ -50,7 +50,8 @@ struct CollectorOptions {
 // sync_writes, max_message_bytes, max_batch_bytes, rules, notifiers; see
 // collector/alerts/alerts_options.h for the last two) over `base`. An unknown key
 // or a bad value is an InvalidArgument error "FILE:LINE: …".
-absl::StatusOr<CollectorOptions> LoadCollectorConfig(const std::string& path, CollectorOptions base);
+absl::StatusOr<CollectorOptions> LoadCollectorConfig(const std::string& path,
+                                                     CollectorOptions base);
 
 // True for 127.0.0.0/8, ::1 and "localhost" (the host part of host:port).
 bool IsLoopbackAddress(const std::string& host_port);

@@ -71,8 +71,8 @@ absl::StatusOr<std::unique_ptr<CollectorServer>> CollectorServer::Start(
   cs->server_ = builder.BuildAndStart();
   // On the error returns below, ~CollectorServer shuts down what did start.
   if (!cs->server_ || cs->port_ == 0) {
-    return absl::UnavailableError(absl::StrCat("cannot listen on ", options.listen,
-                                               " (address in use or not available?)"));
+    return absl::UnavailableError(
+        absl::StrCat("cannot listen on ", options.listen, " (address in use or not available?)"));
   }
   if (!options.http_listen.empty()) {
     CollectorServer* self = cs.get();
@@ -80,10 +80,10 @@ absl::StatusOr<std::unique_ptr<CollectorServer>> CollectorServer::Start(
     if (!http.ok()) return http.status();
     cs->http_ = *std::move(http);
   }
-  SYNCWATCH_LOG(kInfo, CollectorVersion(), " listening on ", options.listen, " (port ", cs->port_,
-                "), ",
-                options.tls.enabled() ? (options.tls.client_ca.empty() ? "TLS" : "mutual TLS") : "plain text",
-                ", data in ", options.data_dir, options.sync_writes ? "" : " (sync_writes off)");
+  SYNCWATCH_LOG(
+      kInfo, CollectorVersion(), " listening on ", options.listen, " (port ", cs->port_, "), ",
+      options.tls.enabled() ? (options.tls.client_ca.empty() ? "TLS" : "mutual TLS") : "plain text",
+      ", data in ", options.data_dir, options.sync_writes ? "" : " (sync_writes off)");
   return cs;
 }
 
@@ -126,10 +126,10 @@ std::string CollectorServer::RenderMetrics() const {
          static_cast<double>(i.streams_open.load()));
   Metric(&out, "syncwatch_ingest_streams_total", "counter", "Agent streams opened.",
          static_cast<double>(i.streams_total.load()));
-  Metric(&out, "syncwatch_ingest_batches_received_total", "counter", "Batches received from agents.",
-         static_cast<double>(i.batches_received.load()));
-  Metric(&out, "syncwatch_ingest_bytes_received_total", "counter", "Serialized batch bytes received.",
-         static_cast<double>(i.bytes_received.load()));
+  Metric(&out, "syncwatch_ingest_batches_received_total", "counter",
+         "Batches received from agents.", static_cast<double>(i.batches_received.load()));
+  Metric(&out, "syncwatch_ingest_bytes_received_total", "counter",
+         "Serialized batch bytes received.", static_cast<double>(i.bytes_received.load()));
   Metric(&out, "syncwatch_ingest_batches_refused_total", "counter",
          "Batches refused as invalid or oversized.", static_cast<double>(i.batches_refused.load()));
   Metric(&out, "syncwatch_ingest_batches_stored_total", "counter", "Batches stored.",

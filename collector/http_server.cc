@@ -12,15 +12,17 @@
 
 namespace syncwatch::collector {
 
-absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(const std::string& listen,
-                                                              std::function<std::string()> metrics) {
+absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(
+    const std::string& listen, std::function<std::string()> metrics) {
   const size_t colon = listen.rfind(':');
   int port = 0;
   if (colon == std::string::npos || !absl::SimpleAtoi(listen.substr(colon + 1), &port)) {
-    return absl::InvalidArgumentError(absl::StrCat("http_listen: \"", listen, "\" is not host:port"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("http_listen: \"", listen, "\" is not host:port"));
   }
   std::string host = listen.substr(0, colon);
-  if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']')
+    host = host.substr(1, host.size() - 2);
 
   std::unique_ptr<HttpServer> s(new HttpServer());
   s->metrics_ = std::move(metrics);
@@ -52,8 +54,8 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(const std::string&
     s->port_ = port;
   }
   if (s->port_ <= 0) {
-    return absl::UnavailableError(absl::StrCat("cannot listen for HTTP on ", listen,
-                                               " (address in use or not available?)"));
+    return absl::UnavailableError(
+        absl::StrCat("cannot listen for HTTP on ", listen, " (address in use or not available?)"));
   }
   s->thread_ = std::thread([self] { self->server_->listen_after_bind(); });
   // httplib's stop() is a no-op until the listen loop runs, so a Stop() right

@@ -34,7 +34,8 @@ class IngestReactor final : public grpc::ServerBidiReactor<v1::AgentMessage, v1:
       return;
     }
     if (!in_.has_batch()) {
-      Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "message carries neither hello nor batch"));
+      Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                          "message carries neither hello nor batch"));
       return;
     }
     HandleBatch();
@@ -62,7 +63,8 @@ class IngestReactor final : public grpc::ServerBidiReactor<v1::AgentMessage, v1:
  private:
   void HandleHello() {
     if (!in_.has_hello()) {
-      Finish(grpc::Status(grpc::StatusCode::FAILED_PRECONDITION, "the first message must be a hello"));
+      Finish(
+          grpc::Status(grpc::StatusCode::FAILED_PRECONDITION, "the first message must be a hello"));
       return;
     }
     absl::Status valid = ValidateHello(in_.hello(), service_.options_.limits);
@@ -116,8 +118,9 @@ class IngestReactor final : public grpc::ServerBidiReactor<v1::AgentMessage, v1:
       if (finished_ || pending_finish_) return;
       submitting_ = true;
     }
-    service_.writer_.Submit(agent_, std::move(batch),
-                            [this, seq](absl::Status st, bool duplicate) { OnStored(seq, st, duplicate); });
+    service_.writer_.Submit(agent_, std::move(batch), [this, seq](absl::Status st, bool duplicate) {
+      OnStored(seq, st, duplicate);
+    });
   }
 
   // Runs on the writer thread (or inline when the writer refused at once).
@@ -137,7 +140,8 @@ class IngestReactor final : public grpc::ServerBidiReactor<v1::AgentMessage, v1:
       return;
     }
     if (!st.ok()) {
-      Finish(ToGrpcStatus(absl::Status(st.code(), absl::StrCat("batch ", seq, " not stored: ", st.message()))));
+      Finish(ToGrpcStatus(
+          absl::Status(st.code(), absl::StrCat("batch ", seq, " not stored: ", st.message()))));
       return;
     }
     out_.Clear();

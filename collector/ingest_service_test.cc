@@ -1,9 +1,9 @@
 // The ingest protocol over real gRPC (TCP on 127.0.0.1) into a real RocksDB.
-#include <memory>
-#include <string>
-
 #include <grpcpp/create_channel.h>
 #include <httplib.h>
+
+#include <memory>
+#include <string>
 
 #include "collector/collector_server.h"
 #include "common/time_util.h"
@@ -55,7 +55,8 @@ class IngestServiceTest : public ::testing::Test {
     return s;
   }
 
-  static v1::AgentMessage Batch(uint64_t seq, const std::string& run_id, const std::string& connector = "contoso.com") {
+  static v1::AgentMessage Batch(uint64_t seq, const std::string& run_id,
+                                const std::string& connector = "contoso.com") {
     v1::AgentMessage m;
     v1::EventBatch* b = m.mutable_batch();
     b->set_seq(seq);
@@ -186,7 +187,8 @@ TEST_F(IngestServiceTest, OversizedBatchIsRefusedButOversizedMessageOnlyEndsItsS
 
   // Above the transport limit gRPC itself ends the stream...
   v1::AgentMessage huge = Batch(2, "run-b");
-  huge.mutable_batch()->mutable_events(0)->mutable_run()->set_username(std::string(128 * 1024, 'x'));
+  huge.mutable_batch()->mutable_events(0)->mutable_run()->set_username(
+      std::string(128 * 1024, 'x'));
   (void)s->rw->Write(huge);
   EXPECT_FALSE(s->rw->Read(&m));
   EXPECT_EQ(s->rw->Finish().error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);

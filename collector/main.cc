@@ -1,10 +1,10 @@
 // syncwatch-collector: flags -> CollectorOptions -> CollectorServer.
+#include <semaphore.h>
+
 #include <csignal>
 #include <cstdio>
 #include <string>
 #include <vector>
-
-#include <semaphore.h>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
@@ -20,7 +20,8 @@ ABSL_FLAG(std::string, http_listen, "127.0.0.1:9464",
           "HTTP address for /healthz, /readyz, /metrics; empty turns it off");
 ABSL_FLAG(std::string, tls_cert, "", "PEM certificate chain of the gRPC port (turns TLS on)");
 ABSL_FLAG(std::string, tls_key, "", "PEM private key for --tls-cert");
-ABSL_FLAG(std::string, tls_client_ca, "", "PEM CA that agents' client certificates must chain to (mTLS)");
+ABSL_FLAG(std::string, tls_client_ca, "",
+          "PEM CA that agents' client certificates must chain to (mTLS)");
 ABSL_FLAG(bool, insecure, false, "Allow plain text on a non-loopback listen address");
 ABSL_FLAG(bool, sync_writes, true, "fsync each commit before acknowledging it");
 
@@ -30,13 +31,13 @@ sem_t g_stop;
 
 void OnSignal(int) { sem_post(&g_stop); }  // async-signal-safe
 
-
 }  // namespace
 
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
       "Receives events from syncwatch agents, stores them in RocksDB and answers queries.\n"
-      "Usage: syncwatch-collector [--config FILE] [--data-dir DIR] [--listen HOST:PORT] [--http-listen HOST:PORT]");
+      "Usage: syncwatch-collector [--config FILE] [--data-dir DIR] [--listen HOST:PORT] "
+      "[--http-listen HOST:PORT]");
   std::vector<std::string> args = syncwatch::NormalizeFlagNames(argc, argv);
   std::vector<char*> arg_ptrs;
   for (std::string& a : args) arg_ptrs.push_back(a.data());
@@ -47,7 +48,8 @@ int main(int argc, char** argv) {
   if (!absl::GetFlag(FLAGS_config).empty()) {
     auto loaded = syncwatch::collector::LoadCollectorConfig(absl::GetFlag(FLAGS_config), options);
     if (!loaded.ok()) {
-      std::fprintf(stderr, "syncwatch-collector: %s\n", std::string(loaded.status().message()).c_str());
+      std::fprintf(stderr, "syncwatch-collector: %s\n",
+                   std::string(loaded.status().message()).c_str());
       return 2;
     }
     options = *loaded;
@@ -55,7 +57,8 @@ int main(int argc, char** argv) {
   // A flag overrides the config file when it differs from its default (this
   // Abseil cannot tell whether a flag was given explicitly).
   const CollectorOptions defaults;
-  if (absl::GetFlag(FLAGS_data_dir) != defaults.data_dir) options.data_dir = absl::GetFlag(FLAGS_data_dir);
+  if (absl::GetFlag(FLAGS_data_dir) != defaults.data_dir)
+    options.data_dir = absl::GetFlag(FLAGS_data_dir);
   if (absl::GetFlag(FLAGS_listen) != defaults.listen) options.listen = absl::GetFlag(FLAGS_listen);
   if (absl::GetFlag(FLAGS_http_listen) != defaults.http_listen) {
     options.http_listen = absl::GetFlag(FLAGS_http_listen);
@@ -78,7 +81,8 @@ int main(int argc, char** argv) {
 
   auto server = syncwatch::collector::CollectorServer::Start(options, syncwatch::RealClock::Get());
   if (!server.ok()) {
-    std::fprintf(stderr, "syncwatch-collector: %s\n", std::string(server.status().message()).c_str());
+    std::fprintf(stderr, "syncwatch-collector: %s\n",
+                 std::string(server.status().message()).c_str());
     return 1;
   }
   // Tests and scripts wait for this line to learn the bound port.

@@ -6,9 +6,9 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "common/key_codec.h"
 #include "collector/record_keys.h"
 #include "common/grpc_status.h"
+#include "common/key_codec.h"
 #include "common/time_util.h"
 
 namespace syncwatch::collector {
@@ -89,7 +89,8 @@ template <typename Record>
 absl::StatusOr<Record> Parse(absl::string_view bytes) {
   Record r;
   if (!r.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
-    return absl::DataLossError(absl::StrCat("a stored ", Record::descriptor()->name(), " does not parse"));
+    return absl::DataLossError(
+        absl::StrCat("a stored ", Record::descriptor()->name(), " does not parse"));
   }
   return r;
 }
@@ -136,7 +137,8 @@ grpc::Status QueryService::ListPendingExports(grpc::ServerContext*,
                                               v1::ListPendingExportsResponse* response) {
   const v1::Filter& f = request->filter();
   absl::Status st = ScanPage(
-      store_, Family::kSnapshots, PrefixFor(f), request->page_token(), PageSize(request->page_size()),
+      store_, Family::kSnapshots, PrefixFor(f), request->page_token(),
+      PageSize(request->page_size()),
       [&](absl::string_view bytes) -> absl::StatusOr<bool> {
         auto s = Parse<v1::StoredPendingExports>(bytes);
         if (!s.ok()) return s.status();

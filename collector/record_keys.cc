@@ -16,7 +16,8 @@ std::string ServerConnectorPrefix(absl::string_view server, absl::string_view co
 
 std::string RunNaturalId(const v1::RunProfileResult& run) {
   if (!run.run_history_id().empty()) return run.run_history_id();
-  const std::string& connector = run.connector_id().empty() ? run.connector_name() : run.connector_id();
+  const std::string& connector =
+      run.connector_id().empty() ? run.connector_name() : run.connector_id();
   return absl::StrCat("run#", connector, "#", run.run_number());
 }
 

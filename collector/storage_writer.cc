@@ -5,8 +5,8 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "common/key_codec.h"
 #include "collector/record_keys.h"
+#include "common/key_codec.h"
 #include "common/log.h"
 #include "common/status_macros.h"
 #include "common/time_util.h"
@@ -40,8 +40,8 @@ class GroupView {
     if (!bytes) return std::optional<Message>();
     Message m;
     if (!m.ParseFromString(*bytes)) {
-      return absl::DataLossError(absl::StrCat("stored record in family ", static_cast<int>(f),
-                                              " does not parse"));
+      return absl::DataLossError(
+          absl::StrCat("stored record in family ", static_cast<int>(f), " does not parse"));
     }
     return std::optional<Message>(std::move(m));
   }
@@ -69,7 +69,8 @@ bool Before(const google::protobuf::Timestamp& a, const google::protobuf::Timest
 absl::Status ApplyExportError(GroupView& view, const std::string& server, const std::string& tenant,
                               const v1::ExportError& error) {
   const std::string key = ExportErrorKey(server, error);
-  SYNCWATCH_ASSIGN_OR_RETURN(auto existing, view.Get<v1::StoredExportError>(Family::kExportErrors, key));
+  SYNCWATCH_ASSIGN_OR_RETURN(auto existing,
+                             view.Get<v1::StoredExportError>(Family::kExportErrors, key));
   v1::StoredExportError record;
   record.set_server(server);
   record.set_tenant(tenant);
@@ -121,7 +122,8 @@ absl::Status ApplySnapshot(GroupView& view, const std::string& server, const std
   record.set_tenant(tenant);
   *record.mutable_snapshot() = snapshot;
   const std::string key = SnapshotKey(server, snapshot.connector_name());
-  SYNCWATCH_ASSIGN_OR_RETURN(auto existing, view.Get<v1::StoredPendingExports>(Family::kSnapshots, key));
+  SYNCWATCH_ASSIGN_OR_RETURN(auto existing,
+                             view.Get<v1::StoredPendingExports>(Family::kSnapshots, key));
   if (!existing || !Before(snapshot.taken_at(), existing->snapshot().taken_at())) {
     view.Put(Family::kSnapshots, key, record);
   }
@@ -134,7 +136,8 @@ absl::Status ApplySnapshot(GroupView& view, const std::string& server, const std
 
 v1::ServerRole RoleOf(const v1::ServerInfo& info, const v1::Hello& hello) {
   if (info.has_settings()) {
-    return info.settings().staging_mode_enabled() ? v1::SERVER_ROLE_STAGING : v1::SERVER_ROLE_ACTIVE;
+    return info.settings().staging_mode_enabled() ? v1::SERVER_ROLE_STAGING
+                                                  : v1::SERVER_ROLE_ACTIVE;
   }
   return hello.role();
 }
@@ -256,7 +259,8 @@ void StorageWriter::CommitGroup(std::deque<Submission>& group) {
     auto t = touched.find(hello.server());
     if (t == touched.end()) {
       auto known = servers_.find(hello.server());
-      t = touched.emplace(hello.server(), known == servers_.end() ? v1::ServerInfo() : known->second)
+      t = touched
+              .emplace(hello.server(), known == servers_.end() ? v1::ServerInfo() : known->second)
               .first;
     }
     v1::ServerInfo& info = t->second;
@@ -274,16 +278,21 @@ void StorageWriter::CommitGroup(std::deque<Submission>& group) {
         absl::Status st;
         for (const v1::Event& e : s.batch->events()) {
           switch (e.kind_case()) {
-            case v1::Event::kRun: st = ApplyRun(view, info.server(), info.tenant(), e.run()); break;
+            case v1::Event::kRun:
+              st = ApplyRun(view, info.server(), info.tenant(), e.run());
+              break;
             case v1::Event::kPendingExports:
               st = ApplySnapshot(view, info.server(), info.tenant(), e.pending_exports());
               break;
             case v1::Event::kExportError:
               st = ApplyExportError(view, info.server(), info.tenant(), e.export_error());
               break;
-            case v1::Event::kSettings: *info.mutable_settings() = e.settings(); break;
+            case v1::Event::kSettings:
+              *info.mutable_settings() = e.settings();
+              break;
             case v1::Event::kHeartbeat:
-            case v1::Event::KIND_NOT_SET: break;
+            case v1::Event::KIND_NOT_SET:
+              break;
           }
           if (!st.ok()) break;
         }

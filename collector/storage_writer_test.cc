@@ -55,7 +55,8 @@ class StorageWriterTest : public ::testing::Test {
     return a;
   }
 
-  static v1::RunProfileResult Run(const std::string& id, const std::string& result, bool complete = true) {
+  static v1::RunProfileResult Run(const std::string& id, const std::string& result,
+                                  bool complete = true) {
     v1::RunProfileResult r;
     r.set_run_history_id(id);
     r.set_connector_name("contoso.com");
@@ -67,7 +68,8 @@ class StorageWriterTest : public ::testing::Test {
     return r;
   }
 
-  static std::unique_ptr<v1::EventBatch> Batch(uint64_t seq, std::vector<v1::RunProfileResult> runs) {
+  static std::unique_ptr<v1::EventBatch> Batch(uint64_t seq,
+                                               std::vector<v1::RunProfileResult> runs) {
     auto b = std::make_unique<v1::EventBatch>();
     b->set_seq(seq);
     for (auto& r : runs) {
@@ -80,8 +82,9 @@ class StorageWriterTest : public ::testing::Test {
 
   Outcome Submit(std::shared_ptr<AgentContext> agent, std::unique_ptr<v1::EventBatch> batch) {
     std::promise<Outcome> p;
-    writer_->Submit(std::move(agent), std::move(batch),
-                    [&p](absl::Status s, bool dup) { p.set_value(Outcome{std::move(s), dup}); });
+    writer_->Submit(std::move(agent), std::move(batch), [&p](absl::Status s, bool dup) {
+      p.set_value(Outcome{std::move(s), dup});
+    });
     return p.get_future().get();
   }
 
@@ -221,7 +224,8 @@ TEST_F(StorageWriterTest, ManyConcurrentSubmissionsAreAllCommitted) {
       auto agent = Agent("e", "sync" + std::to_string(a));
       for (int i = 1; i <= kBatches; ++i) {
         std::promise<absl::Status> p;
-        writer_->Submit(agent, Batch(i, {Run(std::to_string(a) + "-" + std::to_string(i), "success")}),
+        writer_->Submit(agent,
+                        Batch(i, {Run(std::to_string(a) + "-" + std::to_string(i), "success")}),
                         [&p](absl::Status s, bool) { p.set_value(s); });
         if (p.get_future().get().ok()) ok.fetch_add(1);
       }

@@ -13,7 +13,8 @@ namespace {
 constexpr const char* kFamilyNames[] = {"servers",          "runs",          "snapshots",
                                         "snapshot_history", "export_errors", "agent_marks",
                                         "alerts",           "alert_outbox"};
-static_assert(sizeof(kFamilyNames) / sizeof(kFamilyNames[0]) == static_cast<size_t>(Family::kCount));
+static_assert(sizeof(kFamilyNames) / sizeof(kFamilyNames[0]) ==
+              static_cast<size_t>(Family::kCount));
 
 }  // namespace
 
@@ -32,11 +33,13 @@ absl::Status FromRocksStatus(const rocksdb::Status& s, absl::string_view context
   return absl::InternalError(msg);
 }
 
-absl::StatusOr<std::unique_ptr<Store>> Store::Open(const std::string& path, const Options& options) {
+absl::StatusOr<std::unique_ptr<Store>> Store::Open(const std::string& path,
+                                                   const Options& options) {
   std::error_code ec;
   std::filesystem::create_directories(path, ec);
   if (ec) {
-    return absl::UnavailableError(absl::StrCat("cannot create data dir ", path, ": ", ec.message()));
+    return absl::UnavailableError(
+        absl::StrCat("cannot create data dir ", path, ": ", ec.message()));
   }
   rocksdb::Options db_options;
   db_options.create_if_missing = true;

@@ -58,7 +58,8 @@ class Store {
   };
 
   // Opens or creates the store in `path` (created with parents if missing).
-  static absl::StatusOr<std::unique_ptr<Store>> Open(const std::string& path, const Options& options);
+  static absl::StatusOr<std::unique_ptr<Store>> Open(const std::string& path,
+                                                     const Options& options);
   ~Store();
   Store(const Store&) = delete;
   Store& operator=(const Store&) = delete;

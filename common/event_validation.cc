@@ -1,9 +1,9 @@
 #include "common/event_validation.h"
 
 #include <string>
-#include "absl/strings/string_view.h"
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
 #include "common/time_util.h"
 
 namespace syncwatch {
@@ -23,16 +23,19 @@ class Checker {
     } else if (value.find('\0') != std::string::npos) {
       error_ = absl::StrCat(field, " contains a NUL character");
     } else if (value.size() > limits_.max_name_bytes) {
-      error_ = absl::StrCat(field, " is ", value.size(), " bytes (limit ", limits_.max_name_bytes, ")");
+      error_ =
+          absl::StrCat(field, " is ", value.size(), " bytes (limit ", limits_.max_name_bytes, ")");
     }
   }
   void Text(absl::string_view field, const std::string& value) {
     if (!error_.empty()) return;
     if (value.size() > limits_.max_text_bytes) {
-      error_ = absl::StrCat(field, " is ", value.size(), " bytes (limit ", limits_.max_text_bytes, ")");
+      error_ =
+          absl::StrCat(field, " is ", value.size(), " bytes (limit ", limits_.max_text_bytes, ")");
     }
   }
-  void Time(absl::string_view field, const google::protobuf::Timestamp& ts, bool present, bool required) {
+  void Time(absl::string_view field, const google::protobuf::Timestamp& ts, bool present,
+            bool required) {
     if (!error_.empty()) return;
     if (!present) {
       if (required) error_ = absl::StrCat(field, " is missing");
@@ -109,7 +112,8 @@ void CheckSnapshot(Checker& c, const v1::PendingExportSnapshot& s, const Validat
   c.NonNegative("pending_updates", s.pending_updates());
   c.NonNegative("pending_deletes", s.pending_deletes());
   c.NonNegative("connector_objects", s.connector_objects());
-  if (static_cast<size_t>(s.deletes_size() + s.adds_and_updates_size()) > limits.max_snapshot_objects) {
+  if (static_cast<size_t>(s.deletes_size() + s.adds_and_updates_size()) >
+      limits.max_snapshot_objects) {
     c.Fail(absl::StrCat("snapshot lists ", s.deletes_size() + s.adds_and_updates_size(),
                         " objects (limit ", limits.max_snapshot_objects, ")"));
   }
@@ -126,12 +130,18 @@ void CheckSettings(Checker& c, const v1::ServerSettings& s) {
 
 const char* KindName(const Event& e) {
   switch (e.kind_case()) {
-    case Event::kRun: return "run";
-    case Event::kPendingExports: return "pending_exports";
-    case Event::kExportError: return "export_error";
-    case Event::kSettings: return "settings";
-    case Event::kHeartbeat: return "heartbeat";
-    case Event::KIND_NOT_SET: break;
+    case Event::kRun:
+      return "run";
+    case Event::kPendingExports:
+      return "pending_exports";
+    case Event::kExportError:
+      return "export_error";
+    case Event::kSettings:
+      return "settings";
+    case Event::kHeartbeat:
+      return "heartbeat";
+    case Event::KIND_NOT_SET:
+      break;
   }
   return "unset";
 }
@@ -153,13 +163,15 @@ absl::Status ValidateHello(const v1::Hello& hello, const ValidationLimits& limit
 }
 
 absl::Status ValidateBatch(const v1::EventBatch& batch, const ValidationLimits& limits) {
-  if (batch.seq() == 0) return absl::InvalidArgumentError("batch seq is 0 (sequence numbers start at 1)");
+  if (batch.seq() == 0)
+    return absl::InvalidArgumentError("batch seq is 0 (sequence numbers start at 1)");
   if (batch.events_size() == 0) {
     return absl::InvalidArgumentError(absl::StrCat("batch ", batch.seq(), " has no events"));
   }
   if (static_cast<size_t>(batch.events_size()) > limits.max_events_per_batch) {
-    return absl::InvalidArgumentError(absl::StrCat("batch ", batch.seq(), " has ", batch.events_size(),
-                                                   " events (limit ", limits.max_events_per_batch, ")"));
+    return absl::InvalidArgumentError(absl::StrCat("batch ", batch.seq(), " has ",
+                                                   batch.events_size(), " events (limit ",
+                                                   limits.max_events_per_batch, ")"));
   }
   for (int i = 0; i < batch.events_size(); ++i) {
     const Event& e = batch.events(i);
@@ -167,12 +179,23 @@ absl::Status ValidateBatch(const v1::EventBatch& batch, const ValidationLimits& 
     c.Name("source", e.source(), false);
     c.Time("observed_at", e.observed_at(), e.has_observed_at(), true);
     switch (e.kind_case()) {
-      case Event::kRun: CheckRun(c, e.run()); break;
-      case Event::kPendingExports: CheckSnapshot(c, e.pending_exports(), limits); break;
-      case Event::kExportError: CheckExportError(c, e.export_error(), /*in_run=*/false); break;
-      case Event::kSettings: CheckSettings(c, e.settings()); break;
-      case Event::kHeartbeat: break;
-      case Event::KIND_NOT_SET: c.Fail("event kind is not set"); break;
+      case Event::kRun:
+        CheckRun(c, e.run());
+        break;
+      case Event::kPendingExports:
+        CheckSnapshot(c, e.pending_exports(), limits);
+        break;
+      case Event::kExportError:
+        CheckExportError(c, e.export_error(), /*in_run=*/false);
+        break;
+      case Event::kSettings:
+        CheckSettings(c, e.settings());
+        break;
+      case Event::kHeartbeat:
+        break;
+      case Event::KIND_NOT_SET:
+        c.Fail("event kind is not set");
+        break;
     }
     if (!c.error().empty()) {
       return absl::InvalidArgumentError(

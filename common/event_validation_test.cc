@@ -25,9 +25,7 @@ v1::EventBatch OneRunBatch() {
   return b;
 }
 
-TEST(ValidateBatch, AcceptsAWellFormedRun) {
-  EXPECT_TRUE(ValidateBatch(OneRunBatch(), {}).ok());
-}
+TEST(ValidateBatch, AcceptsAWellFormedRun) { EXPECT_TRUE(ValidateBatch(OneRunBatch(), {}).ok()); }
 
 TEST(ValidateBatch, NamesTheEventAndFieldAtFault) {
   v1::EventBatch b = OneRunBatch();
@@ -58,7 +56,8 @@ TEST(ValidateBatch, RejectsUnsetKindAndBadTimes) {
   EXPECT_THAT(std::string(ValidateBatch(b, {}).message()), HasSubstr("kind is not set"));
   v1::EventBatch t = OneRunBatch();
   t.mutable_events(0)->mutable_run()->mutable_start_time()->set_seconds(-99999999999999);
-  EXPECT_THAT(std::string(ValidateBatch(t, {}).message()), HasSubstr("start_time is not a valid time"));
+  EXPECT_THAT(std::string(ValidateBatch(t, {}).message()),
+              HasSubstr("start_time is not a valid time"));
 }
 
 TEST(ValidateBatch, RejectsOverlongStrings) {
@@ -66,7 +65,8 @@ TEST(ValidateBatch, RejectsOverlongStrings) {
   limits.max_name_bytes = 8;
   v1::EventBatch b = OneRunBatch();
   b.mutable_events(0)->mutable_run()->set_connector_name("a-very-long-connector");
-  EXPECT_THAT(std::string(ValidateBatch(b, limits).message()), HasSubstr("connector_name is 21 bytes"));
+  EXPECT_THAT(std::string(ValidateBatch(b, limits).message()),
+              HasSubstr("connector_name is 21 bytes"));
 }
 
 TEST(ValidateBatch, ChecksSnapshotConsistency) {

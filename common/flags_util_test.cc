@@ -7,11 +7,12 @@ namespace syncwatch {
 namespace {
 
 TEST(NormalizeFlagNames, TurnsDashesInFlagNamesIntoUnderscores) {
-  const char* argv[] = {"prog", "--data-dir", "./my-data", "--http-listen=127.0.0.1:1", "-once-timeout",
-                        "x-y", "--", "--keep-me"};
+  const char* argv[] = {"prog",          "--data-dir", "./my-data", "--http-listen=127.0.0.1:1",
+                        "-once-timeout", "x-y",        "--",        "--keep-me"};
   auto out = NormalizeFlagNames(8, const_cast<char**>(argv));
-  EXPECT_THAT(out, ::testing::ElementsAre("prog", "--data_dir", "./my-data", "--http_listen=127.0.0.1:1",
-                                          "-once_timeout", "x-y", "--", "--keep-me"));
+  EXPECT_THAT(out,
+              ::testing::ElementsAre("prog", "--data_dir", "./my-data", "--http_listen=127.0.0.1:1",
+                                     "-once_timeout", "x-y", "--", "--keep-me"));
 }
 
 }  // namespace

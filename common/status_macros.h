@@ -10,9 +10,9 @@
 
 // Evaluates `expr` (an absl::Status); returns it from the calling function
 // when it is not OK.
-#define SYNCWATCH_RETURN_IF_ERROR(expr)                  \
-  do {                                                   \
-    ::absl::Status syncwatch_status_ = (expr);           \
+#define SYNCWATCH_RETURN_IF_ERROR(expr)                    \
+  do {                                                     \
+    ::absl::Status syncwatch_status_ = (expr);             \
     if (!syncwatch_status_.ok()) return syncwatch_status_; \
   } while (false)
 
@@ -27,8 +27,8 @@
 // Evaluates `rexpr` (an absl::StatusOr<T>); on error returns its status from
 // the calling function, otherwise assigns the value to `lhs` (which may be a
 // declaration, e.g. `auto x`).
-#define SYNCWATCH_ASSIGN_OR_RETURN(lhs, rexpr) \
-  SYNCWATCH_ASSIGN_OR_RETURN_IMPL_(            \
-      SYNCWATCH_STATUS_MACROS_CONCAT_(syncwatch_statusor_, __LINE__), lhs, rexpr)
+#define SYNCWATCH_ASSIGN_OR_RETURN(lhs, rexpr)                                                     \
+  SYNCWATCH_ASSIGN_OR_RETURN_IMPL_(SYNCWATCH_STATUS_MACROS_CONCAT_(syncwatch_statusor_, __LINE__), \
+                                   lhs, rexpr)
 
 #endif  // SYNCWATCH_COMMON_STATUS_MACROS_H_

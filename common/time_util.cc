@@ -48,7 +48,8 @@ absl::StatusOr<absl::Time> ParseEngineTime(absl::string_view text) {
   if (absl::ConsumePrefix(&inner, "/Date(") && absl::ConsumeSuffix(&inner, ")/")) {
     return ParseDotNetDate(inner);
   }
-  static constexpr const char* kZonedFormats[] = {"%Y-%m-%dT%H:%M:%E*S%Ez", "%Y-%m-%d %H:%M:%E*S%Ez"};
+  static constexpr const char* kZonedFormats[] = {"%Y-%m-%dT%H:%M:%E*S%Ez",
+                                                  "%Y-%m-%d %H:%M:%E*S%Ez"};
   static constexpr const char* kUtcFormats[] = {"%Y-%m-%d %H:%M:%E*S", "%Y-%m-%dT%H:%M:%E*S"};
   std::string input(t);
   if (absl::EndsWith(input, "Z") || absl::EndsWith(input, "z")) {
@@ -81,7 +82,8 @@ absl::StatusOr<absl::Duration> ParseTimeSpan(absl::string_view text) {
   }
   std::vector<absl::string_view> parts = absl::StrSplit(hms, ':');
   if (parts.size() != 3) {
-    return absl::InvalidArgumentError(absl::StrCat("bad time span \"", text, "\" (want d.HH:mm:ss)"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("bad time span \"", text, "\" (want d.HH:mm:ss)"));
   }
   int64_t hours = 0;
   int64_t minutes = 0;
@@ -91,7 +93,8 @@ absl::StatusOr<absl::Duration> ParseTimeSpan(absl::string_view text) {
       minutes > 59 || !(seconds >= 0 && seconds < 60)) {
     return absl::InvalidArgumentError(absl::StrCat("bad time span \"", text, "\""));
   }
-  absl::Duration d = absl::Hours(days * 24 + hours) + absl::Minutes(minutes) + absl::Seconds(seconds);
+  absl::Duration d =
+      absl::Hours(days * 24 + hours) + absl::Minutes(minutes) + absl::Seconds(seconds);
   return negative ? -d : d;
 }
 

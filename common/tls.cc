@@ -47,7 +47,8 @@ absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> MakeChannelCredentials
   return grpc::SslCredentials(ssl);
 }
 
-absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> MakeServerCredentials(const ServerTls& tls) {
+absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> MakeServerCredentials(
+    const ServerTls& tls) {
   if (!tls.enabled()) {
     if (!tls.key.empty() || !tls.client_ca.empty()) {
       return absl::InvalidArgumentError("tls: key and client_ca need cert as well");

@@ -3,12 +3,12 @@
 #ifndef SYNCWATCH_COMMON_TLS_H_
 #define SYNCWATCH_COMMON_TLS_H_
 
-#include <memory>
-#include <string>
-
 #include <grpcpp/security/credentials.h>
 #include <grpcpp/security/server_credentials.h>
 #include <grpcpp/support/channel_arguments.h>
+
+#include <memory>
+#include <string>
 
 #include "absl/status/statusor.h"
 
@@ -45,7 +45,8 @@ absl::StatusOr<std::string> ReadPemFile(const std::string& path, const std::stri
 absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> MakeChannelCredentials(
     const ClientTls& tls, grpc::ChannelArguments* args);
 
-absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> MakeServerCredentials(const ServerTls& tls);
+absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> MakeServerCredentials(
+    const ServerTls& tls);
 
 }  // namespace syncwatch
 

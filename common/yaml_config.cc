@@ -33,7 +33,8 @@ absl::Status YamlFile::Error(const YAML::Node& node, absl::string_view message) 
   return absl::InvalidArgumentError(absl::StrCat(path_, ":", line, ": ", message));
 }
 
-absl::Status YamlFile::CheckKeys(const YAML::Node& node, std::initializer_list<absl::string_view> known,
+absl::Status YamlFile::CheckKeys(const YAML::Node& node,
+                                 std::initializer_list<absl::string_view> known,
                                  absl::string_view where) const {
   if (!node.IsMap()) return Error(node, absl::StrCat(where, " must be a mapping"));
   for (const auto& kv : node) {
@@ -41,8 +42,8 @@ absl::Status YamlFile::CheckKeys(const YAML::Node& node, std::initializer_list<a
     bool found = false;
     for (absl::string_view k : known) found = found || k == key;
     if (!found) {
-      return Error(kv.first, absl::StrCat("unknown key '", key, "' in ", where, " (known: ",
-                                          absl::StrJoin(known, ", "), ")"));
+      return Error(kv.first, absl::StrCat("unknown key '", key, "' in ", where,
+                                          " (known: ", absl::StrJoin(known, ", "), ")"));
     }
   }
   return absl::OkStatus();
@@ -69,7 +70,8 @@ absl::StatusOr<int64_t> YamlFile::Int(const YAML::Node& node, absl::string_view 
     return Error(node, absl::StrCat("'", key, "' must be a whole number"));
   }
   if (v < min || v > max) {
-    return Error(node, absl::StrCat("'", key, "' must be between ", min, " and ", max, " (got ", v, ")"));
+    return Error(node,
+                 absl::StrCat("'", key, "' must be between ", min, " and ", max, " (got ", v, ")"));
   }
   return v;
 }

@@ -9,7 +9,6 @@
 #include <memory>
 
 #include "absl/status/statusor.h"
-
 #include "collector/cli/cli_options.h"
 #include "syncwatch/v1/query.grpc.pb.h"
 

@@ -29,7 +29,8 @@ TEST(ParseSince, DurationsCountBackFromNow) {
 
 TEST(ParseSince, IsoTimesAreAbsolute) {
   EXPECT_EQ(FormatIso8601(*ParseSince("2024-04-30T06:00:00Z", Now())), "2024-04-30T06:00:00.000Z");
-  EXPECT_EQ(FormatIso8601(*ParseSince("2024-04-30T08:00:00+02:00", Now())), "2024-04-30T06:00:00.000Z");
+  EXPECT_EQ(FormatIso8601(*ParseSince("2024-04-30T08:00:00+02:00", Now())),
+            "2024-04-30T06:00:00.000Z");
   EXPECT_EQ(FormatIso8601(*ParseSince("2024-04-30T06:00:00", Now())), "2024-04-30T06:00:00.000Z");
   EXPECT_EQ(FormatIso8601(*ParseSince("2024-04-30", Now())), "2024-04-30T00:00:00.000Z");
 }

@@ -233,7 +233,8 @@ TEST_F(CliTest, FiltersReachTheCollectorOnEveryPage) {
     EXPECT_EQ(request.filter().connector(), "contoso.com");
     EXPECT_EQ(request.filter().result(), "stopped-");
     EXPECT_EQ(request.filter().error_type(), "");
-    EXPECT_EQ(FormatIso8601(FromProtoTimestamp(request.filter().since())), "2024-05-01T00:00:00.000Z");
+    EXPECT_EQ(FormatIso8601(FromProtoTimestamp(request.filter().since())),
+              "2024-05-01T00:00:00.000Z");
   }
 }
 

@@ -234,11 +234,11 @@ TEST(PendingDeletesCsvTable, FlattensOneRowPerObject) {
                                          "user_principal_name", "source_anchor", "display_name"));
   ASSERT_EQ(table.rows.size(), 3u);
   EXPECT_THAT(table.rows[1], ElementsAre("sync01", "contoso.onmicrosoft.com - AAD",
-                                         "2024-05-01T07:30:00.000Z", "3", "10", "2", "CN={1}", "user",
-                                         "user1@contoso.com", "anchor1", "Doe, John 1"));
+                                         "2024-05-01T07:30:00.000Z", "3", "10", "2", "CN={1}",
+                                         "user", "user1@contoso.com", "anchor1", "Doe, John 1"));
   // A connector without deletes keeps its counts on a row of its own.
-  EXPECT_THAT(table.rows[2], ElementsAre("sync01", "contoso.com", "2024-05-01T07:30:00.000Z", "3", "10",
-                                         "0", "", "", "", "", ""));
+  EXPECT_THAT(table.rows[2], ElementsAre("sync01", "contoso.com", "2024-05-01T07:30:00.000Z", "3",
+                                         "10", "0", "", "", "", "", ""));
   EXPECT_THAT(RenderCsv(table), HasSubstr(",\"Doe, John 1\"\r\n"));
 }
 

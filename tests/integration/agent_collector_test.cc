@@ -1,9 +1,9 @@
 // The agent library against a real collector: gRPC over TCP on 127.0.0.1 and
 // RocksDB in temp dirs, both in this process.
+#include <grpcpp/create_channel.h>
+
 #include <memory>
 #include <string>
-
-#include <grpcpp/create_channel.h>
 
 #include "agent/agent.h"
 #include "collector/collector_server.h"
@@ -56,8 +56,8 @@ class AgentCollectorTest : public ::testing::Test {
   }
 
   static std::vector<v1::StoredRun> Runs(int port) {
-    auto stub = v1::Query::NewStub(
-        grpc::CreateChannel("127.0.0.1:" + std::to_string(port), grpc::InsecureChannelCredentials()));
+    auto stub = v1::Query::NewStub(grpc::CreateChannel("127.0.0.1:" + std::to_string(port),
+                                                       grpc::InsecureChannelCredentials()));
     std::vector<v1::StoredRun> out;
     v1::ListRunsRequest req;
     req.set_page_size(2);  // exercise paging
@@ -136,7 +136,8 @@ TEST_F(AgentCollectorTest, FilesAreReadOnceAndANewSpoolDoesNotDuplicateRuns) {
   {
     // A wiped data dir (new spool epoch) sends everything again; natural keys
     // keep the collector from storing it twice.
-    auto agent = agent::Agent::Create(SampleAgent("agent-wiped", {collector->port()}), RealClock::Get());
+    auto agent =
+        agent::Agent::Create(SampleAgent("agent-wiped", {collector->port()}), RealClock::Get());
     SYNCWATCH_ASSERT_OK(agent);
     EXPECT_EQ((*agent)->ScanOnce().files_read, 3);
     SYNCWATCH_ASSERT_OK((*agent)->WaitDelivered(absl::Seconds(30)));
@@ -150,7 +151,8 @@ TEST_F(AgentCollectorTest, SpoolsWhileTheCollectorIsDownAndDeliversWhenItIsBack)
   SYNCWATCH_ASSERT_OK(agent);
   EXPECT_EQ((*agent)->ScanOnce().events_spooled, 6);
   EXPECT_THAT((*agent)->WaitDelivered(absl::Milliseconds(300)),
-              StatusIs(absl::StatusCode::kDeadlineExceeded, HasSubstr("127.0.0.1:" + std::to_string(port))));
+              StatusIs(absl::StatusCode::kDeadlineExceeded,
+                       HasSubstr("127.0.0.1:" + std::to_string(port))));
   auto collector = StartCollector("collector", port);
   ASSERT_NE(collector, nullptr);
   SYNCWATCH_ASSERT_OK((*agent)->WaitDelivered(absl::Seconds(60)));
@@ -160,8 +162,8 @@ TEST_F(AgentCollectorTest, SpoolsWhileTheCollectorIsDownAndDeliversWhenItIsBack)
 TEST_F(AgentCollectorTest, EveryCollectorGetsEveryEvent) {
   auto first = StartCollector("c1");
   auto second = StartCollector("c2");
-  auto agent = agent::Agent::Create(SampleAgent("agent", {first->port(), second->port()}),
-                                    RealClock::Get());
+  auto agent =
+      agent::Agent::Create(SampleAgent("agent", {first->port(), second->port()}), RealClock::Get());
   SYNCWATCH_ASSERT_OK(agent);
   (*agent)->ScanOnce();
   SYNCWATCH_ASSERT_OK((*agent)->WaitDelivered(absl::Seconds(30)));
@@ -194,7 +196,8 @@ TEST_F(AgentCollectorTest, CommandSourceOutputIsParsedAndUnchangedOutputNotResen
   agent::SourceOptions cmd;
   cmd.name = "runs-cmd";
   cmd.format = agent::SourceFormat::kJson;
-  cmd.command = {"cat", testing::SamplesDir() + "/get-adsyncrunprofileresult-json/TestRunHistory.json"};
+  cmd.command = {"cat",
+                 testing::SamplesDir() + "/get-adsyncrunprofileresult-json/TestRunHistory.json"};
   o.sources = {cmd};
   auto agent = agent::Agent::Create(o, RealClock::Get());
   SYNCWATCH_ASSERT_OK(agent);
@@ -212,7 +215,8 @@ TEST_F(AgentCollectorTest, CommandSourceOutputIsParsedAndUnchangedOutputNotResen
   SYNCWATCH_ASSERT_OK(agent2);
   agent::ScanReport report = (*agent2)->ScanOnce();
   ASSERT_EQ(report.failures.size(), 1u);
-  EXPECT_THAT(report.failures[0], HasSubstr("exited with 1: Get-ADSyncRunProfileResult : not recognized"));
+  EXPECT_THAT(report.failures[0],
+              HasSubstr("exited with 1: Get-ADSyncRunProfileResult : not recognized"));
 }
 
 // issue 3: every source kind read from files as the Windows exporter writes
@@ -225,7 +229,8 @@ TEST_F(AgentCollectorTest, PendingDeletesExportErrorsAndSettingsArrive) {
   testing::WriteFile(in + "/pending/20240301T093012123Z_b891884f-051e-4a83-95af-2544101c9083_"
                           "fabrikam.onmicrosoft.com - AAD.xml",
                      testing::CsExportPendingXml("fabrikam.onmicrosoft.com - AAD", 2500, 40));
-  testing::WriteFile(in + "/errors/errors.xml", testing::ReadFileOrEmpty(testdata + "/csexport-errors.xml"));
+  testing::WriteFile(in + "/errors/errors.xml",
+                     testing::ReadFileOrEmpty(testdata + "/csexport-errors.xml"));
   testing::WriteFile(in + "/settings/settings.json",
                      testing::ReadFileOrEmpty(testdata + "/settings-combined.json"));
   agent::SourceOptions pending;
@@ -342,4 +347,3 @@ TEST_F(AgentCollectorTest, MissingTlsFileIsAClearStartupError) {
 
 }  // namespace
 }  // namespace syncwatch
-

@@ -1,17 +1,15 @@
 // Process-level tests: the real syncwatch-collector, syncwatch-agent and
 // syncwatch binaries, talking gRPC over TCP on 127.0.0.1.
+#include <grpcpp/create_channel.h>
+#include <httplib.h>
 #include <signal.h>
 #include <sys/resource.h>
 
 #include <cstdio>
 #include <fstream>
-
+#include <nlohmann/json.hpp>
 #include <set>
 #include <string>
-
-#include <grpcpp/create_channel.h>
-#include <httplib.h>
-#include <nlohmann/json.hpp>
 
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
@@ -59,23 +57,24 @@ class ProcessTest : public ::testing::Test {
 
   std::string WriteAgentConfig(const std::string& sources, int batch_max_events = 500) {
     const std::string path = dir_.Sub("agent.yaml");
-    testing::WriteFile(path, absl::StrCat("server: sync01\ntenant: fabrikam.onmicrosoft.com\n",
-                                          "collectors: [\"", Address(), "\"]\n", "data_dir: ",
-                                          dir_.Sub("agent-data"), "\nbatch_max_events: ",
-                                          batch_max_events, "\nsources:\n", sources));
+    testing::WriteFile(
+        path, absl::StrCat("server: sync01\ntenant: fabrikam.onmicrosoft.com\n", "collectors: [\"",
+                           Address(), "\"]\n", "data_dir: ", dir_.Sub("agent-data"),
+                           "\nbatch_max_events: ", batch_max_events, "\nsources:\n", sources));
     return path;
   }
 
   Subprocess StartAgentOnce(const std::string& config) {
-    auto p = Subprocess::Start({SYNCWATCH_AGENT_BIN, "--config", config, "--once", "--once_timeout",
-                                "300s"},
-                               dir_.Sub("agent.out"), dir_.Sub("agent.err"));
+    auto p = Subprocess::Start(
+        {SYNCWATCH_AGENT_BIN, "--config", config, "--once", "--once_timeout", "300s"},
+        dir_.Sub("agent.out"), dir_.Sub("agent.err"));
     EXPECT_TRUE(p.ok()) << p.status();
     return *std::move(p);
   }
 
   int64_t CountRuns(std::set<int64_t>* run_numbers = nullptr) {
-    auto stub = v1::Query::NewStub(grpc::CreateChannel(Address(), grpc::InsecureChannelCredentials()));
+    auto stub =
+        v1::Query::NewStub(grpc::CreateChannel(Address(), grpc::InsecureChannelCredentials()));
     v1::ListRunsRequest req;
     req.set_page_size(5000);
     int64_t n = 0;
@@ -119,8 +118,9 @@ TEST_F(ProcessTest, CollectorKilledMidStreamLosesAndDuplicatesNothing) {
     testing::WriteFile(dir_.Sub(absl::StrCat("in/runs-", 100 + f, ".xml")),
                        testing::RunHistoryXml("contoso.com", 1 + f * kRunsPerFile, kRunsPerFile));
   }
-  const std::string config = WriteAgentConfig(absl::StrCat(
-      "  - {name: runs, kind: run_history, format: xml, path: ", dir_.Sub("in/*.xml"), "}\n"),
+  const std::string config = WriteAgentConfig(
+      absl::StrCat("  - {name: runs, kind: run_history, format: xml, path: ", dir_.Sub("in/*.xml"),
+                   "}\n"),
       /*batch_max_events=*/25);
 
   Subprocess collector = StartCollector();
@@ -155,8 +155,9 @@ TEST_F(ProcessTest, AgentKilledMidStreamResumesWithoutLossOrRepeat) {
     testing::WriteFile(dir_.Sub(absl::StrCat("in/runs-", 100 + f, ".xml")),
                        testing::RunHistoryXml("contoso.com", 1 + f * kRunsPerFile, kRunsPerFile));
   }
-  const std::string config = WriteAgentConfig(absl::StrCat(
-      "  - {name: runs, kind: run_history, format: xml, path: ", dir_.Sub("in/*.xml"), "}\n"),
+  const std::string config = WriteAgentConfig(
+      absl::StrCat("  - {name: runs, kind: run_history, format: xml, path: ", dir_.Sub("in/*.xml"),
+                   "}\n"),
       /*batch_max_events=*/25);
   Subprocess collector = StartCollector();
   {
@@ -193,19 +194,28 @@ void WriteLargeCsExport(const std::string& path, int megabytes) {
     const char* op = i % 5 == 0 ? "delete" : i % 5 == 1 ? "add" : "modify";
     const char* delta_op = i % 5 == 0 ? "delete" : i % 5 == 1 ? "add" : "update";
     std::string o = absl::StrCat(
-        " <cs-object cs-dn=\"CN={", absl::Hex(i, absl::kZeroPad16), "}\" id=\"{", absl::Hex(i, absl::kZeroPad8),
-        "-0000-4000-8000-000000000000}\" object-type=\"user\">\n  <unapplied-export><delta operation=\"",
+        " <cs-object cs-dn=\"CN={", absl::Hex(i, absl::kZeroPad16), "}\" id=\"{",
+        absl::Hex(i, absl::kZeroPad8),
+        "-0000-4000-8000-000000000000}\" object-type=\"user\">\n  <unapplied-export><delta "
+        "operation=\"",
         delta_op, "\" dn=\"CN={", absl::Hex(i, absl::kZeroPad16), "}\">",
-        i % 5 == 0 ? "" : absl::StrCat("<attr name=\"userPrincipalName\" type=\"string\" multivalued=\"false\">"
-                                       "<value>u", i, "@contoso.com</value></attr>"),
+        i % 5 == 0
+            ? ""
+            : absl::StrCat("<attr name=\"userPrincipalName\" type=\"string\" multivalued=\"false\">"
+                           "<value>u",
+                           i, "@contoso.com</value></attr>"),
         "</delta></unapplied-export>\n  <synchronized-hologram><entry dn=\"CN=x\">");
     for (int a = 0; a < 12; ++a) {
-      absl::StrAppend(&o, "<attr name=\"extensionAttribute", a, "\" type=\"string\" multivalued=\"false\"><value>",
+      absl::StrAppend(&o, "<attr name=\"extensionAttribute", a,
+                      "\" type=\"string\" multivalued=\"false\"><value>",
                       std::string(60, static_cast<char>('a' + a)), "</value></attr>");
     }
-    absl::StrAppend(&o, "<attr name=\"userPrincipalName\" type=\"string\" multivalued=\"false\"><value>u", i,
-                    "@contoso.com</value></attr></entry></synchronized-hologram>\n  <export-delta-operation>",
-                    op, "</export-delta-operation>\n  <ma-name>contoso.onmicrosoft.com - AAD</ma-name>\n </cs-object>\n");
+    absl::StrAppend(
+        &o, "<attr name=\"userPrincipalName\" type=\"string\" multivalued=\"false\"><value>u", i,
+        "@contoso.com</value></attr></entry></synchronized-hologram>\n  <export-delta-operation>",
+        op,
+        "</export-delta-operation>\n  <ma-name>contoso.onmicrosoft.com - AAD</ma-name>\n "
+        "</cs-object>\n");
     out << o;
     written += static_cast<int64_t>(o.size());
   }
@@ -234,8 +244,10 @@ TEST_F(ProcessTest, AgentMemoryStaysBoundedOnAHugeCsexportFile) {
 #endif
   Subprocess collector = StartCollector();
   const std::string config = WriteAgentConfig(absl::StrCat(
-      "  - {name: pending, kind: pending_exports, format: csexport, path: ", dir_.Sub("in/*.xml"), "}\n"));
-  testing::WriteFile(dir_.Sub("in/small.xml"), testing::CsExportPendingXml("contoso.onmicrosoft.com - AAD", 10, 10));
+      "  - {name: pending, kind: pending_exports, format: csexport, path: ", dir_.Sub("in/*.xml"),
+      "}\n"));
+  testing::WriteFile(dir_.Sub("in/small.xml"),
+                     testing::CsExportPendingXml("contoso.onmicrosoft.com - AAD", 10, 10));
   {
     Subprocess agent = StartAgentOnce(config);
     ASSERT_EQ(agent.Wait(absl::Seconds(120)), 0) << testing::ReadFileOrEmpty(dir_.Sub("agent.err"));
@@ -248,8 +260,10 @@ TEST_F(ProcessTest, AgentMemoryStaysBoundedOnAHugeCsexportFile) {
     ASSERT_EQ(agent.Wait(absl::Seconds(900)), 0) << testing::ReadFileOrEmpty(dir_.Sub("agent.err"));
   }
   const double peak = ChildrenPeakRssMb();
-  std::printf("csexport %d MiB read in %.1f s; agent peak RSS %.1f MiB, baseline %.1f MiB, growth %.1f MiB\n",
-              kMegabytes, absl::ToDoubleSeconds(absl::Now() - start), peak, baseline, peak - baseline);
+  std::printf(
+      "csexport %d MiB read in %.1f s; agent peak RSS %.1f MiB, baseline %.1f MiB, growth %.1f "
+      "MiB\n",
+      kMegabytes, absl::ToDoubleSeconds(absl::Now() - start), peak, baseline, peak - baseline);
   if (kMeasure) {
     EXPECT_LE(peak - baseline, 64.0);
   }
@@ -275,15 +289,17 @@ TEST_F(ProcessTest, AgentMemoryStaysBoundedOnAHugeCsexportFile) {
 TEST_F(ProcessTest, CliPrintsTheSampleRunsAsJson) {
   Subprocess collector = StartCollector();
   const std::string samples = testing::SamplesDir();
-  const std::string config = WriteAgentConfig(absl::StrCat(
-      "  - {name: runs-xml, kind: run_history, format: xml, path: ", samples,
-      "/mim-run-history-xml/*.xml}\n", "  - {name: runs-json, kind: run_history, format: json, path: ",
-      samples, "/get-adsyncrunprofileresult-json/*.json}\n"));
+  const std::string config = WriteAgentConfig(
+      absl::StrCat("  - {name: runs-xml, kind: run_history, format: xml, path: ", samples,
+                   "/mim-run-history-xml/*.xml}\n",
+                   "  - {name: runs-json, kind: run_history, format: json, path: ", samples,
+                   "/get-adsyncrunprofileresult-json/*.json}\n"));
   Subprocess agent = StartAgentOnce(config);
   ASSERT_EQ(agent.Wait(absl::Seconds(120)), 0) << testing::ReadFileOrEmpty(dir_.Sub("agent.err"));
 
-  auto cli = Subprocess::Start({SYNCWATCH_CLI_BIN, "--collector", Address(), "runs", "--output", "json"},
-                               dir_.Sub("cli.out"), dir_.Sub("cli.err"));
+  auto cli =
+      Subprocess::Start({SYNCWATCH_CLI_BIN, "--collector", Address(), "runs", "--output", "json"},
+                        dir_.Sub("cli.out"), dir_.Sub("cli.err"));
   SYNCWATCH_ASSERT_OK(cli);
   ASSERT_EQ(cli->Wait(absl::Seconds(60)), 0) << testing::ReadFileOrEmpty(dir_.Sub("cli.err"));
   const nlohmann::json runs = nlohmann::json::parse(testing::ReadFileOrEmpty(dir_.Sub("cli.out")));
@@ -291,7 +307,8 @@ TEST_F(ProcessTest, CliPrintsTheSampleRunsAsJson) {
   ASSERT_EQ(runs.size(), 6u);
   int with_id = 0;
   for (const auto& r : runs) {
-    for (const char* key : {"server", "connector", "run_profile", "run_number", "result", "start", "end"}) {
+    for (const char* key :
+         {"server", "connector", "run_profile", "run_number", "result", "start", "end"}) {
       EXPECT_TRUE(r.contains(key)) << key << " missing in " << r.dump();
     }
     EXPECT_EQ(r["server"], "sync01");
@@ -344,12 +361,14 @@ TEST_F(ProcessTest, AgentRunsAsAServiceAndStopsOnSigterm) {
 // A bad config names the file and line and the agent exits 2 without starting.
 TEST_F(ProcessTest, AgentRejectsABadConfigNamingTheLine) {
   const std::string path = dir_.Sub("bad.yaml");
-  testing::WriteFile(path, "server: sync01\nsources:\n  - {name: r, kind: run_history, format: yaml, path: /x}\n");
-  auto agent = Subprocess::Start({SYNCWATCH_AGENT_BIN, "--config", path, "--once"}, dir_.Sub("a.out"),
-                                 dir_.Sub("a.err"));
+  testing::WriteFile(
+      path, "server: sync01\nsources:\n  - {name: r, kind: run_history, format: yaml, path: /x}\n");
+  auto agent = Subprocess::Start({SYNCWATCH_AGENT_BIN, "--config", path, "--once"},
+                                 dir_.Sub("a.out"), dir_.Sub("a.err"));
   SYNCWATCH_ASSERT_OK(agent);
   EXPECT_EQ(agent->Wait(absl::Seconds(30)), 2);
-  EXPECT_THAT(testing::ReadFileOrEmpty(dir_.Sub("a.err")), ::testing::HasSubstr(path + ":3: source 'r': format 'yaml'"));
+  EXPECT_THAT(testing::ReadFileOrEmpty(dir_.Sub("a.err")),
+              ::testing::HasSubstr(path + ":3: source 'r': format 'yaml'"));
 }
 
 }  // namespace

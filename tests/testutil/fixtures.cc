@@ -1,10 +1,10 @@
 #include "tests/testutil/fixtures.h"
 
-#include "absl/strings/str_cat.h"
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
 
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/time.h"
 
@@ -18,18 +18,19 @@ std::string RunHistoryXml(const std::string& connector, int first_run_number, in
     const std::string s = absl::FormatTime("%Y-%m-%d %H:%M:%S.000", start, absl::UTCTimeZone());
     const std::string e =
         absl::FormatTime("%Y-%m-%d %H:%M:%S.500", start + absl::Seconds(20), absl::UTCTimeZone());
-    absl::StrAppend(&xml, " <run-details>\n  <ma-id>{85098734-66BC-4938-8122-C5F585F463D0}</ma-id>\n",
-                    "  <ma-name>", connector, "</ma-name>\n  <run-number>", n,
-                    "</run-number>\n  <run-profile-name>Delta Import</run-profile-name>\n",
-                    "  <security-id>NT SERVICE\\ADSync</security-id>\n",
-                    "  <step-details step-number=\"1\" step-id=\"{874BEB73-FFF1-4C43-9836-26D8AACE454E}\">\n",
-                    "   <start-date>", s, "</start-date>\n   <end-date>", e, "</end-date>\n",
-                    "   <step-result>success</step-result>\n",
-                    "   <step-description><step-type type=\"delta-import\"><import-subtype>to-cs"
-                    "</import-subtype></step-type><partition>DC=contoso,DC=com</partition>"
-                    "</step-description>\n",
-                    "   <synchronization-errors/>\n   <staging-counters><stage-add detail=\"true\">",
-                    n % 7, "</stage-add></staging-counters>\n  </step-details>\n </run-details>\n");
+    absl::StrAppend(
+        &xml, " <run-details>\n  <ma-id>{85098734-66BC-4938-8122-C5F585F463D0}</ma-id>\n",
+        "  <ma-name>", connector, "</ma-name>\n  <run-number>", n,
+        "</run-number>\n  <run-profile-name>Delta Import</run-profile-name>\n",
+        "  <security-id>NT SERVICE\\ADSync</security-id>\n",
+        "  <step-details step-number=\"1\" step-id=\"{874BEB73-FFF1-4C43-9836-26D8AACE454E}\">\n",
+        "   <start-date>", s, "</start-date>\n   <end-date>", e, "</end-date>\n",
+        "   <step-result>success</step-result>\n",
+        "   <step-description><step-type type=\"delta-import\"><import-subtype>to-cs"
+        "</import-subtype></step-type><partition>DC=contoso,DC=com</partition>"
+        "</step-description>\n",
+        "   <synchronization-errors/>\n   <staging-counters><stage-add detail=\"true\">", n % 7,
+        "</stage-add></staging-counters>\n  </step-details>\n </run-details>\n");
   }
   xml += "</run-history>\n";
   return xml;
@@ -45,7 +46,8 @@ std::string CsExportPendingXml(const std::string& connector, int deletes, int ad
   for (int i = 0; i < deletes; ++i) {
     const std::string dn = absl::StrFormat("CN={%032X}", i);
     absl::StrAppend(
-        &xml, " <cs-object cs-dn=\"", dn, "\" id=\"", absl::StrFormat("{%08X-0000-4000-8000-000000000001}", i),
+        &xml, " <cs-object cs-dn=\"", dn, "\" id=\"",
+        absl::StrFormat("{%08X-0000-4000-8000-000000000001}", i),
         "\" object-type=\"user\">\n  <unapplied-export><delta operation=\"delete\" dn=\"", dn,
         "\"/></unapplied-export>\n  <synchronized-hologram><entry dn=\"", dn, "\">",
         "<attr name=\"userPrincipalName\" type=\"string\" multivalued=\"false\"><value>user", i,
@@ -58,7 +60,8 @@ std::string CsExportPendingXml(const std::string& connector, int deletes, int ad
   for (int i = 0; i < adds; ++i) {
     const std::string dn = absl::StrFormat("CN={%032X}", 1000000 + i);
     absl::StrAppend(
-        &xml, " <cs-object cs-dn=\"", dn, "\" id=\"", absl::StrFormat("{%08X-0000-4000-8000-000000000002}", i),
+        &xml, " <cs-object cs-dn=\"", dn, "\" id=\"",
+        absl::StrFormat("{%08X-0000-4000-8000-000000000002}", i),
         "\" object-type=\"user\">\n  <unapplied-export><delta operation=\"add\" dn=\"", dn, "\">",
         "<attr name=\"userPrincipalName\" type=\"string\" multivalued=\"false\"><value>new", i,
         "@contoso.com</value></attr></delta></unapplied-export>\n", tail("add"));
@@ -73,7 +76,8 @@ bool MakeTestPki(const std::string& dir) {
       "openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=syncwatch-test-ca "
       "-keyout ca.key -out ca.pem\n",
       "for who in server client; do\n",
-      "  if [ $who = server ]; then cn=collector.test; san='subjectAltName=DNS:collector.test,IP:127.0.0.1';"
+      "  if [ $who = server ]; then cn=collector.test; "
+      "san='subjectAltName=DNS:collector.test,IP:127.0.0.1';"
       " else cn=sync01; san='subjectAltName=DNS:sync01'; fi\n",
       "  openssl req -newkey rsa:2048 -nodes -subj /CN=$cn -keyout $who.key -out $who.csr\n",
       "  printf '%s\\n' \"$san\" > $who.ext\n",

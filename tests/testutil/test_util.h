@@ -67,9 +67,9 @@ MATCHER_P2(StatusIs, code, message_matcher, "") {
                                        result_listener);
 }
 
-#define SYNCWATCH_ASSERT_OK(expr)                        \
-  do {                                                   \
-    const auto& syncwatch_s_ = (expr);                   \
+#define SYNCWATCH_ASSERT_OK(expr)                                   \
+  do {                                                              \
+    const auto& syncwatch_s_ = (expr);                              \
     ASSERT_TRUE(::syncwatch::testing::GetStatus(syncwatch_s_).ok()) \
         << ::syncwatch::testing::GetStatus(syncwatch_s_);           \
   } while (false)

@@ -6,6 +6,7 @@
 #include <sys/resource.h>
 
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -239,7 +240,10 @@ TEST_F(ProcessTest, AgentMemoryStaysBoundedOnAHugeCsexportFile) {
   constexpr int kMegabytes = 64;
   constexpr bool kMeasure = false;
 #else
-  constexpr int kMegabytes = 1024;
+  // 1 GiB as the issue states it, unless the disk cannot take it: the lists'
+  // budgets fill within the first ~100 MiB, so 256 MiB still shows the bound.
+  const int kMegabytes =
+      std::filesystem::space(dir_.path()).available > (uint64_t{4} << 30) ? 1024 : 256;
   constexpr bool kMeasure = true;
 #endif
   Subprocess collector = StartCollector();

@@ -6,6 +6,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/strip.h"
+#include "common/server_role.h"
 
 namespace syncwatch::collector::alerts {
 namespace {
@@ -74,17 +75,6 @@ std::string Fingerprint(const std::map<std::string, std::string>& labels) {
   return absl::StrFormat("%016x", h);
 }
 
-absl::string_view RoleLabel(v1::ServerRole role) {
-  switch (role) {
-    case v1::SERVER_ROLE_ACTIVE:
-      return "active";
-    case v1::SERVER_ROLE_STAGING:
-      return "staging";
-    default:
-      return "unknown";
-  }
-}
-
 AlertBuilder::AlertBuilder(absl::string_view name, absl::string_view severity) {
   alert_.set_name(std::string(name));
   alert_.set_severity(std::string(severity));
@@ -107,7 +97,9 @@ AlertBuilder& AlertBuilder::Connector(absl::string_view connector) {
   return Label("connector", connector);
 }
 
-AlertBuilder& AlertBuilder::Role(v1::ServerRole role) { return Label("role", RoleLabel(role)); }
+AlertBuilder& AlertBuilder::Role(v1::ServerRole role) {
+  return Label("role", ServerRoleName(role));
+}
 
 AlertBuilder& AlertBuilder::Label(absl::string_view name, absl::string_view value) {
   if (value.empty()) {

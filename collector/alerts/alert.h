@@ -76,9 +76,6 @@ class AlertBuilder {
   v1::Alert alert_;
 };
 
-// "active", "staging" or "unknown".
-absl::string_view RoleLabel(v1::ServerRole role);
-
 }  // namespace syncwatch::collector::alerts
 
 #endif  // SYNCWATCH_COLLECTOR_ALERTS_ALERT_H_

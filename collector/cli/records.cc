@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "collector/cli/error_category.h"
+#include "common/server_role.h"
 #include "common/time_util.h"
 
 namespace syncwatch::cli {
@@ -33,17 +34,6 @@ std::string TimeCell(bool has, const google::protobuf::Timestamp& ts) {
 }
 
 std::string TextCell(const std::string& s) { return s.empty() ? std::string(kNoValue) : s; }
-
-absl::string_view RoleName(v1::ServerRole role) {
-  switch (role) {
-    case v1::SERVER_ROLE_ACTIVE:
-      return "active";
-    case v1::SERVER_ROLE_STAGING:
-      return "staging";
-    default:
-      return "unknown";
-  }
-}
 
 // A run source that gives no step list (Get-ADSyncRunProfileResult without
 // steps, or a collector that strips them from listings) still knows how many
@@ -126,7 +116,7 @@ Json ServerRecord(const v1::ServerInfo& server) {
   Json record = Json::object();
   record["server"] = server.server();
   record["tenant"] = server.tenant();
-  record["role"] = std::string(RoleName(server.role()));
+  record["role"] = std::string(ServerRoleName(server.role()));
   record["agent_id"] = server.agent_id();
   record["agent_version"] = server.agent_version();
   record["last_seen"] = TimeOrNull(server.has_last_seen(), server.last_seen());
@@ -161,7 +151,7 @@ Table ServersTable(const v1::ListServersResponse& response) {
       }
     }
     table.rows.push_back({server.server(), TextCell(server.tenant()),
-                          std::string(RoleName(server.role())), staging,
+                          std::string(ServerRoleName(server.role())), staging,
                           TextCell(server.agent_version()),
                           TimeCell(server.has_last_seen(), server.last_seen()), threshold});
   }

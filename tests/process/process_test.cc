@@ -104,6 +104,21 @@ class ProcessTest : public ::testing::Test {
     return std::stoll(res->body.substr(at + name.size() + 2));
   }
 
+  // kFiles run-history files of kRunsPerFile runs each (run numbers 1..N) and
+  // an agent config reading them in small batches, so streams last long
+  // enough to be killed in the middle. Returns the config's path.
+  static constexpr int kFiles = 40;
+  static constexpr int kRunsPerFile = 250;
+  std::string WriteManyRunFiles() {
+    for (int f = 0; f < kFiles; ++f) {
+      testing::WriteFile(dir_.Sub(absl::StrCat("in/runs-", 100 + f, ".xml")),
+                         testing::RunHistoryXml("contoso.com", 1 + f * kRunsPerFile, kRunsPerFile));
+    }
+    return WriteAgentConfig(absl::StrCat("  - {name: runs, kind: run_history, format: xml, path: ",
+                                         dir_.Sub("in/*.xml"), "}\n"),
+                            /*batch_max_events=*/25);
+  }
+
   testing::TempDir dir_;
   int port_ = 0;
   int http_port_ = 0;
@@ -113,16 +128,7 @@ class ProcessTest : public ::testing::Test {
 // issue 2: SIGKILL the collector mid-stream, restart it on the same data dir:
 // every acknowledged event is there exactly once and the agent finishes.
 TEST_F(ProcessTest, CollectorKilledMidStreamLosesAndDuplicatesNothing) {
-  constexpr int kFiles = 40;
-  constexpr int kRunsPerFile = 250;
-  for (int f = 0; f < kFiles; ++f) {
-    testing::WriteFile(dir_.Sub(absl::StrCat("in/runs-", 100 + f, ".xml")),
-                       testing::RunHistoryXml("contoso.com", 1 + f * kRunsPerFile, kRunsPerFile));
-  }
-  const std::string config = WriteAgentConfig(
-      absl::StrCat("  - {name: runs, kind: run_history, format: xml, path: ", dir_.Sub("in/*.xml"),
-                   "}\n"),
-      /*batch_max_events=*/25);
+  const std::string config = WriteManyRunFiles();
 
   Subprocess collector = StartCollector();
   Subprocess agent = StartAgentOnce(config);
@@ -150,16 +156,7 @@ TEST_F(ProcessTest, CollectorKilledMidStreamLosesAndDuplicatesNothing) {
 // issue 3: SIGKILL the agent while it streams, restart it: the collector ends
 // with every event exactly once, and no input was spooled twice.
 TEST_F(ProcessTest, AgentKilledMidStreamResumesWithoutLossOrRepeat) {
-  constexpr int kFiles = 40;
-  constexpr int kRunsPerFile = 250;
-  for (int f = 0; f < kFiles; ++f) {
-    testing::WriteFile(dir_.Sub(absl::StrCat("in/runs-", 100 + f, ".xml")),
-                       testing::RunHistoryXml("contoso.com", 1 + f * kRunsPerFile, kRunsPerFile));
-  }
-  const std::string config = WriteAgentConfig(
-      absl::StrCat("  - {name: runs, kind: run_history, format: xml, path: ", dir_.Sub("in/*.xml"),
-                   "}\n"),
-      /*batch_max_events=*/25);
+  const std::string config = WriteManyRunFiles();
   Subprocess collector = StartCollector();
   {
     Subprocess agent = StartAgentOnce(config);

@@ -66,6 +66,9 @@ absl::StatusOr<std::unique_ptr<CollectorServer>> CollectorServer::Start(
   grpc::ServerBuilder builder;
   builder.AddListeningPort(options.listen, credentials, &cs->port_);
   builder.SetMaxReceiveMessageSize(static_cast<int>(options.max_message_bytes));
+  // gRPC sets SO_REUSEPORT by default: a second collector on a busy port would
+  // then share it silently instead of failing to start.
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   builder.RegisterService(cs->ingest_.get());
   builder.RegisterService(cs->query_.get());
   cs->server_ = builder.BuildAndStart();

@@ -246,6 +246,15 @@ TEST_F(IngestServiceTest, HttpPortServesHealthAndMetrics) {
   EXPECT_THAT(metrics->body, HasSubstr("syncwatch_ingest_streams_open 1\n"));
 }
 
+TEST_F(IngestServiceTest, BusyGrpcPortFailsStartupNamingIt) {
+  CollectorOptions o = options_;
+  o.data_dir = dir_.Sub("other");
+  o.listen = "127.0.0.1:" + std::to_string(server_->port());
+  auto second = CollectorServer::Start(o, clock_);
+  EXPECT_FALSE(second.ok());
+  EXPECT_THAT(std::string(second.status().message()), HasSubstr("cannot listen on " + o.listen));
+}
+
 TEST_F(IngestServiceTest, BusyHttpPortFailsStartupNamingIt) {
   CollectorOptions o = options_;
   o.data_dir = dir_.Sub("other");

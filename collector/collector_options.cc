@@ -5,6 +5,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
 #include "common/status_macros.h"
 #include "common/yaml_config.h"
 
@@ -21,6 +22,44 @@ bool SplitHostPort(const std::string& addr, std::string* host, int* port) {
   }
   return absl::SimpleAtoi(addr.substr(colon + 1), port) && *port >= 0 && *port <= 65535 &&
          !host->empty();
+}
+
+// A duration as absl::ParseDuration reads it ("36h", "90m") or in whole days
+// ("400d", which it does not know). With `allow_off`, "off" and "0" mean zero
+// (keep forever); otherwise the duration must be positive.
+absl::StatusOr<absl::Duration> RetentionDuration(const YamlFile& file, const YAML::Node& node,
+                                                 absl::string_view key, bool allow_off) {
+  const std::string text = node.IsScalar() ? node.Scalar() : "";
+  if (allow_off && (text == "off" || text == "0")) return absl::ZeroDuration();
+  absl::Duration d;
+  int64_t days = 0;
+  if (absl::EndsWith(text, "d") &&
+      absl::SimpleAtoi(absl::string_view(text).substr(0, text.size() - 1), &days) && days > 0 &&
+      days <= 100 * 365) {
+    d = days * absl::Hours(24);
+  } else if (!absl::ParseDuration(text, &d) || d <= absl::ZeroDuration() ||
+             d == absl::InfiniteDuration()) {
+    return file.Error(node, absl::StrCat("'", key, "' must be a positive duration such as 400d, ",
+                                         "36h or 90m", allow_off ? ", or off" : ""));
+  }
+  return d;
+}
+
+absl::Status ParseRetention(const YamlFile& file, const YAML::Node& node, RetentionOptions* out) {
+  SYNCWATCH_RETURN_IF_ERROR(
+      file.CheckKeys(node, {"runs", "export_errors", "snapshots", "interval"}, "retention"));
+  for (const auto& kv : node) {
+    const std::string k = kv.first.Scalar();
+    absl::Duration* target = k == "runs"            ? &out->runs
+                             : k == "export_errors" ? &out->export_errors
+                             : k == "snapshots"     ? &out->snapshots
+                                                    : &out->interval;
+    // Any kind can be kept forever; the pass interval cannot be off.
+    SYNCWATCH_ASSIGN_OR_RETURN(*target,
+                               RetentionDuration(file, kv.second, absl::StrCat("retention.", k),
+                                                 /*allow_off=*/k != "interval"));
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace
@@ -45,6 +84,13 @@ absl::Status CollectorOptions::Validate() const {
         " is not a loopback address; plain text there lets anyone on the network read and forge "
         "events. Configure tls (cert, key, client_ca), or pass --insecure to accept that risk"));
   }
+  if (!IsLoopbackAddress(listen) && !insecure && tls.enabled() && tls.client_ca.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "listen: ", listen,
+        " is not a loopback address and tls has no client_ca; without client certificates any "
+        "client can write events for any server. Configure tls.client_ca (mutual TLS), or pass "
+        "--insecure to accept that risk"));
+  }
   if (tls.enabled() != !tls.key.empty()) {
     return absl::InvalidArgumentError("tls: cert and key go together");
   }
@@ -63,6 +109,15 @@ absl::Status CollectorOptions::Validate() const {
           "--insecure to accept that"));
     }
   }
+  if (tls.reload_interval < absl::Seconds(1)) {
+    return absl::InvalidArgumentError("tls.reload_interval must be at least 1s");
+  }
+  if (agent_limits.max_streams_per_agent < 1) {
+    return absl::InvalidArgumentError("limits.max_streams_per_agent must be at least 1");
+  }
+  if (agent_limits.agent_events_per_second < 1) {
+    return absl::InvalidArgumentError("limits.agent_events_per_second must be at least 1");
+  }
   if (data_dir.empty()) return absl::InvalidArgumentError("data_dir is empty");
   if (max_batch_bytes == 0 || max_batch_bytes > max_message_bytes) {
     return absl::InvalidArgumentError(absl::StrCat("max_batch_bytes (", max_batch_bytes,
@@ -72,6 +127,7 @@ absl::Status CollectorOptions::Validate() const {
   if (max_message_bytes > static_cast<size_t>(std::numeric_limits<int>::max())) {
     return absl::InvalidArgumentError("max_message_bytes must be below 2 GiB");
   }
+  SYNCWATCH_RETURN_IF_ERROR(retention.Validate());
   return alerts.Validate();
 }
 
@@ -79,11 +135,11 @@ absl::StatusOr<CollectorOptions> LoadCollectorConfig(const std::string& path,
                                                      CollectorOptions base) {
   SYNCWATCH_ASSIGN_OR_RETURN(YamlFile file, YamlFile::Load(path));
   const YAML::Node& root = file.root();
-  SYNCWATCH_RETURN_IF_ERROR(
-      file.CheckKeys(root,
-                     {"data_dir", "listen", "http_listen", "tls", "insecure", "sync_writes",
-                      "max_message_bytes", "max_batch_bytes", "rules", "notifiers"},
-                     "the collector config"));
+  SYNCWATCH_RETURN_IF_ERROR(file.CheckKeys(
+      root,
+      {"data_dir", "listen", "http_listen", "tls", "insecure", "sync_writes", "max_message_bytes",
+       "max_batch_bytes", "limits", "retention", "rules", "notifiers"},
+      "the collector config"));
   for (const auto& kv : root) {
     const std::string key = kv.first.Scalar();
     const YAML::Node& v = kv.second;
@@ -94,9 +150,16 @@ absl::StatusOr<CollectorOptions> LoadCollectorConfig(const std::string& path,
     } else if (key == "http_listen") {
       SYNCWATCH_ASSIGN_OR_RETURN(base.http_listen, file.String(v, key));
     } else if (key == "tls") {
-      SYNCWATCH_RETURN_IF_ERROR(file.CheckKeys(v, {"cert", "key", "client_ca"}, "tls"));
+      SYNCWATCH_RETURN_IF_ERROR(
+          file.CheckKeys(v, {"cert", "key", "client_ca", "reload_interval"}, "tls"));
       for (const auto& t : v) {
         const std::string k = t.first.Scalar();
+        if (k == "reload_interval") {
+          SYNCWATCH_ASSIGN_OR_RETURN(
+              base.tls.reload_interval,
+              RetentionDuration(file, t.second, "tls.reload_interval", /*allow_off=*/false));
+          continue;
+        }
         SYNCWATCH_ASSIGN_OR_RETURN(std::string value, file.String(t.second, k));
         if (k == "cert") base.tls.cert = value;
         if (k == "key") base.tls.key = value;
@@ -112,6 +175,22 @@ absl::StatusOr<CollectorOptions> LoadCollectorConfig(const std::string& path,
     } else if (key == "max_batch_bytes") {
       SYNCWATCH_ASSIGN_OR_RETURN(int64_t n, file.Int(v, key, 1024, int64_t{1} << 30));
       base.max_batch_bytes = static_cast<size_t>(n);
+    } else if (key == "limits") {
+      SYNCWATCH_RETURN_IF_ERROR(
+          file.CheckKeys(v, {"max_streams_per_agent", "agent_events_per_second"}, "limits"));
+      for (const auto& l : v) {
+        const std::string k = l.first.Scalar();
+        const std::string name = absl::StrCat("limits.", k);
+        if (k == "max_streams_per_agent") {
+          SYNCWATCH_ASSIGN_OR_RETURN(int64_t n, file.Int(l.second, name, 1, 1000));
+          base.agent_limits.max_streams_per_agent = static_cast<int>(n);
+        } else {
+          SYNCWATCH_ASSIGN_OR_RETURN(base.agent_limits.agent_events_per_second,
+                                     file.Int(l.second, name, 1, int64_t{1} << 30));
+        }
+      }
+    } else if (key == "retention") {
+      SYNCWATCH_RETURN_IF_ERROR(ParseRetention(file, v, &base.retention));
     } else if (key == "rules") {
       SYNCWATCH_RETURN_IF_ERROR(alerts::ParseRulesConfig(file, v, &base.alerts.rules));
     } else if (key == "notifiers") {

@@ -4,15 +4,33 @@
 #define SYNCWATCH_COLLECTOR_COLLECTOR_OPTIONS_H_
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "collector/alerts/alerts_options.h"
+#include "collector/retention.h"
 #include "common/event_validation.h"
 #include "common/tls.h"
 
 namespace syncwatch::collector {
+
+// Per-agent limits on the ingest port (YAML `limits:`). An agent's identity is
+// the server its client certificate names under mutual TLS, and the Hello's
+// agent_id otherwise.
+struct AgentLimits {
+  // Ingest streams one agent identity may have open at once; one more is
+  // refused with RESOURCE_EXHAUSTED (the agent retries after its back-off).
+  // An agent needs one per collector; the rest is room for reconnects whose
+  // old stream the collector has not yet seen die. Default: 4.
+  int max_streams_per_agent = 4;
+  // Sustained events per second one agent identity may send, with bursts of
+  // twice that. Above it every batch is still stored and acknowledged, but a
+  // Throttle before the ack tells the agent how long to pause: nothing is
+  // dropped, the agent slows down. Default: 20,000.
+  int64_t agent_events_per_second = 20000;
+};
 
 struct CollectorOptions {
   // Where the RocksDB store lives. Default: ./data/collector.
@@ -23,11 +41,15 @@ struct CollectorOptions {
   // HTTP address for /healthz, /readyz and /metrics; empty turns it off.
   // Default: 127.0.0.1:9464.
   std::string http_listen = "127.0.0.1:9464";
-  // TLS for the gRPC port (cert + key; client_ca makes it mutual TLS). Off by
-  // default; required on a non-loopback address unless `insecure`.
+  // TLS for the gRPC port (cert + key; client_ca makes it mutual TLS, and
+  // binds each agent to the server its certificate names). Off by default;
+  // mutual TLS is required on a non-loopback address unless `insecure`. The
+  // files are re-read every tls.reload_interval.
   ServerTls tls;
-  // Plain text on a non-loopback address. Off by default: agents' events are
-  // then readable and forgeable on the network.
+  // Plain text, or TLS without client certificates, on a non-loopback
+  // address. Off by default: agents' events are then readable and forgeable
+  // on the network (plain text), or any client can write events for any
+  // server (TLS without client_ca).
   bool insecure = false;
   // fsync each commit before acknowledging it. Default: true.
   bool sync_writes = true;
@@ -38,18 +60,28 @@ struct CollectorOptions {
   // exceed max_message_bytes. Default: 16 MiB.
   size_t max_batch_bytes = 16 * 1024 * 1024;
   ValidationLimits limits;
+  // Streams and event rate per agent (YAML `limits:`).
+  AgentLimits agent_limits;
   // Alert rules and notifiers (YAML `rules:` and `notifiers:`). Default: every
   // rule on with its default thresholds, no receivers (alerts are only listed).
   alerts::AlertsOptions alerts;
+  // How long runs, export errors and snapshot history are kept (YAML
+  // `retention:`). Default: runs and export errors 400 days, snapshot history
+  // 90 days, a pass every hour.
+  RetentionOptions retention;
 
   // OK, or InvalidArgument naming the setting and the problem.
   absl::Status Validate() const;
 };
 
-// Reads a collector YAML config (keys: data_dir, listen, http_listen, tls, insecure,
-// sync_writes, max_message_bytes, max_batch_bytes, rules, notifiers; see
-// collector/alerts/alerts_options.h for the last two) over `base`. An unknown key
-// or a bad value is an InvalidArgument error "FILE:LINE: …".
+// Reads a collector YAML config (keys: data_dir, listen, http_listen, tls (cert,
+// key, client_ca, reload_interval), insecure, sync_writes, max_message_bytes,
+// max_batch_bytes, limits (max_streams_per_agent, agent_events_per_second),
+// retention, rules, notifiers;
+// see collector/retention.h for retention and collector/alerts/alerts_options.h
+// for the last two) over `base`. Retention ages are durations ("400d", "36h")
+// or "off"/"0" to keep that kind forever. An unknown key or a bad value is an
+// InvalidArgument error "FILE:LINE: …".
 absl::StatusOr<CollectorOptions> LoadCollectorConfig(const std::string& path,
                                                      CollectorOptions base);
 

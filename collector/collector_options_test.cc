@@ -23,6 +23,37 @@ TEST(CollectorOptions, NonLoopbackNeedsInsecure) {
   EXPECT_FALSE(IsLoopbackAddress("10.0.0.1:7443"));
 }
 
+// issue 6: off loopback, TLS without client certificates would let any client
+// write events for any server.
+TEST(CollectorOptions, NonLoopbackTlsNeedsClientCaOrInsecure) {
+  CollectorOptions o;
+  o.listen = "0.0.0.0:7443";
+  o.tls.cert = "/etc/syncwatch/collector.pem";
+  o.tls.key = "/etc/syncwatch/collector.key";
+  EXPECT_THAT(o.Validate(), StatusIs(absl::StatusCode::kInvalidArgument,
+                                     HasSubstr("tls has no client_ca; without client certificates "
+                                               "any client can write events for any server")));
+  o.tls.client_ca = "/etc/syncwatch/ca.pem";
+  SYNCWATCH_EXPECT_OK(o.Validate());
+  o.tls.client_ca.clear();
+  o.insecure = true;
+  SYNCWATCH_EXPECT_OK(o.Validate());
+  o.insecure = false;
+  o.listen = "127.0.0.1:7443";  // on loopback server-only TLS is fine
+  SYNCWATCH_EXPECT_OK(o.Validate());
+}
+
+TEST(CollectorOptions, RejectsLimitsBelowOne) {
+  CollectorOptions o;
+  o.agent_limits.max_streams_per_agent = 0;
+  EXPECT_THAT(o.Validate(), StatusIs(absl::StatusCode::kInvalidArgument,
+                                     HasSubstr("limits.max_streams_per_agent")));
+  o = CollectorOptions();
+  o.agent_limits.agent_events_per_second = 0;
+  EXPECT_THAT(o.Validate(), StatusIs(absl::StatusCode::kInvalidArgument,
+                                     HasSubstr("limits.agent_events_per_second")));
+}
+
 TEST(CollectorOptions, RejectsMalformedListen) {
   CollectorOptions o;
   o.listen = "7443";
@@ -49,6 +80,34 @@ TEST(LoadCollectorConfig, ReadsKnownKeys) {
   EXPECT_FALSE(o->sync_writes);
 }
 
+TEST(LoadCollectorConfig, ReadsLimitsAndTlsReloadInterval) {
+  testing::TempDir dir;
+  const std::string path = dir.Sub("collector.yaml");
+  testing::WriteFile(path,
+                     "limits:\n  max_streams_per_agent: 2\n  agent_events_per_second: 500\n"
+                     "tls: {reload_interval: 5m}\n");
+  auto o = LoadCollectorConfig(path, CollectorOptions());
+  SYNCWATCH_ASSERT_OK(o);
+  EXPECT_EQ(o->agent_limits.max_streams_per_agent, 2);
+  EXPECT_EQ(o->agent_limits.agent_events_per_second, 500);
+  EXPECT_EQ(o->tls.reload_interval, absl::Minutes(5));
+}
+
+TEST(LoadCollectorConfig, BadLimitNamesTheKeyAndLine) {
+  testing::TempDir dir;
+  const std::string path = dir.Sub("collector.yaml");
+  testing::WriteFile(path, "limits:\n  max_streams_per_agent: 0\n");
+  EXPECT_THAT(LoadCollectorConfig(path, CollectorOptions()),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr(":2: 'limits.max_streams_per_agent' must be between 1")));
+  testing::WriteFile(path, "limits:\n  events_per_second: 10\n");
+  EXPECT_THAT(LoadCollectorConfig(path, CollectorOptions()),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("'events_per_second'")));
+  testing::WriteFile(path, "tls:\n  reload_interval: soon\n");
+  EXPECT_THAT(LoadCollectorConfig(path, CollectorOptions()),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("'tls.reload_interval'")));
+}
+
 TEST(LoadCollectorConfig, UnknownKeyNamesFileAndLine) {
   testing::TempDir dir;
   const std::string path = dir.Sub("collector.yaml");
@@ -67,6 +126,48 @@ TEST(LoadCollectorConfig, BadValueNamesTheLine) {
   testing::WriteFile(path, "listen: [unclosed\n");
   EXPECT_THAT(LoadCollectorConfig(path, CollectorOptions()),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr(path + ":")));
+}
+
+TEST(LoadCollectorConfig, ReadsRetention) {
+  testing::TempDir dir;
+  const std::string path = dir.Sub("collector.yaml");
+  testing::WriteFile(path,
+                     "retention:\n  runs: 30d\n  export_errors: off\n  snapshots: 36h\n"
+                     "  interval: 15m\n");
+  auto o = LoadCollectorConfig(path, CollectorOptions());
+  SYNCWATCH_ASSERT_OK(o);
+  EXPECT_EQ(o->retention.runs, absl::Hours(30 * 24));
+  EXPECT_EQ(o->retention.export_errors, absl::ZeroDuration());
+  EXPECT_EQ(o->retention.snapshots, absl::Hours(36));
+  EXPECT_EQ(o->retention.interval, absl::Minutes(15));
+
+  // Keys left out keep their defaults; "0" is "off".
+  testing::WriteFile(path, "retention:\n  snapshots: 0\n");
+  o = LoadCollectorConfig(path, CollectorOptions());
+  SYNCWATCH_ASSERT_OK(o);
+  EXPECT_EQ(o->retention.runs, absl::Hours(400 * 24));
+  EXPECT_EQ(o->retention.export_errors, absl::Hours(400 * 24));
+  EXPECT_EQ(o->retention.snapshots, absl::ZeroDuration());
+  EXPECT_EQ(o->retention.interval, absl::Hours(1));
+}
+
+TEST(LoadCollectorConfig, BadRetentionValueNamesTheKey) {
+  testing::TempDir dir;
+  const std::string path = dir.Sub("collector.yaml");
+  testing::WriteFile(path, "retention:\n  runs: forever\n");
+  EXPECT_THAT(LoadCollectorConfig(path, CollectorOptions()),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr(path + ":2: 'retention.runs' must be a positive duration")));
+  testing::WriteFile(path, "retention:\n  snapshots: -5d\n");
+  EXPECT_THAT(LoadCollectorConfig(path, CollectorOptions()),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("'retention.snapshots'")));
+  testing::WriteFile(path, "retention:\n  interval: off\n");
+  EXPECT_THAT(LoadCollectorConfig(path, CollectorOptions()),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr(":2: 'retention.interval'")));
+  testing::WriteFile(path, "retention:\n  history: 90d\n");
+  EXPECT_THAT(LoadCollectorConfig(path, CollectorOptions()),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr(":2: unknown key 'history' in retention")));
 }
 
 }  // namespace

@@ -4,11 +4,16 @@
 #include <grpcpp/server_builder.h>
 
 #include <chrono>
+#include <map>
+#include <string>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "collector/metrics.h"
 #include "common/log.h"
+#include "common/names.h"
 #include "common/status_macros.h"
+#include "common/time_util.h"
 
 namespace syncwatch::collector {
 
@@ -35,6 +40,7 @@ absl::StatusOr<std::unique_ptr<CollectorServer>> CollectorServer::Start(
   SYNCWATCH_ASSIGN_OR_RETURN(cs->store_, Store::Open(options.data_dir, store_options));
   alerts::AlertEngine::Options alert_options;
   alert_options.generator_url = GeneratorUrl(options);
+  cs->clock_ = &clock;
   SYNCWATCH_ASSIGN_OR_RETURN(
       cs->alerts_, alerts::AlertEngine::Create(*cs->store_, clock, options.alerts, alert_options));
   StorageWriter::Options writer_options;
@@ -53,13 +59,23 @@ absl::StatusOr<std::unique_ptr<CollectorServer>> CollectorServer::Start(
   };
   SYNCWATCH_ASSIGN_OR_RETURN(cs->writer_,
                              StorageWriter::Create(*cs->store_, clock, writer_options));
+  cs->retention_ =
+      std::make_unique<Retention>(*cs->store_, clock, options.retention, Retention::Options());
+  cs->retention_->Start();
 
   IngestService::Options ingest_options;
   ingest_options.limits = options.limits;
   ingest_options.max_batch_bytes = options.max_batch_bytes;
   ingest_options.collector_version = CollectorVersion();
-  cs->ingest_ = std::make_unique<IngestService>(*cs->writer_, ingest_options);
-  cs->query_ = std::make_unique<QueryService>(*cs->store_);
+  ingest_options.require_client_identity = options.tls.enabled() && !options.tls.client_ca.empty();
+  ingest_options.agent_limits = options.agent_limits;
+  cs->ingest_ = std::make_unique<IngestService>(*cs->writer_, clock, ingest_options);
+  QueryService::Options query_options;
+  query_options.alerts = &cs->alerts_->alert_store();
+  query_options.default_threshold = [rules = options.alerts.rules](const v1::ServerInfo& info) {
+    return rules.For(info.tenant(), info.server()).default_deletion_threshold;
+  };
+  cs->query_ = std::make_unique<QueryService>(*cs->store_, clock, std::move(query_options));
 
   SYNCWATCH_ASSIGN_OR_RETURN(std::shared_ptr<grpc::ServerCredentials> credentials,
                              MakeServerCredentials(options.tls));
@@ -79,7 +95,13 @@ absl::StatusOr<std::unique_ptr<CollectorServer>> CollectorServer::Start(
   }
   if (!options.http_listen.empty()) {
     CollectorServer* self = cs.get();
-    auto http = HttpServer::Start(options.http_listen, [self] { return self->RenderMetrics(); });
+    const QueryService* query = cs->query_.get();
+    HttpHandlers handlers;
+    handlers.metrics = [self] { return self->RenderMetrics(); };
+    handlers.fleet = [query](const v1::FleetSummaryRequest& r) { return query->FleetSummary(r); };
+    handlers.server = [query](const v1::GetServerRequest& r) { return query->GetServer(r); };
+    handlers.now = [&clock] { return clock.Now(); };
+    auto http = HttpServer::Start(options.http_listen, std::move(handlers));
     if (!http.ok()) return http.status();
     cs->http_ = *std::move(http);
   }
@@ -99,6 +121,7 @@ void CollectorServer::Shutdown() {
   // Streams still open after the grace period are cancelled; their agents
   // re-send whatever was not acknowledged.
   if (server_) server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
+  if (retention_) retention_->Stop();
   if (writer_) writer_->Stop();
   // After the writer: its last commits reach the engine's queue first.
   if (alerts_) alerts_->Stop();
@@ -106,71 +129,171 @@ void CollectorServer::Shutdown() {
   // before any of them goes away.
   if (http_) http_->Stop();
   http_.reset();
+  retention_.reset();
   writer_.reset();
   alerts_.reset();
   store_.reset();
   SYNCWATCH_LOG(kInfo, "collector stopped");
 }
 
-namespace {
-
-void Metric(std::string* out, const char* name, const char* type, const char* help, double value) {
-  absl::StrAppend(out, "# HELP ", name, " ", help, "\n# TYPE ", name, " ", type, "\n", name, " ",
-                  value, "\n");
-}
-
-}  // namespace
-
 std::string CollectorServer::RenderMetrics() const {
   const WriterStats& w = writer_->stats();
   const IngestStats& i = ingest_->stats();
-  std::string out;
-  Metric(&out, "syncwatch_ingest_streams_open", "gauge", "Agent streams currently open.",
-         static_cast<double>(i.streams_open.load()));
-  Metric(&out, "syncwatch_ingest_streams_total", "counter", "Agent streams opened.",
-         static_cast<double>(i.streams_total.load()));
-  Metric(&out, "syncwatch_ingest_batches_received_total", "counter",
-         "Batches received from agents.", static_cast<double>(i.batches_received.load()));
-  Metric(&out, "syncwatch_ingest_bytes_received_total", "counter",
-         "Serialized batch bytes received.", static_cast<double>(i.bytes_received.load()));
-  Metric(&out, "syncwatch_ingest_batches_refused_total", "counter",
-         "Batches refused as invalid or oversized.", static_cast<double>(i.batches_refused.load()));
-  Metric(&out, "syncwatch_ingest_batches_stored_total", "counter", "Batches stored.",
-         static_cast<double>(w.batches_stored.load()));
-  Metric(&out, "syncwatch_ingest_events_stored_total", "counter", "Events stored.",
-         static_cast<double>(w.events_stored.load()));
-  Metric(&out, "syncwatch_ingest_dedup_hits_total", "counter",
-         "Re-sent batches acknowledged without storing them again.",
-         static_cast<double>(w.batches_duplicate.load()));
-  Metric(&out, "syncwatch_store_commits_total", "counter", "RocksDB group commits.",
-         static_cast<double>(w.commits.load()));
-  Metric(&out, "syncwatch_store_write_failures_total", "counter", "Failed RocksDB commits.",
-         static_cast<double>(w.write_failures.load()));
-  Metric(&out, "syncwatch_store_sst_bytes", "gauge", "Bytes in the store's SST files.",
-         static_cast<double>(store_->ApproximateSizeBytes()));
+  MetricsWriter m;
+  m.Single("syncwatch_ingest_streams_open", "gauge", "Agent streams currently open.",
+           i.streams_open.load());
+  m.Single("syncwatch_ingest_streams_total", "counter", "Agent streams opened.",
+           static_cast<int64_t>(i.streams_total.load()));
+  m.Single("syncwatch_ingest_batches_received_total", "counter", "Batches received from agents.",
+           static_cast<int64_t>(i.batches_received.load()));
+  m.Single("syncwatch_ingest_bytes_received_total", "counter", "Serialized batch bytes received.",
+           static_cast<int64_t>(i.bytes_received.load()));
+  m.Single("syncwatch_ingest_batches_refused_total", "counter",
+           "Batches refused as invalid or oversized.",
+           static_cast<int64_t>(i.batches_refused.load()));
+  m.Single("syncwatch_ingest_identity_rejections_total", "counter",
+           "Streams refused because the client certificate does not name the agent's server.",
+           static_cast<int64_t>(i.identity_rejections.load()));
+  m.Single("syncwatch_ingest_stream_limit_rejections_total", "counter",
+           "Streams refused because their agent had limits.max_streams_per_agent open.",
+           static_cast<int64_t>(i.stream_limit_rejections.load()));
+  m.Single("syncwatch_ingest_throttles_total", "counter",
+           "Throttle messages sent to agents over limits.agent_events_per_second.",
+           static_cast<int64_t>(i.throttles.load()));
+  m.Single("syncwatch_ingest_batches_stored_total", "counter", "Batches stored.",
+           static_cast<int64_t>(w.batches_stored.load()));
+  m.Single("syncwatch_ingest_events_stored_total", "counter",
+           "Events stored (its rate is the ingest rate).",
+           static_cast<int64_t>(w.events_stored.load()));
+  m.Single("syncwatch_ingest_dedup_hits_total", "counter",
+           "Re-sent batches acknowledged without storing them again.",
+           static_cast<int64_t>(w.batches_duplicate.load()));
+  m.Single("syncwatch_store_commits_total", "counter", "RocksDB group commits.",
+           static_cast<int64_t>(w.commits.load()));
+  m.Single("syncwatch_store_write_failures_total", "counter", "Failed RocksDB commits.",
+           static_cast<int64_t>(w.write_failures.load()));
+  m.Single("syncwatch_store_sst_bytes", "gauge", "Bytes in the store's SST files.",
+           static_cast<int64_t>(store_->ApproximateSizeBytes()));
+
+  const RetentionStats& r = retention_->stats();
+  m.Family("syncwatch_retention_deleted_total", "counter",
+           "Records deleted for being older than their kind's retention.");
+  m.Sample("syncwatch_retention_deleted_total", {{"kind", "runs"}},
+           static_cast<int64_t>(r.runs_deleted.load()));
+  m.Sample("syncwatch_retention_deleted_total", {{"kind", "export_errors"}},
+           static_cast<int64_t>(r.export_errors_deleted.load()));
+  m.Sample("syncwatch_retention_deleted_total", {{"kind", "snapshot_history"}},
+           static_cast<int64_t>(r.snapshots_deleted.load()));
+  m.Single("syncwatch_retention_failures_total", "counter", "Retention passes that failed.",
+           static_cast<int64_t>(r.failures.load()));
+
   const alerts::AlertEngineStats& a = alerts_->stats();
-  Metric(&out, "syncwatch_alerts_fired_total", "counter", "Alerts that started firing.",
-         static_cast<double>(a.fired.load()));
-  Metric(&out, "syncwatch_alerts_resolved_total", "counter", "Alerts that resolved.",
-         static_cast<double>(a.resolved.load()));
-  Metric(&out, "syncwatch_alert_evaluation_failures_total", "counter",
-         "Alert evaluations that failed (retried on the next round).",
-         static_cast<double>(a.evaluation_failures.load()));
-  uint64_t delivered = 0;
-  uint64_t failed = 0;
-  for (const auto& d : alerts_->deliverers()) {
-    delivered += d->stats().delivered.load();
-    failed += d->stats().failed_sends.load();
+  m.Single("syncwatch_alerts_fired_total", "counter", "Alerts that started firing.",
+           static_cast<int64_t>(a.fired.load()));
+  m.Single("syncwatch_alerts_resolved_total", "counter", "Alerts that resolved.",
+           static_cast<int64_t>(a.resolved.load()));
+  m.Single("syncwatch_alert_evaluation_failures_total", "counter",
+           "Alert evaluations that failed (retried on the next round).",
+           static_cast<int64_t>(a.evaluation_failures.load()));
+  int64_t firing_critical = 0;
+  int64_t firing_warning = 0;
+  for (const v1::Alert& alert : alerts_->alert_store().Firing()) {
+    ++(alert.severity() == "critical" ? firing_critical : firing_warning);
   }
-  uint64_t queued = 0;
-  for (const auto& [receiver, n] : alerts_->alert_store().OutboxSizes()) queued += n;
-  Metric(&out, "syncwatch_alert_notifications_delivered_total", "counter",
-         "Alert notifications accepted by a receiver.", static_cast<double>(delivered));
-  Metric(&out, "syncwatch_alert_delivery_failures_total", "counter",
-         "Failed requests to alert receivers (each is retried).", static_cast<double>(failed));
-  Metric(&out, "syncwatch_alert_outbox_notifications", "gauge",
-         "Alert notifications waiting for delivery.", static_cast<double>(queued));
-  return out;
+  m.Family("syncwatch_alerts_firing", "gauge", "Alerts firing now, by severity.");
+  m.Sample("syncwatch_alerts_firing", {{"severity", "critical"}}, firing_critical);
+  m.Sample("syncwatch_alerts_firing", {{"severity", "warning"}}, firing_warning);
+
+  const std::map<std::string, uint64_t> outbox = alerts_->alert_store().OutboxSizes();
+  m.Family("syncwatch_alert_outbox_notifications", "gauge",
+           "Alert notifications waiting for delivery, per receiver.");
+  for (const auto& [receiver, n] : outbox) {
+    m.Sample("syncwatch_alert_outbox_notifications", {{"receiver", receiver}},
+             static_cast<int64_t>(n));
+  }
+  m.Family("syncwatch_alert_notifications_delivered_total", "counter",
+           "Alert notifications accepted by a receiver.");
+  for (const auto& d : alerts_->deliverers()) {
+    m.Sample("syncwatch_alert_notifications_delivered_total", {{"receiver", d->receiver().id()}},
+             static_cast<int64_t>(d->stats().delivered.load()));
+  }
+  m.Family("syncwatch_alert_delivery_failures_total", "counter",
+           "Failed requests to alert receivers (each is retried).");
+  for (const auto& d : alerts_->deliverers()) {
+    m.Sample("syncwatch_alert_delivery_failures_total", {{"receiver", d->receiver().id()}},
+             static_cast<int64_t>(d->stats().failed_sends.load()));
+  }
+
+  auto fleet = query_->FleetSummary(v1::FleetSummaryRequest());
+  if (!fleet.ok()) {
+    // The counters above still help; the per-server part needs the store.
+    SYNCWATCH_LOG(kWarning, "/metrics: fleet summary failed: ", fleet.status().ToString());
+    m.Single("syncwatch_fleet_summary_failures", "gauge",
+             "1 when the per-server metrics could not be read this scrape.", 1);
+    return m.Take();
+  }
+  m.Family("syncwatch_fleet_servers", "gauge", "Sync servers known, by health.");
+  m.Sample("syncwatch_fleet_servers", {{"health", "ok"}}, int64_t{fleet->ok()});
+  m.Sample("syncwatch_fleet_servers", {{"health", "warning"}}, int64_t{fleet->warning()});
+  m.Sample("syncwatch_fleet_servers", {{"health", "critical"}}, int64_t{fleet->critical()});
+  m.Sample("syncwatch_fleet_servers", {{"health", "unknown"}}, int64_t{fleet->unknown()});
+
+  const absl::Time now = clock_->Now();
+  const auto& servers = fleet->server_list();
+  auto per_server = [&](const char* name, const char* help, auto value) {
+    m.Family(name, "gauge", help);
+    for (const v1::ServerInfo& s : servers) {
+      m.Sample(name,
+               {{"server", s.server()}, {"tenant", s.tenant()}, {"role", ServerRoleName(s.role())}},
+               value(s));
+    }
+  };
+  per_server("syncwatch_server_pending_deletes",
+             "Pending export deletes over the server's connectors (latest snapshots).",
+             [](const v1::ServerInfo& s) { return int64_t{s.pending_deletes()}; });
+  per_server("syncwatch_server_deletion_threshold",
+             "The export deletion threshold that applies to the server; 0 when disabled.",
+             [](const v1::ServerInfo& s) {
+               return s.deletion_threshold_enabled() ? int64_t{s.deletion_threshold()} : int64_t{0};
+             });
+  per_server("syncwatch_server_open_alerts", "Alerts about the server firing now.",
+             [](const v1::ServerInfo& s) { return int64_t{s.open_alerts()}; });
+  per_server("syncwatch_server_open_critical_alerts",
+             "Critical alerts about the server firing now.",
+             [](const v1::ServerInfo& s) { return int64_t{s.open_critical_alerts()}; });
+  per_server("syncwatch_server_last_successful_cycle_timestamp_seconds",
+             "When the server's latest successful sync cycle ended (Unix time); 0 when none.",
+             [](const v1::ServerInfo& s) {
+               return s.has_last_successful_cycle() ? int64_t{s.last_successful_cycle().seconds()}
+                                                    : int64_t{0};
+             });
+  per_server("syncwatch_agent_last_seen_age_seconds",
+             "Seconds since the server's agent was last heard from.",
+             [&now](const v1::ServerInfo& s) {
+               return absl::ToDoubleSeconds(now - FromProtoTimestamp(s.last_seen()));
+             });
+  per_server("syncwatch_agent_spool_bytes",
+             "Bytes in the agent's spool not yet acknowledged (latest heartbeat).",
+             [](const v1::ServerInfo& s) {
+               return static_cast<int64_t>(s.last_heartbeat().spool_bytes());
+             });
+  per_server("syncwatch_agent_spool_budget_bytes", "The agent's spool byte budget.",
+             [](const v1::ServerInfo& s) {
+               return static_cast<int64_t>(s.last_heartbeat().spool_budget_bytes());
+             });
+  m.Family("syncwatch_server_health", "gauge",
+           "1 for the server's current health, 0 for the other states.");
+  for (const v1::ServerInfo& s : servers) {
+    for (v1::Health h :
+         {v1::HEALTH_OK, v1::HEALTH_WARNING, v1::HEALTH_CRITICAL, v1::HEALTH_UNKNOWN}) {
+      const bool current =
+          h == s.health() || (h == v1::HEALTH_UNKNOWN && s.health() == v1::HEALTH_UNSPECIFIED);
+      m.Sample("syncwatch_server_health",
+               {{"server", s.server()}, {"tenant", s.tenant()}, {"health", HealthName(h)}},
+               int64_t{current ? 1 : 0});
+    }
+  }
+  return m.Take();
 }
 
 }  // namespace syncwatch::collector

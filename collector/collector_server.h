@@ -14,6 +14,7 @@
 #include "collector/http_server.h"
 #include "collector/ingest_service.h"
 #include "collector/query_service.h"
+#include "collector/retention.h"
 #include "collector/storage_writer.h"
 #include "collector/store.h"
 #include "common/clock.h"
@@ -48,6 +49,7 @@ class CollectorServer {
 
   const WriterStats& writer_stats() const { return writer_->stats(); }
   const IngestStats& ingest_stats() const { return ingest_->stats(); }
+  const RetentionStats& retention_stats() const { return retention_->stats(); }
   alerts::AlertEngine& alert_engine() { return *alerts_; }
 
  private:
@@ -57,10 +59,13 @@ class CollectorServer {
   // Before the writer: the writer's commit observer feeds it.
   std::unique_ptr<alerts::AlertEngine> alerts_;
   std::unique_ptr<StorageWriter> writer_;
+  // Deletes what is past retention, next to the writer's commits.
+  std::unique_ptr<Retention> retention_;
   std::unique_ptr<IngestService> ingest_;
   std::unique_ptr<QueryService> query_;
   std::unique_ptr<grpc::Server> server_;
   std::unique_ptr<HttpServer> http_;
+  const Clock* clock_ = nullptr;
   int port_ = 0;
   bool shut_down_ = false;
 };

@@ -9,11 +9,61 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "collector/web/pages.h"
 
 namespace syncwatch::collector {
+namespace {
 
-absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(
-    const std::string& listen, std::function<std::string()> metrics) {
+constexpr char kHtml[] = "text/html; charset=utf-8";
+constexpr char kJson[] = "application/json; charset=utf-8";
+
+// The HTTP status for a failed query.
+int HttpStatusOf(const absl::Status& status) {
+  switch (status.code()) {
+    case absl::StatusCode::kNotFound:
+      return 404;
+    case absl::StatusCode::kInvalidArgument:
+      return 400;
+    case absl::StatusCode::kUnavailable:
+      return 503;
+    default:
+      return 500;
+  }
+}
+
+// The pages carry no script and load nothing from elsewhere; a browser is
+// told to hold them to that, so that a store value that slipped through
+// escaping still could not run.
+void SetPageHeaders(httplib::Response& res) {
+  res.set_header("Content-Security-Policy",
+                 "default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
+                 "frame-ancestors 'none'; form-action 'none'");
+  res.set_header("X-Content-Type-Options", "nosniff");
+  res.set_header("Cache-Control", "no-store");
+  res.set_header("Referrer-Policy", "no-referrer");
+}
+
+void SetJson(const absl::StatusOr<std::string>& json, httplib::Response& res) {
+  SetPageHeaders(res);
+  if (json.ok()) {
+    res.set_content(*json, kJson);
+  } else {
+    res.status = HttpStatusOf(json.status());
+    res.set_content(web::RenderJsonError(json.status()), kJson);
+  }
+}
+
+// `response` as JSON, or its error.
+template <typename T>
+absl::StatusOr<std::string> ToJson(const absl::StatusOr<T>& response) {
+  if (!response.ok()) return response.status();
+  return web::RenderJson(*response);
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(const std::string& listen,
+                                                              HttpHandlers handlers) {
   const size_t colon = listen.rfind(':');
   int port = 0;
   if (colon == std::string::npos || !absl::SimpleAtoi(listen.substr(colon + 1), &port)) {
@@ -25,7 +75,8 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(
     host = host.substr(1, host.size() - 2);
 
   std::unique_ptr<HttpServer> s(new HttpServer());
-  s->metrics_ = std::move(metrics);
+  s->handlers_ = std::move(handlers);
+  if (!s->handlers_.now) s->handlers_.now = [] { return absl::Now(); };
   s->server_ = std::make_unique<httplib::Server>();
   // httplib's default also sets SO_REUSEPORT, which would let a second
   // collector share a busy port silently; SO_REUSEADDR alone keeps restarts quick.
@@ -45,9 +96,12 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(
       res.set_content("shutting down\n", "text/plain");
     }
   });
-  s->server_->Get("/metrics", [self](const httplib::Request&, httplib::Response& res) {
-    res.set_content(self->metrics_(), "text/plain; version=0.0.4; charset=utf-8");
-  });
+  if (s->handlers_.metrics) {
+    s->server_->Get("/metrics", [self](const httplib::Request&, httplib::Response& res) {
+      res.set_content(self->handlers_.metrics(), "text/plain; version=0.0.4; charset=utf-8");
+    });
+  }
+  s->AddPageRoutes();
   if (port == 0) {
     s->port_ = s->server_->bind_to_any_port(host);
   } else if (s->server_->bind_to_port(host, port)) {
@@ -66,6 +120,71 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(
   }
   if (!s->server_->is_running()) return absl::InternalError("the HTTP server did not start");
   return s;
+}
+
+void HttpServer::AddPageRoutes() {
+  const HttpHandlers& h = handlers_;
+  if (h.fleet) {
+    server_->Get("/", [&h](const httplib::Request&, httplib::Response& res) {
+      const absl::Time now = h.now();
+      const auto fleet = h.fleet(v1::FleetSummaryRequest());
+      SetPageHeaders(res);
+      if (fleet.ok()) {
+        res.set_content(web::RenderFleetPage(*fleet, now), kHtml);
+      } else {
+        res.status = HttpStatusOf(fleet.status());
+        res.set_content(web::RenderErrorPage(fleet.status(), now), kHtml);
+      }
+    });
+    server_->Get("/api/v1/fleet", [&h](const httplib::Request&, httplib::Response& res) {
+      SetJson(ToJson(h.fleet(v1::FleetSummaryRequest())), res);
+    });
+  }
+  if (h.server) {
+    // httplib matches the percent-decoded path, so a name may hold any
+    // character, '/' included.
+    server_->Get("/servers/(.+)", [&h](const httplib::Request& req, httplib::Response& res) {
+      const absl::Time now = h.now();
+      v1::GetServerRequest request;
+      request.set_server(req.matches[1].str());
+      const auto server = h.server(request);
+      SetPageHeaders(res);
+      if (server.ok()) {
+        res.set_content(web::RenderServerPage(*server, now), kHtml);
+      } else if (server.status().code() == absl::StatusCode::kNotFound) {
+        res.status = 404;
+        res.set_content(web::RenderNotFound(server.status().message(), now), kHtml);
+      } else {
+        res.status = HttpStatusOf(server.status());
+        res.set_content(web::RenderErrorPage(server.status(), now), kHtml);
+      }
+    });
+    server_->Get("/api/v1/servers/(.+)", [&h](const httplib::Request& req, httplib::Response& res) {
+      v1::GetServerRequest request;
+      request.set_server(req.matches[1].str());
+      SetJson(ToJson(h.server(request)), res);
+    });
+  }
+  // Any other path (and the page routes when their handler is unset): a 404
+  // page, or a JSON error under /api/. Responses that already have a body
+  // (a page's own 404) are left as they are.
+  // (A named HandlerWithResponse: a lambda alone would fit both overloads.)
+  httplib::Server::HandlerWithResponse not_found = [&h](const httplib::Request& req,
+                                                        httplib::Response& res) {
+    if (res.status != 404 || !res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
+    SetPageHeaders(res);
+    if (req.path.rfind("/api/", 0) == 0) {
+      res.set_content(web::RenderJsonError(absl::NotFoundError(
+                          absl::StrCat("no API route ", req.method, " ", req.path))),
+                      kJson);
+    } else {
+      res.set_content(
+          web::RenderNotFound(absl::StrCat("Nothing is served at ", req.path, "."), h.now()),
+          kHtml);
+    }
+    return httplib::Server::HandlerResponse::Handled;
+  };
+  server_->set_error_handler(std::move(not_found));
 }
 
 HttpServer::~HttpServer() { Stop(); }

@@ -1,4 +1,6 @@
-// The collector's HTTP port: /healthz, /readyz and /metrics (Prometheus text).
+// The collector's HTTP port: /healthz, /readyz, /metrics (Prometheus text),
+// the web pages (/ and /servers/<name>) and their JSON (/api/v1/fleet,
+// /api/v1/servers/<name>).
 #ifndef SYNCWATCH_COLLECTOR_HTTP_SERVER_H_
 #define SYNCWATCH_COLLECTOR_HTTP_SERVER_H_
 
@@ -9,6 +11,8 @@
 #include <thread>
 
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "syncwatch/v1/query.pb.h"
 
 namespace httplib {
 class Server;
@@ -16,13 +20,29 @@ class Server;
 
 namespace syncwatch::collector {
 
+// What the HTTP port serves. Each function runs on one of the HTTP server's
+// threads (several at once) and must be thread-safe; they may block on the
+// store, but not for long.
+struct HttpHandlers {
+  // The /metrics body; /metrics answers 404 when unset.
+  std::function<std::string()> metrics;
+  // The fleet page and /api/v1/fleet; both answer 404 when unset.
+  std::function<absl::StatusOr<v1::FleetSummaryResponse>(const v1::FleetSummaryRequest&)> fleet;
+  // A server's page and /api/v1/servers/<name>; both answer 404 when unset,
+  // and when this returns NOT_FOUND.
+  std::function<absl::StatusOr<v1::GetServerResponse>(const v1::GetServerRequest&)> server;
+  // The time the pages measure "n min ago" against. Default: absl::Now().
+  std::function<absl::Time()> now;
+};
+
 // Serves on its own thread. Thread-safe.
 class HttpServer {
  public:
-  // `metrics` renders the /metrics body; it runs on the HTTP thread and must
-  // not block for long.
+  // Listens on `listen` ("host:port"; port 0 picks a free one) and serves
+  // `handlers`. InvalidArgument for a malformed address, Unavailable when it
+  // cannot be bound.
   static absl::StatusOr<std::unique_ptr<HttpServer>> Start(const std::string& listen,
-                                                           std::function<std::string()> metrics);
+                                                           HttpHandlers handlers);
   ~HttpServer();
   HttpServer(const HttpServer&) = delete;
   HttpServer& operator=(const HttpServer&) = delete;
@@ -30,12 +50,15 @@ class HttpServer {
   int port() const { return port_; }
   // /readyz answers 503 from now on (the collector is shutting down).
   void SetNotReady() { ready_.store(false); }
+  // Stops serving; waits for requests in progress (after it, no handler runs).
   void Stop();
 
  private:
   HttpServer() = default;
+  void AddPageRoutes();
+
   std::unique_ptr<httplib::Server> server_;
-  std::function<std::string()> metrics_;
+  HttpHandlers handlers_;
   std::atomic<bool> ready_{true};
   int port_ = 0;
   std::thread thread_;

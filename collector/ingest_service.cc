@@ -1,19 +1,106 @@
 #include "collector/ingest_service.h"
 
-#include <memory>
-#include <utility>
+#include <grpcpp/security/auth_context.h>
 
+#include <algorithm>
+#include <memory>
+#include <optional>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "common/grpc_status.h"
 #include "common/log.h"
-#include "common/mutex.h"
+#include "common/time_util.h"
 
 namespace syncwatch::collector {
+namespace {
+
+// How far into debt an agent's bucket may go: a Throttle never asks for more
+// than this pause, however far the agent overshot.
+constexpr absl::Duration kMaxThrottle = absl::Minutes(1);
+
+// The names the peer's verified client certificate vouches for: its DNS
+// subject alternative names and its subject CN. Empty without a certificate.
+std::vector<std::string> CertificateNames(const grpc::AuthContext* auth) {
+  std::vector<std::string> names;
+  if (auth == nullptr) return names;
+  for (const char* property : {"peer_dns", "x509_common_name"}) {
+    for (const grpc::string_ref& ref : auth->FindPropertyValues(property)) {
+      std::string name(ref.data(), ref.size());
+      // The CN usually repeats a DNS name.
+      if (std::find(names.begin(), names.end(), name) == names.end()) names.push_back(name);
+    }
+  }
+  return names;
+}
+
+}  // namespace
+
+AgentLimiter::AgentLimiter(const AgentLimits& limits, const Clock& clock)
+    : limits_(limits), clock_(clock) {}
+
+AgentLimiter::Agent& AgentLimiter::Refilled(const std::string& identity, absl::Time now) {
+  const double rate = static_cast<double>(limits_.agent_events_per_second);
+  const double burst = 2 * rate;
+  auto [it, created] = agents_.try_emplace(identity);
+  Agent& a = it->second;
+  if (created) {
+    a.tokens = burst;
+  } else if (now > a.refilled) {
+    a.tokens = std::min(burst, a.tokens + rate * absl::ToDoubleSeconds(now - a.refilled));
+  }
+  a.refilled = std::max(a.refilled, now);
+  return a;
+}
+
+absl::Status AgentLimiter::AcquireStream(const std::string& identity) {
+  const absl::Time now = clock_.Now();
+  MutexLock lock(&mu_);
+  // Hellos are rare: a sweep here keeps the map as small as the fleet.
+  const double burst = 2 * static_cast<double>(limits_.agent_events_per_second);
+  for (auto it = agents_.begin(); it != agents_.end();) {
+    if (it->first != identity && it->second.streams == 0 &&
+        Refilled(it->first, now).tokens >= burst) {
+      it = agents_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  Agent& a = Refilled(identity, now);
+  if (a.streams >= limits_.max_streams_per_agent) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "agent ", identity, " already has ", a.streams,
+        " streams open (limits.max_streams_per_agent is ", limits_.max_streams_per_agent, ")"));
+  }
+  ++a.streams;
+  return absl::OkStatus();
+}
+
+void AgentLimiter::ReleaseStream(const std::string& identity) {
+  MutexLock lock(&mu_);
+  auto it = agents_.find(identity);
+  if (it != agents_.end() && it->second.streams > 0) --it->second.streams;
+}
+
+absl::Duration AgentLimiter::TakeEvents(const std::string& identity, int64_t events) {
+  const absl::Time now = clock_.Now();
+  const double rate = static_cast<double>(limits_.agent_events_per_second);
+  MutexLock lock(&mu_);
+  Agent& a = Refilled(identity, now);
+  a.tokens =
+      std::max(a.tokens - static_cast<double>(events), -rate * absl::ToDoubleSeconds(kMaxThrottle));
+  if (a.tokens >= 0) return absl::ZeroDuration();
+  return absl::Ceil(absl::Seconds(-a.tokens / rate), absl::Milliseconds(1));
+}
 
 class IngestReactor final : public grpc::ServerBidiReactor<v1::AgentMessage, v1::CollectorMessage> {
  public:
-  IngestReactor(IngestService& service, std::string peer)
-      : service_(service), peer_(std::move(peer)) {
+  IngestReactor(IngestService& service, std::string peer, std::vector<std::string> cert_names)
+      : service_(service), peer_(std::move(peer)), cert_names_(std::move(cert_names)) {
     service_.stats_.streams_open.fetch_add(1);
     service_.stats_.streams_total.fetch_add(1);
     Read();
@@ -46,6 +133,12 @@ class IngestReactor final : public grpc::ServerBidiReactor<v1::AgentMessage, v1:
       FinishWhenIdle(grpc::Status(grpc::StatusCode::UNAVAILABLE, "write to agent failed"));
       return;
     }
+    if (ack_after_throttle_) {
+      out_.Swap(&*ack_after_throttle_);
+      ack_after_throttle_.reset();
+      Write();
+      return;
+    }
     Read();
   }
 
@@ -56,6 +149,7 @@ class IngestReactor final : public grpc::ServerBidiReactor<v1::AgentMessage, v1:
   }
 
   void OnDone() override {
+    if (holds_stream_) service_.limiter_.ReleaseStream(identity_);
     service_.stats_.streams_open.fetch_sub(1);
     delete this;
   }
@@ -73,6 +167,37 @@ class IngestReactor final : public grpc::ServerBidiReactor<v1::AgentMessage, v1:
       Finish(ToGrpcStatus(valid));
       return;
     }
+    const v1::Hello& hello = in_.hello();
+    if (service_.options_.require_client_identity) {
+      const bool named =
+          std::any_of(cert_names_.begin(), cert_names_.end(), [&hello](const std::string& name) {
+            return absl::EqualsIgnoreCase(name, hello.server());
+          });
+      if (!named) {
+        service_.stats_.identity_rejections.fetch_add(1);
+        const std::string names =
+            cert_names_.empty() ? "no DNS name or CN" : absl::StrJoin(cert_names_, ", ");
+        SYNCWATCH_LOG(kWarning, "stream from ", peer_, " refused: agent ", hello.agent_id(),
+                      " wrote as server ", hello.server(), " but its certificate names ", names);
+        Finish(grpc::Status(
+            grpc::StatusCode::PERMISSION_DENIED,
+            absl::StrCat("the client certificate names ", names, ", not server ", hello.server(),
+                         ": an agent may only write events for the server its certificate "
+                         "names")));
+        return;
+      }
+      identity_ = absl::AsciiStrToLower(hello.server());
+    } else {
+      identity_ = hello.agent_id();
+    }
+    absl::Status admitted = service_.limiter_.AcquireStream(identity_);
+    if (!admitted.ok()) {
+      service_.stats_.stream_limit_rejections.fetch_add(1);
+      SYNCWATCH_LOG(kWarning, "stream from ", peer_, " refused: ", admitted.message());
+      Finish(ToGrpcStatus(admitted));
+      return;
+    }
+    holds_stream_ = true;
     auto agent = std::make_shared<AgentContext>();
     agent->hello = std::move(*in_.mutable_hello());
     agent_ = agent;
@@ -109,6 +234,9 @@ class IngestReactor final : public grpc::ServerBidiReactor<v1::AgentMessage, v1:
       Write();
       return;
     }
+    // Over the rate the batch is still stored: the Throttle before its ack
+    // slows the agent down instead.
+    throttle_ = service_.limiter_.TakeEvents(identity_, in_.batch().events_size());
     auto batch = std::make_unique<v1::EventBatch>(std::move(*in_.mutable_batch()));
     const uint64_t seq = batch->seq();
     {
@@ -147,6 +275,23 @@ class IngestReactor final : public grpc::ServerBidiReactor<v1::AgentMessage, v1:
     out_.Clear();
     out_.mutable_ack()->set_seq(seq);
     out_.mutable_ack()->set_duplicate(duplicate);
+    if (throttle_ > absl::ZeroDuration()) {
+      // The Throttle goes first, so that the agent pauses before the ack
+      // frees its window; OnWriteDone then sends the ack.
+      ack_after_throttle_.emplace();
+      ack_after_throttle_->Swap(&out_);
+      service_.stats_.throttles.fetch_add(1);
+      const std::string reason =
+          absl::StrCat("agent ", identity_, " is over limits.agent_events_per_second (",
+                       service_.options_.agent_limits.agent_events_per_second, "); pause ",
+                       absl::FormatDuration(throttle_));
+      if (!throttled_before_) {
+        throttled_before_ = true;
+        SYNCWATCH_LOG(kInfo, "throttling: ", reason);
+      }
+      *out_.mutable_throttle()->mutable_retry_after() = ToProtoDuration(throttle_);
+      out_.mutable_throttle()->set_reason(reason);
+    }
     Write();
   }
 
@@ -187,6 +332,16 @@ class IngestReactor final : public grpc::ServerBidiReactor<v1::AgentMessage, v1:
 
   IngestService& service_;
   const std::string peer_;
+  // What the client certificate names (empty without mutual TLS).
+  const std::vector<std::string> cert_names_;
+  // Whom the limits count this stream against; set by the Hello.
+  std::string identity_;
+  bool holds_stream_ = false;
+  // Set on the reactor before a batch is submitted, read by its completion.
+  absl::Duration throttle_;
+  bool throttled_before_ = false;
+  // An ack waiting for the Throttle before it to be written.
+  std::optional<v1::CollectorMessage> ack_after_throttle_;
   v1::AgentMessage in_;
   v1::CollectorMessage out_;
   std::shared_ptr<const AgentContext> agent_;
@@ -197,12 +352,14 @@ class IngestReactor final : public grpc::ServerBidiReactor<v1::AgentMessage, v1:
   std::optional<grpc::Status> pending_finish_ ABSL_GUARDED_BY(mu_);
 };
 
-IngestService::IngestService(StorageWriter& writer, const Options& options)
-    : writer_(writer), options_(options) {}
+IngestService::IngestService(StorageWriter& writer, const Clock& clock, const Options& options)
+    : writer_(writer), options_(options), limiter_(options.agent_limits, clock) {}
 
 grpc::ServerBidiReactor<v1::AgentMessage, v1::CollectorMessage>* IngestService::StreamEvents(
     grpc::CallbackServerContext* context) {
-  return new IngestReactor(*this, context->peer());
+  std::vector<std::string> names;
+  if (options_.require_client_identity) names = CertificateNames(context->auth_context().get());
+  return new IngestReactor(*this, context->peer(), std::move(names));
 }
 
 }  // namespace syncwatch::collector

@@ -4,10 +4,16 @@
 
 #include <atomic>
 #include <cstdint>
+#include <map>
 #include <string>
 
+#include "absl/status/status.h"
+#include "absl/time/time.h"
+#include "collector/collector_options.h"
 #include "collector/storage_writer.h"
+#include "common/clock.h"
 #include "common/event_validation.h"
+#include "common/mutex.h"
 #include "syncwatch/v1/ingest.grpc.pb.h"
 
 namespace syncwatch::collector {
@@ -18,14 +24,62 @@ struct IngestStats {
   std::atomic<uint64_t> batches_received{0};
   std::atomic<uint64_t> bytes_received{0};
   std::atomic<uint64_t> batches_refused{0};
+  // Streams ended because the client certificate does not name the Hello's
+  // server (mutual TLS only).
+  std::atomic<uint64_t> identity_rejections{0};
+  // Streams refused because their agent identity had max_streams_per_agent.
+  std::atomic<uint64_t> stream_limit_rejections{0};
+  // Throttle messages sent (the batch before each was still stored).
+  std::atomic<uint64_t> throttles{0};
 };
 
-// Per stream: Hello -> Welcome; then for each batch, validation (a bad batch
-// gets a Refusal naming the fault, and the stream goes on), a hand-over to the
+// Admission per agent identity (a string the caller chooses): how many
+// streams it has open, and a token bucket over the events it sends that
+// refills at limits.agent_events_per_second up to twice that. Entries of
+// identities with no stream and a full bucket are forgotten. Thread-safe.
+class AgentLimiter {
+ public:
+  // `clock` must outlive the limiter.
+  AgentLimiter(const AgentLimits& limits, const Clock& clock);
+  AgentLimiter(const AgentLimiter&) = delete;
+  AgentLimiter& operator=(const AgentLimiter&) = delete;
+
+  // Counts one more stream for `identity`: OK, or ResourceExhausted naming
+  // the limit when it already has max_streams_per_agent open.
+  absl::Status AcquireStream(const std::string& identity);
+  // Undoes one successful AcquireStream.
+  void ReleaseStream(const std::string& identity);
+  // Takes `events` from the identity's bucket (it may go into debt, up to a
+  // minute's worth). Returns how long the agent should send nothing to get
+  // back within the rate: zero while it is within it.
+  absl::Duration TakeEvents(const std::string& identity, int64_t events);
+
+ private:
+  struct Agent {
+    int streams = 0;
+    double tokens = 0;
+    absl::Time refilled;
+  };
+  // The identity's entry, created with a full bucket; refilled up to now.
+  Agent& Refilled(const std::string& identity, absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  const AgentLimits limits_;
+  const Clock& clock_;
+  Mutex mu_;
+  std::map<std::string, Agent> agents_ ABSL_GUARDED_BY(mu_);
+};
+
+// Per stream: Hello -> identity and stream-limit checks -> Welcome; then for each batch, validation
+// (a bad batch gets a Refusal naming the fault, and the stream goes on), a hand-over to the
 // StorageWriter, and an Ack once the write committed. One batch per stream is
 // in flight at a time: gRPC flow control then paces the agent. A failed write
 // ends the stream with the write's status (e.g. RESOURCE_EXHAUSTED when the
 // disk is full) so that the agent re-sends after its back-off.
+//
+// Under mutual TLS the client certificate must name the Hello's server (see
+// Options::require_client_identity); otherwise the stream ends with
+// PERMISSION_DENIED. An agent over its event rate still has every batch
+// stored, but gets a Throttle before the Ack (AgentLimiter).
 //
 // Thread-safe. Reactions never block (STYLE.md §3.5).
 class IngestService final : public v1::Ingest::CallbackService {
@@ -38,10 +92,18 @@ class IngestService final : public v1::Ingest::CallbackService {
     // Default: 16 MiB.
     size_t max_batch_bytes = 16 * 1024 * 1024;
     std::string collector_version;
+    // Mutual TLS: the client certificate must name Hello.server, as a DNS
+    // subject alternative name or as the subject CN, compared
+    // case-insensitively and exactly (a certificate for "sync01" does not
+    // cover "sync01.contoso.com"; issue one naming both if agents use
+    // either). The agent identity for the limits is then that server name;
+    // without it, the Hello's agent_id. Default: false.
+    bool require_client_identity = false;
+    AgentLimits agent_limits;
   };
 
-  // `writer` must outlive the service and every stream.
-  IngestService(StorageWriter& writer, const Options& options);
+  // `writer` and `clock` must outlive the service and every stream.
+  IngestService(StorageWriter& writer, const Clock& clock, const Options& options);
 
   grpc::ServerBidiReactor<v1::AgentMessage, v1::CollectorMessage>* StreamEvents(
       grpc::CallbackServerContext* context) override;
@@ -53,6 +115,7 @@ class IngestService final : public v1::Ingest::CallbackService {
   StorageWriter& writer_;
   const Options options_;
   IngestStats stats_;
+  AgentLimiter limiter_;
 };
 
 }  // namespace syncwatch::collector

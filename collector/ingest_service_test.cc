@@ -1,5 +1,6 @@
 // The ingest protocol over real gRPC (TCP on 127.0.0.1) into a real RocksDB.
 #include <grpcpp/create_channel.h>
+#include <grpcpp/security/credentials.h>
 #include <httplib.h>
 
 #include <memory>
@@ -11,12 +12,55 @@
 #include "gtest/gtest.h"
 #include "syncwatch/v1/ingest.grpc.pb.h"
 #include "syncwatch/v1/query.grpc.pb.h"
+#include "tests/testutil/fixtures.h"
+#include "tests/testutil/subprocess.h"
 #include "tests/testutil/test_util.h"
 
 namespace syncwatch::collector {
 namespace {
 
+using ::syncwatch::testing::StatusIs;
 using ::testing::HasSubstr;
+
+TEST(AgentLimiter, RefusesStreamsBeyondTheLimitUntilOneEnds) {
+  testing::FakeClock clock;
+  AgentLimits limits;
+  limits.max_streams_per_agent = 2;
+  AgentLimiter limiter(limits, clock);
+  SYNCWATCH_EXPECT_OK(limiter.AcquireStream("sync01"));
+  SYNCWATCH_EXPECT_OK(limiter.AcquireStream("sync01"));
+  EXPECT_THAT(limiter.AcquireStream("sync01"),
+              StatusIs(absl::StatusCode::kResourceExhausted,
+                       HasSubstr("sync01 already has 2 streams open "
+                                 "(limits.max_streams_per_agent is 2)")));
+  SYNCWATCH_EXPECT_OK(limiter.AcquireStream("sync02"));  // each agent has its own
+  limiter.ReleaseStream("sync01");
+  SYNCWATCH_EXPECT_OK(limiter.AcquireStream("sync01"));
+}
+
+TEST(AgentLimiter, AllowsABurstOfTwoSecondsThenAsksForAPauseThatRepaysTheDebt) {
+  testing::FakeClock clock;
+  AgentLimits limits;
+  limits.agent_events_per_second = 100;
+  AgentLimiter limiter(limits, clock);
+  EXPECT_EQ(limiter.TakeEvents("sync01", 150), absl::ZeroDuration());
+  EXPECT_EQ(limiter.TakeEvents("sync01", 50), absl::ZeroDuration());  // the burst is 200
+  EXPECT_EQ(limiter.TakeEvents("sync01", 150), absl::Milliseconds(1500));
+  EXPECT_EQ(limiter.TakeEvents("sync02", 10), absl::ZeroDuration());  // its own bucket
+  clock.Advance(absl::Milliseconds(1500));                            // the agent paused as asked
+  EXPECT_EQ(limiter.TakeEvents("sync01", 100), absl::Seconds(1));
+  clock.Advance(absl::Minutes(5));  // the bucket refills, to the burst only
+  EXPECT_EQ(limiter.TakeEvents("sync01", 200), absl::ZeroDuration());
+  EXPECT_EQ(limiter.TakeEvents("sync01", 1), absl::Milliseconds(10));
+}
+
+TEST(AgentLimiter, AskedPauseIsCappedAtAMinute) {
+  testing::FakeClock clock;
+  AgentLimits limits;
+  limits.agent_events_per_second = 1;
+  AgentLimiter limiter(limits, clock);
+  EXPECT_EQ(limiter.TakeEvents("sync01", 1000000), absl::Minutes(1));
+}
 
 class IngestServiceTest : public ::testing::Test {
  protected:
@@ -29,8 +73,13 @@ class IngestServiceTest : public ::testing::Test {
     auto server = CollectorServer::Start(options_, clock_);
     ASSERT_TRUE(server.ok()) << server.status();
     server_ = *std::move(server);
-    channel_ = grpc::CreateChannel("127.0.0.1:" + std::to_string(server_->port()),
-                                   grpc::InsecureChannelCredentials());
+    grpc::ChannelArguments args;
+    // A channel of its own per collector start, so that a new certificate is
+    // used (gRPC shares connections between channels by default).
+    args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+    if (options_.tls.enabled()) args.SetSslTargetNameOverride("collector.test");
+    channel_ = grpc::CreateCustomChannel("127.0.0.1:" + std::to_string(server_->port()),
+                                         credentials_, args);
     ingest_ = v1::Ingest::NewStub(channel_);
     query_ = v1::Query::NewStub(channel_);
   }
@@ -40,13 +89,14 @@ class IngestServiceTest : public ::testing::Test {
     std::unique_ptr<grpc::ClientReaderWriter<v1::AgentMessage, v1::CollectorMessage>> rw;
   };
 
-  std::unique_ptr<Stream> Open(const std::string& epoch = "e1") {
+  std::unique_ptr<Stream> Open(const std::string& epoch = "e1",
+                               const std::string& server = "sync01") {
     auto s = std::make_unique<Stream>();
     s->context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
     s->rw = ingest_->StreamEvents(&s->context);
     v1::AgentMessage hello;
-    hello.mutable_hello()->set_agent_id("agent-sync01");
-    hello.mutable_hello()->set_server("sync01");
+    hello.mutable_hello()->set_agent_id("agent-" + server);
+    hello.mutable_hello()->set_server(server);
     hello.mutable_hello()->set_tenant("fabrikam.onmicrosoft.com");
     hello.mutable_hello()->set_role(v1::SERVER_ROLE_ACTIVE);
     hello.mutable_hello()->set_agent_version("test");
@@ -72,18 +122,54 @@ class IngestServiceTest : public ::testing::Test {
     return m;
   }
 
-  int StoredRuns() {
+  int StoredRuns(const std::string& server = "") {
     grpc::ClientContext ctx;
     v1::ListRunsRequest req;
+    req.set_page_size(1000);
     v1::ListRunsResponse resp;
     grpc::Status s = query_->ListRuns(&ctx, req, &resp);
     EXPECT_TRUE(s.ok()) << s.error_message();
-    return resp.runs_size();
+    int n = 0;
+    for (const v1::StoredRun& r : resp.runs()) n += server.empty() || r.server() == server;
+    return n;
+  }
+
+  // A batch of `events` runs with distinct ids.
+  static v1::AgentMessage BigBatch(uint64_t seq, int events) {
+    v1::AgentMessage m = Batch(seq, absl::StrCat("run-", seq, "-0"));
+    for (int i = 1; i < events; ++i) {
+      v1::Event* e = m.mutable_batch()->add_events();
+      *e = m.batch().events(0);
+      e->mutable_run()->set_run_history_id(absl::StrCat("run-", seq, "-", i));
+    }
+    return m;
+  }
+
+  // Restarts the collector with mutual TLS (MakeTestPki's files) and connects
+  // with the client certificate for sync01.
+  void RestartWithMutualTls() {
+    server_.reset();
+    ASSERT_TRUE(testing::MakeTestPki(dir_.path()));
+    const std::string pki = dir_.path() + "/";
+    options_.tls = ServerTls{pki + "server.pem", pki + "server.key", pki + "ca.pem"};
+    grpc::SslCredentialsOptions ssl;
+    ssl.pem_root_certs = testing::ReadFileOrEmpty(pki + "ca.pem");
+    ssl.pem_cert_chain = testing::ReadFileOrEmpty(pki + "client.pem");
+    ssl.pem_private_key = testing::ReadFileOrEmpty(pki + "client.key");
+    credentials_ = grpc::SslCredentials(ssl);
+    StartCollector();
+  }
+
+  std::string Metrics() {
+    httplib::Client http("127.0.0.1", server_->http_port());
+    auto metrics = http.Get("/metrics");
+    return metrics ? metrics->body : "";
   }
 
   testing::TempDir dir_;
   testing::FakeClock clock_;
   CollectorOptions options_;
+  std::shared_ptr<grpc::ChannelCredentials> credentials_ = grpc::InsecureChannelCredentials();
   std::unique_ptr<CollectorServer> server_;
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<v1::Ingest::Stub> ingest_;
@@ -262,6 +348,88 @@ TEST_F(IngestServiceTest, BusyHttpPortFailsStartupNamingIt) {
   auto second = CollectorServer::Start(o, clock_);
   EXPECT_FALSE(second.ok());
   EXPECT_THAT(std::string(second.status().message()), HasSubstr(o.http_listen));
+}
+
+// issue 6: under mutual TLS an agent writes only for the server its
+// certificate names.
+TEST_F(IngestServiceTest, MutualTlsAgentWritesForTheServerItsCertificateNames) {
+  RestartWithMutualTls();
+  auto s = Open("e1", "sync01");
+  v1::CollectorMessage m;
+  ASSERT_TRUE(s->rw->Read(&m));
+  ASSERT_TRUE(m.has_welcome()) << m.DebugString();
+  ASSERT_TRUE(s->rw->Write(Batch(1, "run-a")));
+  ASSERT_TRUE(s->rw->Read(&m));
+  EXPECT_TRUE(m.has_ack()) << m.DebugString();
+  s->rw->WritesDone();
+  EXPECT_TRUE(s->rw->Finish().ok());
+
+  auto upper = Open("e1", "SYNC01");  // names compare case-insensitively
+  ASSERT_TRUE(upper->rw->Read(&m));
+  EXPECT_TRUE(m.has_welcome());
+  EXPECT_EQ(server_->ingest_stats().identity_rejections.load(), 0u);
+}
+
+TEST_F(IngestServiceTest, MutualTlsAgentCannotWriteForAnotherServer) {
+  RestartWithMutualTls();
+  auto s = Open("e1", "sync02");
+  (void)s->rw->Write(Batch(1, "run-forged"));
+  v1::CollectorMessage m;
+  EXPECT_FALSE(s->rw->Read(&m));
+  grpc::Status st = s->rw->Finish();
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_THAT(st.error_message(),
+              HasSubstr("the client certificate names sync01, not server sync02"));
+  EXPECT_EQ(server_->ingest_stats().identity_rejections.load(), 1u);
+  EXPECT_THAT(Metrics(), HasSubstr("syncwatch_ingest_identity_rejections_total 1\n"));
+  EXPECT_EQ(StoredRuns("sync02"), 0);
+  EXPECT_EQ(StoredRuns(), 0);
+}
+
+TEST_F(IngestServiceTest, StreamsBeyondTheLimitPerAgentAreRefused) {
+  server_.reset();
+  options_.agent_limits.max_streams_per_agent = 2;
+  StartCollector();
+  v1::CollectorMessage m;
+  auto first = Open("e1");
+  ASSERT_TRUE(first->rw->Read(&m));
+  auto second = Open("e1");
+  ASSERT_TRUE(second->rw->Read(&m));
+  auto third = Open("e1");
+  EXPECT_FALSE(third->rw->Read(&m));
+  grpc::Status st = third->rw->Finish();
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_THAT(st.error_message(), HasSubstr("limits.max_streams_per_agent is 2"));
+  EXPECT_EQ(server_->ingest_stats().stream_limit_rejections.load(), 1u);
+
+  auto other = Open("e1", "sync02");  // another agent is not affected
+  ASSERT_TRUE(other->rw->Read(&m));
+  EXPECT_TRUE(m.has_welcome());
+}
+
+TEST_F(IngestServiceTest, OverTheRateAThrottleComesBeforeTheAckAndNothingIsDropped) {
+  server_.reset();
+  options_.agent_limits.agent_events_per_second = 10;  // a burst of 20; the clock stands still
+  StartCollector();
+  auto s = Open();
+  v1::CollectorMessage m;
+  ASSERT_TRUE(s->rw->Read(&m));
+  ASSERT_TRUE(s->rw->Write(BigBatch(1, 15)));
+  ASSERT_TRUE(s->rw->Read(&m));
+  ASSERT_TRUE(m.has_ack()) << m.DebugString();  // within the burst
+
+  ASSERT_TRUE(s->rw->Write(BigBatch(2, 15)));
+  ASSERT_TRUE(s->rw->Read(&m));
+  ASSERT_TRUE(m.has_throttle()) << m.DebugString();
+  EXPECT_EQ(FromProtoDuration(m.throttle().retry_after()), absl::Seconds(1));
+  EXPECT_THAT(m.throttle().reason(), HasSubstr("limits.agent_events_per_second (10)"));
+  ASSERT_TRUE(s->rw->Read(&m));
+  ASSERT_TRUE(m.has_ack()) << m.DebugString();
+  EXPECT_EQ(m.ack().seq(), 2u);
+
+  EXPECT_EQ(StoredRuns(), 30);
+  EXPECT_EQ(server_->ingest_stats().throttles.load(), 1u);
+  EXPECT_THAT(Metrics(), HasSubstr("syncwatch_ingest_throttles_total 1\n"));
 }
 
 }  // namespace

@@ -1,14 +1,20 @@
 #include "collector/query_service.h"
 
+#include <algorithm>
 #include <functional>
+#include <map>
+#include <set>
 #include <string>
+#include <utility>
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "collector/record_keys.h"
+#include "collector/server_state.h"
 #include "common/grpc_status.h"
 #include "common/key_codec.h"
+#include "common/status_macros.h"
 #include "common/time_util.h"
 
 namespace syncwatch::collector {
@@ -95,23 +101,243 @@ absl::StatusOr<Record> Parse(absl::string_view bytes) {
   return r;
 }
 
+constexpr int64_t kEngineDefaultThreshold = 500;
+constexpr absl::Duration kDefaultRunsWindow = absl::Hours(24 * 7);
+constexpr int kDefaultMaxRuns = 200;
+constexpr int kDefaultMaxErrors = 1000;
+
+int Limit(int requested, int fallback) {
+  if (requested <= 0) return fallback;
+  return std::min(requested, kMaxPageSize);
+}
+
+bool AlertMatches(const v1::Alert& a, const v1::Filter& f) {
+  if (!f.server().empty() && a.server() != f.server()) return false;
+  if (!f.tenant().empty() && a.tenant() != f.tenant()) return false;
+  return true;
+}
+
 }  // namespace
+
+QueryService::QueryService(const Store& store, const Clock& clock, Options options)
+    : store_(store), clock_(clock), options_(std::move(options)) {}
+
+absl::StatusOr<std::vector<v1::ServerInfo>> QueryService::JudgedServers(
+    const v1::Filter& filter) const {
+  // Every record, also those the filter leaves out: a tenant peer may be the
+  // one that reported the deletion threshold.
+  std::vector<v1::ServerInfo> all;
+  auto it = store_.NewIterator(Family::kServers, nullptr);
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    SYNCWATCH_ASSIGN_OR_RETURN(v1::ServerInfo info, Parse<v1::ServerInfo>(absl::string_view(
+                                                        it->value().data(), it->value().size())));
+    all.push_back(std::move(info));
+  }
+  SYNCWATCH_RETURN_IF_ERROR(FromRocksStatus(it->status(), "read servers"));
+
+  TenantThresholds thresholds;
+  for (const v1::ServerInfo& info : all) thresholds.Add(info);
+  std::vector<v1::Alert> firing;
+  if (options_.alerts != nullptr) firing = options_.alerts->Firing();
+  std::map<std::string, std::vector<const v1::Alert*>> firing_by_server;
+  for (const v1::Alert& a : firing) {
+    if (!a.server().empty()) firing_by_server[a.server()].push_back(&a);
+  }
+  static const std::vector<const v1::Alert*> kNone;
+
+  // Judge in place first: `thresholds` points into `all`.
+  std::vector<bool> wanted(all.size(), false);
+  for (size_t i = 0; i < all.size(); ++i) {
+    v1::ServerInfo& info = all[i];
+    if (!filter.server().empty() && info.server() != filter.server()) continue;
+    if (!filter.tenant().empty() && info.tenant() != filter.tenant()) continue;
+    wanted[i] = true;
+    auto alerts = firing_by_server.find(info.server());
+    JudgeHealth(
+        thresholds.For(info),
+        options_.default_threshold ? options_.default_threshold(info) : kEngineDefaultThreshold,
+        alerts == firing_by_server.end() ? kNone : alerts->second, &info);
+  }
+  std::vector<v1::ServerInfo> out;
+  for (size_t i = 0; i < all.size(); ++i) {
+    if (wanted[i]) out.push_back(std::move(all[i]));
+  }
+  return out;
+}
 
 grpc::Status QueryService::ListServers(grpc::ServerContext*, const v1::ListServersRequest* request,
                                        v1::ListServersResponse* response) {
-  const v1::Filter& f = request->filter();
-  std::string prefix = f.server().empty() ? "" : ServerKey(f.server());
-  absl::Status st = ScanPage(
-      store_, Family::kServers, prefix, request->page_token(), PageSize(request->page_size()),
-      [&](absl::string_view bytes) -> absl::StatusOr<bool> {
-        auto info = Parse<v1::ServerInfo>(bytes);
-        if (!info.ok()) return info.status();
-        if (!f.tenant().empty() && f.tenant() != info->tenant()) return false;
-        *response->add_servers() = *std::move(info);
-        return true;
-      },
-      response->mutable_next_page_token());
-  return ToGrpcStatus(st);
+  std::string after;
+  if (!request->page_token().empty() &&
+      !absl::WebSafeBase64Unescape(request->page_token(), &after)) {
+    return ToGrpcStatus(absl::InvalidArgumentError("page_token is not valid for this query"));
+  }
+  auto servers = JudgedServers(request->filter());
+  if (!servers.ok()) return ToGrpcStatus(servers.status());
+  const int page_size = PageSize(request->page_size());
+  for (v1::ServerInfo& info : *servers) {  // by name: the store's key order
+    if (!request->page_token().empty() && info.server() <= after) continue;
+    if (response->servers_size() == page_size) {
+      response->set_next_page_token(
+          absl::WebSafeBase64Escape(response->servers(page_size - 1).server()));
+      break;
+    }
+    *response->add_servers() = std::move(info);
+  }
+  return grpc::Status::OK;
+}
+
+absl::StatusOr<v1::FleetSummaryResponse> QueryService::FleetSummary(
+    const v1::FleetSummaryRequest& request) const {
+  const v1::Filter& f = request.filter();
+  if (!f.connector().empty() || !f.result().empty() || !f.error_type().empty() || f.has_since()) {
+    return absl::InvalidArgumentError("FleetSummary: only filter.server and filter.tenant apply");
+  }
+  v1::FleetSummaryResponse out;
+  *out.mutable_generated_at() = ToProtoTimestamp(clock_.Now());
+  SYNCWATCH_ASSIGN_OR_RETURN(std::vector<v1::ServerInfo> servers, JudgedServers(f));
+  std::stable_sort(servers.begin(), servers.end(),
+                   [](const v1::ServerInfo& a, const v1::ServerInfo& b) {
+                     return HealthRank(a.health()) < HealthRank(b.health());
+                   });
+  std::set<std::string> tenants;
+  for (v1::ServerInfo& info : servers) {
+    tenants.insert(TenantGroup(info));
+    if (info.role() == v1::SERVER_ROLE_STAGING) {
+      out.set_staging_servers(out.staging_servers() + 1);
+    } else {
+      out.set_active_servers(out.active_servers() + 1);
+    }
+    switch (info.health()) {
+      case v1::HEALTH_OK:
+        out.set_ok(out.ok() + 1);
+        break;
+      case v1::HEALTH_WARNING:
+        out.set_warning(out.warning() + 1);
+        break;
+      case v1::HEALTH_CRITICAL:
+        out.set_critical(out.critical() + 1);
+        break;
+      default:
+        out.set_unknown(out.unknown() + 1);
+        break;
+    }
+    out.set_pending_deletes(out.pending_deletes() + info.pending_deletes());
+    *out.add_server_list() = std::move(info);
+  }
+  out.set_servers(out.server_list_size());
+  out.set_tenants(static_cast<int32_t>(tenants.size()));
+  if (options_.alerts != nullptr) {
+    for (const v1::Alert& a : options_.alerts->Firing()) {
+      if (!AlertMatches(a, f)) continue;
+      out.set_open_alerts(out.open_alerts() + 1);
+      if (a.severity() == "critical") out.set_open_critical_alerts(out.open_critical_alerts() + 1);
+    }
+  }
+  return out;
+}
+
+absl::StatusOr<v1::GetServerResponse> QueryService::GetServer(
+    const v1::GetServerRequest& request) const {
+  if (request.server().empty()) return absl::InvalidArgumentError("GetServer: server is empty");
+  v1::Filter only;
+  only.set_server(request.server());
+  SYNCWATCH_ASSIGN_OR_RETURN(std::vector<v1::ServerInfo> found, JudgedServers(only));
+  if (found.empty()) {
+    return absl::NotFoundError(
+        absl::StrCat("no server named \"", request.server(), "\" has reported to this collector"));
+  }
+  v1::GetServerResponse out;
+  *out.mutable_server() = std::move(found.front());
+  const v1::ServerInfo& info = out.server();
+
+  // Runs: from `since` on, per connector (keys are server, connector, start).
+  const int64_t since = ToUnixMicrosOrZero(
+      request.has_runs_since() ? request.runs_since()
+                               : ToProtoTimestamp(clock_.Now() - kDefaultRunsWindow));
+  std::vector<v1::StoredRun> runs;
+  for (const v1::ConnectorState& c : info.connectors()) {
+    const std::string prefix = ServerConnectorPrefix(info.server(), c.connector());
+    const std::string bound = PrefixUpperBound(prefix);
+    rocksdb::Slice bound_slice(bound);
+    auto it = store_.NewIterator(Family::kRuns, &bound_slice);
+    for (it->Seek(KeyBuilder().String(info.server()).String(c.connector()).Int64(since).Take());
+         it->Valid(); it->Next()) {
+      SYNCWATCH_ASSIGN_OR_RETURN(v1::StoredRun run, Parse<v1::StoredRun>(absl::string_view(
+                                                        it->value().data(), it->value().size())));
+      runs.push_back(std::move(run));
+    }
+    SYNCWATCH_RETURN_IF_ERROR(FromRocksStatus(it->status(), "read runs"));
+  }
+  std::sort(runs.begin(), runs.end(), [](const v1::StoredRun& a, const v1::StoredRun& b) {
+    return ToUnixMicrosOrZero(a.run().start_time()) > ToUnixMicrosOrZero(b.run().start_time());
+  });
+  const size_t max_runs = static_cast<size_t>(Limit(request.max_runs(), kDefaultMaxRuns));
+  if (runs.size() > max_runs) runs.resize(max_runs);
+  for (v1::StoredRun& run : runs) *out.add_runs() = std::move(run);
+
+  const std::string prefix = ServerPrefix(info.server());
+  const std::string bound = PrefixUpperBound(prefix);
+  rocksdb::Slice bound_slice(bound);
+  {
+    auto it = store_.NewIterator(Family::kSnapshots, &bound_slice);
+    for (it->Seek(prefix); it->Valid(); it->Next()) {
+      SYNCWATCH_ASSIGN_OR_RETURN(*out.add_pending_exports(),
+                                 Parse<v1::StoredPendingExports>(
+                                     absl::string_view(it->value().data(), it->value().size())));
+    }
+    SYNCWATCH_RETURN_IF_ERROR(FromRocksStatus(it->status(), "read pending exports"));
+  }
+  {
+    const int max_errors = Limit(request.max_errors(), kDefaultMaxErrors);
+    auto it = store_.NewIterator(Family::kExportErrors, &bound_slice);
+    for (it->Seek(prefix); it->Valid(); it->Next()) {
+      if (out.export_errors_size() == max_errors) {
+        out.set_export_errors_truncated(true);
+        break;
+      }
+      SYNCWATCH_ASSIGN_OR_RETURN(
+          *out.add_export_errors(),
+          Parse<v1::StoredExportError>(absl::string_view(it->value().data(), it->value().size())));
+    }
+    SYNCWATCH_RETURN_IF_ERROR(FromRocksStatus(it->status(), "read export errors"));
+  }
+  {
+    // Alerts are few: scan them all for this server's.
+    std::vector<v1::Alert> alerts;
+    auto it = store_.NewIterator(Family::kAlerts, nullptr);
+    for (it->SeekToFirst(); it->Valid(); it->Next()) {
+      SYNCWATCH_ASSIGN_OR_RETURN(
+          v1::Alert a, Parse<v1::Alert>(absl::string_view(it->value().data(), it->value().size())));
+      if (a.server() == info.server()) alerts.push_back(std::move(a));
+    }
+    SYNCWATCH_RETURN_IF_ERROR(FromRocksStatus(it->status(), "read alerts"));
+    std::sort(alerts.begin(), alerts.end(), [](const v1::Alert& a, const v1::Alert& b) {
+      const bool af = a.state() == v1::ALERT_STATE_FIRING;
+      const bool bf = b.state() == v1::ALERT_STATE_FIRING;
+      if (af != bf) return af;
+      return ToUnixMicrosOrZero(a.last_change()) > ToUnixMicrosOrZero(b.last_change());
+    });
+    for (v1::Alert& a : alerts) *out.add_alerts() = std::move(a);
+  }
+  return out;
+}
+
+grpc::Status QueryService::FleetSummary(grpc::ServerContext*,
+                                        const v1::FleetSummaryRequest* request,
+                                        v1::FleetSummaryResponse* response) {
+  auto out = FleetSummary(*request);
+  if (!out.ok()) return ToGrpcStatus(out.status());
+  *response = *std::move(out);
+  return grpc::Status::OK;
+}
+
+grpc::Status QueryService::GetServer(grpc::ServerContext*, const v1::GetServerRequest* request,
+                                     v1::GetServerResponse* response) {
+  auto out = GetServer(*request);
+  if (!out.ok()) return ToGrpcStatus(out.status());
+  *response = *std::move(out);
+  return grpc::Status::OK;
 }
 
 grpc::Status QueryService::ListRuns(grpc::ServerContext*, const v1::ListRunsRequest* request,

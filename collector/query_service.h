@@ -4,7 +4,14 @@
 #ifndef SYNCWATCH_COLLECTOR_QUERY_SERVICE_H_
 #define SYNCWATCH_COLLECTOR_QUERY_SERVICE_H_
 
+#include <cstdint>
+#include <functional>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "collector/alerts/alert_store.h"
 #include "collector/store.h"
+#include "common/clock.h"
 #include "syncwatch/v1/query.grpc.pb.h"
 
 namespace syncwatch::collector {
@@ -12,8 +19,27 @@ namespace syncwatch::collector {
 // Thread-safe. Page tokens are opaque (the last key returned, base64).
 class QueryService final : public v1::Query::Service {
  public:
-  // `store` must outlive the service.
-  explicit QueryService(const Store& store) : store_(store) {}
+  struct Options {
+    // The alerts firing now, for open_alerts and health; nullptr: none.
+    // Must outlive the service. Default: none.
+    const alerts::AlertStore* alerts = nullptr;
+    // The deletion threshold the rules apply to a server when no agent of its
+    // tenant reported one. Default: 500 for every server.
+    std::function<int64_t(const v1::ServerInfo&)> default_threshold;
+  };
+
+  // `store` and `clock` must outlive the service.
+  QueryService(const Store& store, const Clock& clock, Options options);
+
+  // The bodies of the FleetSummary and GetServer calls, for the web page.
+  absl::StatusOr<v1::FleetSummaryResponse> FleetSummary(
+      const v1::FleetSummaryRequest& request) const;
+  absl::StatusOr<v1::GetServerResponse> GetServer(const v1::GetServerRequest& request) const;
+
+  grpc::Status FleetSummary(grpc::ServerContext* context, const v1::FleetSummaryRequest* request,
+                            v1::FleetSummaryResponse* response) override;
+  grpc::Status GetServer(grpc::ServerContext* context, const v1::GetServerRequest* request,
+                         v1::GetServerResponse* response) override;
 
   grpc::Status ListServers(grpc::ServerContext* context, const v1::ListServersRequest* request,
                            v1::ListServersResponse* response) override;
@@ -29,7 +55,12 @@ class QueryService final : public v1::Query::Service {
                           v1::ListAlertsResponse* response) override;
 
  private:
+  // Every server record, by name, with the query-time fields filled in.
+  absl::StatusOr<std::vector<v1::ServerInfo>> JudgedServers(const v1::Filter& filter) const;
+
   const Store& store_;
+  const Clock& clock_;
+  const Options options_;
 };
 
 }  // namespace syncwatch::collector

@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "collector/record_keys.h"
+#include "collector/server_state.h"
 #include "common/key_codec.h"
 #include "common/log.h"
 #include "common/status_macros.h"
@@ -94,11 +95,14 @@ absl::Status ApplyExportError(GroupView& view, const std::string& server, const 
 absl::Status ApplyRun(GroupView& view, const std::string& server, const std::string& tenant,
                       const v1::RunProfileResult& run) {
   const std::string key = RunKey(server, run);
-  SYNCWATCH_ASSIGN_OR_RETURN(auto existing, view.Get<v1::StoredRun>(Family::kRuns, key));
   // A run seen while in progress and again when complete keeps the complete
-  // version, whatever order the reports arrive in.
-  if (existing && existing->run().is_run_complete() && !run.is_run_complete()) {
-    return absl::OkStatus();
+  // version, whatever order the reports arrive in. A complete report replaces
+  // whatever is stored, so only an in-progress one needs to look: on a store
+  // of some size that read (an SST index block or two per run) was most of
+  // the writer's time.
+  if (!run.is_run_complete()) {
+    SYNCWATCH_ASSIGN_OR_RETURN(auto existing, view.Get<v1::StoredRun>(Family::kRuns, key));
+    if (existing && existing->run().is_run_complete()) return absl::OkStatus();
   }
   v1::StoredRun record;
   record.set_server(server);
@@ -280,9 +284,11 @@ void StorageWriter::CommitGroup(std::deque<Submission>& group) {
           switch (e.kind_case()) {
             case v1::Event::kRun:
               st = ApplyRun(view, info.server(), info.tenant(), e.run());
+              ApplyRunToState(e.run(), &info);
               break;
             case v1::Event::kPendingExports:
               st = ApplySnapshot(view, info.server(), info.tenant(), e.pending_exports());
+              ApplySnapshotToState(e.pending_exports(), &info);
               break;
             case v1::Event::kExportError:
               st = ApplyExportError(view, info.server(), info.tenant(), e.export_error());
@@ -291,6 +297,8 @@ void StorageWriter::CommitGroup(std::deque<Submission>& group) {
               *info.mutable_settings() = e.settings();
               break;
             case v1::Event::kHeartbeat:
+              *info.mutable_last_heartbeat() = e.heartbeat();
+              break;
             case v1::Event::KIND_NOT_SET:
               break;
           }

@@ -89,7 +89,7 @@ class StorageWriterTest : public ::testing::Test {
   }
 
   std::vector<v1::StoredRun> Runs() {
-    QueryService q(*store_);
+    QueryService q(*store_, clock_, {});
     v1::ListRunsRequest req;
     v1::ListRunsResponse resp;
     grpc::Status s = q.ListRuns(nullptr, &req, &resp);
@@ -182,7 +182,7 @@ TEST_F(StorageWriterTest, ExportErrorsInRunStepsAreIndexedWithTheirFirstOccurren
   e2->set_retry_count(1);
   SYNCWATCH_ASSERT_OK(Submit(Agent(), Batch(2, {later})).status);
 
-  QueryService q(*store_);
+  QueryService q(*store_, clock_, {});
   v1::ListExportErrorsRequest req;
   v1::ListExportErrorsResponse resp;
   ASSERT_TRUE(q.ListExportErrors(nullptr, &req, &resp).ok());
@@ -204,7 +204,7 @@ TEST_F(StorageWriterTest, SettingsDecideTheRoleAndLastSeenFollowsTheClock) {
   clock_.Advance(absl::Minutes(5));
   SYNCWATCH_ASSERT_OK(Submit(Agent(), nullptr).status);  // a Hello's sign of life
 
-  QueryService q(*store_);
+  QueryService q(*store_, clock_, {});
   v1::ListServersRequest req;
   v1::ListServersResponse resp;
   ASSERT_TRUE(q.ListServers(nullptr, &req, &resp).ok());
@@ -298,7 +298,7 @@ TEST_F(StorageWriterTest, PendingExportSnapshotLatestWinsAndHistoryKeepsFigures)
   };
   SYNCWATCH_ASSERT_OK(Submit(Agent(), snap(2000, 10, 1)).status);
   SYNCWATCH_ASSERT_OK(Submit(Agent(), snap(1000, 700, 2)).status);  // older, arrives late
-  QueryService q(*store_);
+  QueryService q(*store_, clock_, {});
   v1::ListPendingExportsRequest req;
   v1::ListPendingExportsResponse resp;
   ASSERT_TRUE(q.ListPendingExports(nullptr, &req, &resp).ok());

@@ -1,14 +1,39 @@
 #include "common/tls.h"
 
+#include <grpcpp/security/tls_certificate_provider.h>
+#include <grpcpp/security/tls_certificate_verifier.h>
+#include <grpcpp/security/tls_credentials_options.h>
+
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
 #include <sstream>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
 
 namespace syncwatch {
+namespace {
+
+using ::grpc::experimental::FileWatcherCertificateProvider;
+
+unsigned int RefreshSeconds(absl::Duration interval) {
+  return static_cast<unsigned int>(std::clamp<int64_t>(
+      absl::ToInt64Seconds(absl::Ceil(interval, absl::Seconds(1))), 1, int64_t{24} * 3600));
+}
+
+// Reads each named file once so that a missing or unreadable one is an error
+// naming it now; gRPC's file watcher would only log it and fail handshakes.
+absl::Status CheckReadable(std::initializer_list<std::pair<const char*, std::string>> files) {
+  for (const auto& [what, path] : files) {
+    if (!path.empty()) SYNCWATCH_RETURN_IF_ERROR(ReadPemFile(path, what).status());
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
 
 absl::StatusOr<std::string> ReadPemFile(const std::string& path, const std::string& what) {
   std::ifstream in(path, std::ios::binary);
@@ -37,14 +62,20 @@ absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> MakeChannelCredentials
   if (tls.cert.empty() != tls.key.empty()) {
     return absl::InvalidArgumentError("tls: cert and key go together (mutual TLS needs both)");
   }
-  grpc::SslCredentialsOptions ssl;
-  SYNCWATCH_ASSIGN_OR_RETURN(ssl.pem_root_certs, ReadPemFile(tls.ca, "tls ca"));
-  if (!tls.cert.empty()) {
-    SYNCWATCH_ASSIGN_OR_RETURN(ssl.pem_cert_chain, ReadPemFile(tls.cert, "tls cert"));
-    SYNCWATCH_ASSIGN_OR_RETURN(ssl.pem_private_key, ReadPemFile(tls.key, "tls key"));
-  }
+  SYNCWATCH_RETURN_IF_ERROR(
+      CheckReadable({{"tls ca", tls.ca}, {"tls cert", tls.cert}, {"tls key", tls.key}}));
+  grpc::experimental::TlsChannelCredentialsOptions options;
+  options.set_certificate_provider(std::make_shared<FileWatcherCertificateProvider>(
+      tls.key, tls.cert, tls.ca, RefreshSeconds(tls.reload_interval)));
+  options.watch_root_certs();
+  if (!tls.cert.empty()) options.watch_identity_key_cert_pairs();
+  // The collector's certificate must chain to `ca` and name the host (or
+  // server_name), as with SslCredentials.
+  options.set_verify_server_certs(true);
+  options.set_certificate_verifier(
+      std::make_shared<grpc::experimental::HostNameCertificateVerifier>());
   if (!tls.server_name.empty()) args->SetSslTargetNameOverride(tls.server_name);
-  return grpc::SslCredentials(ssl);
+  return grpc::experimental::TlsCredentials(options);
 }
 
 absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> MakeServerCredentials(
@@ -56,17 +87,19 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> MakeServerCredentials(
     return grpc::InsecureServerCredentials();
   }
   if (tls.key.empty()) return absl::InvalidArgumentError("tls: cert needs key");
-  grpc::SslServerCredentialsOptions ssl(
-      tls.client_ca.empty() ? GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE
-                            : GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
-  grpc::SslServerCredentialsOptions::PemKeyCertPair pair;
-  SYNCWATCH_ASSIGN_OR_RETURN(pair.cert_chain, ReadPemFile(tls.cert, "tls cert"));
-  SYNCWATCH_ASSIGN_OR_RETURN(pair.private_key, ReadPemFile(tls.key, "tls key"));
-  ssl.pem_key_cert_pairs.push_back(std::move(pair));
-  if (!tls.client_ca.empty()) {
-    SYNCWATCH_ASSIGN_OR_RETURN(ssl.pem_root_certs, ReadPemFile(tls.client_ca, "tls client_ca"));
+  SYNCWATCH_RETURN_IF_ERROR(CheckReadable(
+      {{"tls cert", tls.cert}, {"tls key", tls.key}, {"tls client_ca", tls.client_ca}}));
+  grpc::experimental::TlsServerCredentialsOptions options(
+      std::make_shared<FileWatcherCertificateProvider>(tls.key, tls.cert, tls.client_ca,
+                                                       RefreshSeconds(tls.reload_interval)));
+  options.watch_identity_key_cert_pairs();
+  if (tls.client_ca.empty()) {
+    options.set_cert_request_type(GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE);
+  } else {
+    options.watch_root_certs();
+    options.set_cert_request_type(GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
   }
-  return grpc::SslServerCredentials(ssl);
+  return grpc::experimental::TlsServerCredentials(options);
 }
 
 }  // namespace syncwatch

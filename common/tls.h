@@ -1,5 +1,7 @@
 // TLS settings shared by the agent and the CLI (clients) and the collector
-// (server): PEM files on disk, read once at start-up.
+// (server): PEM files on disk, read at start-up (a missing or unreadable file
+// is a start-up error) and re-read every `reload_interval` afterwards, so that
+// renewed certificates and CAs take effect without a restart.
 #ifndef SYNCWATCH_COMMON_TLS_H_
 #define SYNCWATCH_COMMON_TLS_H_
 
@@ -11,6 +13,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 
 namespace syncwatch {
 
@@ -23,6 +26,9 @@ struct ClientTls {
   // Expected name in the collector's certificate when it differs from the
   // host in the address.
   std::string server_name;
+  // How often the files are checked for changes; rounded up to whole
+  // seconds, at least 1 s. Default: 60 s.
+  absl::Duration reload_interval = absl::Seconds(60);
 
   bool enabled() const { return !ca.empty(); }
 };
@@ -33,6 +39,12 @@ struct ServerTls {
   std::string key;
   // When set, clients must present a certificate signed by this CA (mTLS).
   std::string client_ca;
+  // How often the files are checked for changes (a new file applies to new
+  // connections); rounded up to whole seconds, at least 1 s. Replace files
+  // atomically (write then rename) so that a half-written file is never read;
+  // a cert and key that do not match are ignored until both are new.
+  // Default: 60 s.
+  absl::Duration reload_interval = absl::Seconds(60);
 
   bool enabled() const { return !cert.empty(); }
 };
@@ -41,10 +53,15 @@ struct ServerTls {
 absl::StatusOr<std::string> ReadPemFile(const std::string& path, const std::string& what);
 
 // Credentials for a client channel (insecure when TLS is off); adds the
-// server-name override to `args`. Errors name the file that could not be read.
+// server-name override to `args`. The files are watched for changes (see
+// ClientTls::reload_interval). Errors name the file that could not be read.
 absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> MakeChannelCredentials(
     const ClientTls& tls, grpc::ChannelArguments* args);
 
+// Credentials for the collector's port (insecure when TLS is off). With
+// client_ca, clients must present a certificate that CA signed. The files are
+// watched for changes (see ServerTls::reload_interval). Errors name the file
+// that could not be read.
 absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> MakeServerCredentials(
     const ServerTls& tls);
 

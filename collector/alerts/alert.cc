@@ -6,7 +6,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/strip.h"
-#include "common/server_role.h"
+#include "common/names.h"
 
 namespace syncwatch::collector::alerts {
 namespace {

@@ -373,7 +373,7 @@ TEST_F(AlertEngineTest, ListAlertsFiltersAndPages) {
   Send("sync02", {SettingsEvent(10), SnapshotEvent(20, kT0)});
   clock_.Advance(absl::Minutes(1));
   Send("sync02", {SnapshotEvent(0, kT0 + absl::Minutes(1))});  // resolves sync02's
-  QueryService query(*store_);
+  QueryService query(*store_, clock_, {});
   auto list = [&](v1::AlertState state, const std::string& server, int page_size) {
     std::vector<v1::Alert> out;
     v1::ListAlertsRequest request;
@@ -484,8 +484,13 @@ TEST(CollectorAlerts, AWebhookThatIsDownForAWhileGetsEveryNotification) {
     absl::SleepFor(absl::Milliseconds(20));
   }
   const std::string metrics = (*collector)->RenderMetrics();
-  EXPECT_THAT(metrics, HasSubstr("\nsyncwatch_alert_notifications_delivered_total 2\n"));
-  EXPECT_THAT(metrics, HasSubstr("\nsyncwatch_alert_outbox_notifications 0\n"));
+  const std::string receiver = absl::StrCat("{receiver=\"", deliverer.receiver().id(), "\"}");
+  EXPECT_THAT(metrics, HasSubstr(absl::StrCat("\nsyncwatch_alert_notifications_delivered_total",
+                                              receiver, " 2\n")));
+  EXPECT_THAT(metrics,
+              HasSubstr(absl::StrCat("\nsyncwatch_alert_outbox_notifications", receiver, " 0\n")));
+  EXPECT_THAT(metrics,
+              HasSubstr(absl::StrCat("\nsyncwatch_alert_delivery_failures_total", receiver, " ")));
   EXPECT_THAT(metrics, HasSubstr("\nsyncwatch_alerts_fired_total 1\n"));
   (*collector)->Shutdown();
   EXPECT_THAT(hook.requests(), SizeIs(2));  // nothing twice

@@ -74,7 +74,15 @@ absl::Status AlertStore::Load() {
   }
   if (orphans.Count() > 0) SYNCWATCH_RETURN_IF_ERROR(store_.Write(&orphans));
   for (const std::string& r : receivers_) outbox_sizes_.emplace(r, 0);
-  return absl::OkStatus();
+
+  auto alerts = store_.NewIterator(Family::kAlerts, nullptr);
+  for (alerts->SeekToFirst(); alerts->Valid(); alerts->Next()) {
+    SYNCWATCH_ASSIGN_OR_RETURN(v1::Alert alert, ParseAlert(alerts->value()));
+    if (alert.state() == v1::ALERT_STATE_FIRING) {
+      firing_.emplace(alerts->key().ToString(), std::move(alert));
+    }
+  }
+  return FromRocksStatus(alerts->status(), "load alerts");
 }
 
 absl::StatusOr<AlertStore::Changes> AlertStore::Reconcile(const std::string& scope,
@@ -106,6 +114,8 @@ absl::StatusOr<AlertStore::Changes> AlertStore::Reconcile(const std::string& sco
       ++queued[receiver];
     }
   };
+  // What firing_ becomes once the batch is written: an alert, or nullopt to erase.
+  std::map<std::string, std::optional<v1::Alert>> firing_changes;
   std::set<std::string> seen;
   for (const v1::Alert& a : current) {
     if (!seen.insert(a.fingerprint()).second) continue;  // a rule reported it twice
@@ -126,6 +136,7 @@ absl::StatusOr<AlertStore::Changes> AlertStore::Reconcile(const std::string& sco
       batch.Put(store_.cf(Family::kAlerts), AlertKey(scope, a.fingerprint()),
                 record.SerializeAsString());
       queue(record);
+      firing_changes[AlertKey(scope, a.fingerprint())] = record;
       ++changes.fired;
       continue;
     }
@@ -139,6 +150,7 @@ absl::StatusOr<AlertStore::Changes> AlertStore::Reconcile(const std::string& sco
     if (!google::protobuf::util::MessageDifferencer::Equals(record, old)) {
       batch.Put(store_.cf(Family::kAlerts), AlertKey(scope, a.fingerprint()),
                 record.SerializeAsString());
+      firing_changes[AlertKey(scope, a.fingerprint())] = record;
       ++changes.updated;
     }
   }
@@ -152,13 +164,29 @@ absl::StatusOr<AlertStore::Changes> AlertStore::Reconcile(const std::string& sco
     *old.mutable_last_change() = ts;
     batch.Put(store_.cf(Family::kAlerts), AlertKey(scope, fingerprint), old.SerializeAsString());
     queue(old);
+    firing_changes[AlertKey(scope, fingerprint)] = std::nullopt;
     ++changes.resolved;
   }
   if (batch.Count() == 0) return changes;
   SYNCWATCH_RETURN_IF_ERROR(store_.Write(&batch));
   next_seq_ = seq;
   for (const auto& [receiver, n] : queued) outbox_sizes_[receiver] += n;
+  for (auto& [key, alert] : firing_changes) {
+    if (alert) {
+      firing_[key] = std::move(*alert);
+    } else {
+      firing_.erase(key);
+    }
+  }
   return changes;
+}
+
+std::vector<v1::Alert> AlertStore::Firing() const {
+  MutexLock lock(&mu_);
+  std::vector<v1::Alert> out;
+  out.reserve(firing_.size());
+  for (const auto& [key, alert] : firing_) out.push_back(alert);
+  return out;
 }
 
 absl::StatusOr<std::vector<v1::Alert>> AlertStore::List(const std::string& scope,

@@ -68,6 +68,10 @@ class AlertStore {
   absl::StatusOr<std::vector<v1::Alert>> List(const std::string& scope,
                                               std::optional<v1::AlertState> state) const;
 
+  // Every alert firing now, in key order (scope, fingerprint). From memory:
+  // cheap enough to call for each fleet query.
+  std::vector<v1::Alert> Firing() const;
+
   // The scopes that hold at least one alert.
   absl::StatusOr<std::set<std::string>> Scopes() const;
 
@@ -107,6 +111,8 @@ class AlertStore {
   mutable Mutex mu_;
   uint64_t next_seq_ ABSL_GUARDED_BY(mu_) = 1;
   std::map<std::string, uint64_t> outbox_sizes_ ABSL_GUARDED_BY(mu_);
+  // The firing alerts by AlertKey, kept equal to what the store holds.
+  std::map<std::string, v1::Alert> firing_ ABSL_GUARDED_BY(mu_);
 };
 
 // The key of an alert in the `alerts` family.

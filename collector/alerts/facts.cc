@@ -35,36 +35,9 @@ bool StartsWith(const rocksdb::Slice& key, const std::string& prefix) {
   return key.starts_with(rocksdb::Slice(prefix));
 }
 
-bool IsComplete(const v1::RunProfileResult& run) {
-  return run.is_run_complete() || run.has_end_time();
-}
-
 bool IsExportRun(const v1::RunProfileResult& run) { return RunKind(run) == "export"; }
 
 }  // namespace
-
-std::string RunKind(const v1::RunProfileResult& run) {
-  for (const v1::RunStep& step : run.steps()) {
-    const std::string type = absl::AsciiStrToLower(step.step_type());
-    if (type == "export") return "export";
-    if (absl::StrContains(type, "import")) return "import";
-    if (type == "apply-rules") return "sync";
-  }
-  const std::string profile = absl::AsciiStrToLower(run.run_profile_name());
-  if (absl::StrContains(profile, "export")) return "export";
-  if (absl::StrContains(profile, "import")) return "import";
-  if (absl::StrContains(profile, "sync")) return "sync";
-  return profile;
-}
-
-bool IsSuccessfulResult(absl::string_view result) {
-  return result == "success" || absl::StartsWith(result, "completed-");
-}
-
-std::string TenantGroup(const v1::ServerInfo& info) {
-  if (info.tenant().empty()) return absl::StrCat("server:", absl::AsciiStrToLower(info.server()));
-  return absl::AsciiStrToLower(info.tenant());
-}
 
 absl::StatusOr<std::map<std::string, v1::ServerInfo>> FactsReader::AllServers() const {
   std::map<std::string, v1::ServerInfo> out;
@@ -85,27 +58,9 @@ absl::StatusOr<ServerFacts> FactsReader::ReadServer(
   facts.info = info;
   facts.tenant_group = TenantGroup(info);
 
-  // The threshold lives in the tenant: any agent of the tenant may report it.
-  // This server's own report wins; otherwise the peer heard from last.
-  const v1::ServerInfo* source = nullptr;
-  if (info.has_settings() && info.settings().deletion_threshold_known()) {
-    source = &info;
-  } else if (!info.tenant().empty()) {
-    for (const auto& [name, peer] : servers) {
-      if (name == info.server() || TenantGroup(peer) != facts.tenant_group) continue;
-      if (!peer.has_settings() || !peer.settings().deletion_threshold_known()) continue;
-      if (source == nullptr ||
-          ToUnixMicrosOrZero(peer.last_seen()) > ToUnixMicrosOrZero(source->last_seen())) {
-        source = &peer;
-      }
-    }
-  }
-  if (source != nullptr) {
-    facts.threshold.known = true;
-    facts.threshold.enabled = source->settings().deletion_threshold_enabled();
-    facts.threshold.value = source->settings().deletion_threshold();
-    facts.threshold.reported_by = source->server();
-  }
+  TenantThresholds thresholds;
+  for (const auto& [name, peer] : servers) thresholds.Add(peer);
+  facts.threshold = thresholds.For(info);
   if (liveness_only) return facts;
 
   const RuleSettings settings = rules_.For(info.tenant(), info.server());
@@ -143,7 +98,7 @@ absl::Status FactsReader::ReadRuns(const std::string& server, ServerFacts* facts
     ConnectorActivity& activity = facts->activity[connector];
     const absl::Time start = FromProtoTimestamp(run.start_time());
     activity.oldest_seen = start;
-    if (IsComplete(run)) {
+    if (IsCompleteRun(run)) {
       const std::string kind = RunKind(run);
       if (kinds.insert(kind).second) facts->latest_runs[{connector, kind}] = run;
       if (!activity.last_success && IsSuccessfulResult(run.result())) {

@@ -18,20 +18,14 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "collector/alerts/alerts_options.h"
+#include "collector/server_state.h"
 #include "collector/store.h"
 #include "syncwatch/v1/query.pb.h"
 
 namespace syncwatch::collector::alerts {
 
 // The tenant's export deletion threshold as the rules should apply it.
-struct DeletionThreshold {
-  // False when no agent of the tenant reported it (the rule's default applies).
-  bool known = false;
-  bool enabled = true;
-  int64_t value = 0;
-  // The server whose agent reported it (this one or a peer of the tenant).
-  std::string reported_by;
-};
+using DeletionThreshold = ThresholdSource;
 
 // The latest pending-export snapshot of one connector and the connector's
 // usual level of pending deletes.
@@ -53,14 +47,6 @@ struct ConnectorActivity {
   // Start of the latest complete export run: errors older than it were cleared.
   std::optional<absl::Time> latest_export_start;
 };
-
-// "import", "sync", "export", or the lower-cased profile name when the run's
-// kind cannot be told: runs of one kind replace each other as the connector's
-// current state (a stopped Full Import is over once a Delta Import succeeds).
-std::string RunKind(const v1::RunProfileResult& run);
-
-// True for results that mean the run did its work: "success", "completed-*".
-bool IsSuccessfulResult(absl::string_view result);
 
 struct ServerFacts {
   v1::ServerInfo info;
@@ -91,9 +77,6 @@ struct TenantFacts {
   // tenant's.
   std::vector<const ServerFacts*> servers;
 };
-
-// The group key of a server (see ServerFacts::tenant_group).
-std::string TenantGroup(const v1::ServerInfo& info);
 
 // Reads facts from the store. Not thread-safe; cheap to create.
 class FactsReader {

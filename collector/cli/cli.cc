@@ -149,9 +149,23 @@ absl::Status ServersCommand(const CliOptions& options, Query::StubInterface& stu
   SYNCWATCH_RETURN_IF_ERROR(ListAll(options, stub, &Query::StubInterface::ListServers,
                                     "ListServers", std::move(request), &all));
   const Renderers<v1::ListServersResponse> render = {
-      [](const v1::ListServersResponse& r) { return RenderTable(ServersTable(r)); }, ServersToJson,
-      ServersCsvTable};
+      [](const v1::ListServersResponse& r) { return RenderTable(ServersTable(r.servers())); },
+      ServersToJson, ServersCsvTable};
   return Print(options, all, render, out);
+}
+
+absl::Status FleetCommand(const CliOptions& options, Query::StubInterface& stub,
+                          std::ostream& out) {
+  v1::FleetSummaryRequest request;
+  if (options.server) request.mutable_filter()->set_server(*options.server);
+  if (options.tenant) request.mutable_filter()->set_tenant(*options.tenant);
+  grpc::ClientContext context;
+  context.set_deadline(absl::ToChronoTime(absl::Now() + options.timeout));
+  v1::FleetSummaryResponse fleet;
+  const grpc::Status status = stub.FleetSummary(&context, request, &fleet);
+  if (!status.ok()) return RpcFailure(options, "FleetSummary", status);
+  const Renderers<v1::FleetSummaryResponse> render = {RenderFleet, FleetToJson, FleetCsvTable};
+  return Print(options, fleet, render, out);
 }
 
 absl::Status RunsCommand(const CliOptions& options, Query::StubInterface& stub, std::ostream& out) {
@@ -230,9 +244,10 @@ absl::Status AlertsCommand(const CliOptions& options, Query::StubInterface& stub
   return Print(options, all, render, out);
 }
 
-// A future `fleet` command slots in here once its RPC exists.
 constexpr Command kCommands[] = {
-    {"servers", "sync servers: role, staging mode, agent, last seen, deletion threshold",
+    {"fleet", "every server's health, worst first, with fleet-wide counts",
+     kServerFilter | kTenantFilter, FleetCommand},
+    {"servers", "sync servers by name: health, pending deletes, last cycle, alerts, last seen",
      kServerFilter | kTenantFilter, ServersCommand},
     {"runs", "run-profile results, oldest first per connector",
      kServerFilter | kTenantFilter | kConnectorFilter | kSinceFilter | kTypeFilter, RunsCommand},

@@ -58,7 +58,32 @@ class FakeQueryService final : public v1::Query::Service {
     return alerts_requests_;
   }
 
+  std::vector<v1::FleetSummaryRequest> fleet_requests() {
+    MutexLock lock(&mu_);
+    return fleet_requests_;
+  }
+
   // v1::Query::Service
+  grpc::Status FleetSummary(grpc::ServerContext*, const v1::FleetSummaryRequest* request,
+                            v1::FleetSummaryResponse* response) override {
+    MutexLock lock(&mu_);
+    fleet_requests_.push_back(*request);
+    if (!failure_.ok()) return failure_;
+    response->set_servers(2);
+    response->set_critical(1);
+    response->set_ok(1);
+    v1::ServerInfo& bad = *response->add_server_list();
+    bad.set_server("sync02");
+    bad.set_health(v1::HEALTH_CRITICAL);
+    bad.set_pending_deletes(612);
+    bad.set_deletion_threshold(500);
+    bad.set_deletion_threshold_enabled(true);
+    v1::ServerInfo& good = *response->add_server_list();
+    good.set_server("sync01");
+    good.set_health(v1::HEALTH_OK);
+    return grpc::Status::OK;
+  }
+
   grpc::Status ListServers(grpc::ServerContext*, const v1::ListServersRequest* request,
                            v1::ListServersResponse* response) override {
     MutexLock lock(&mu_);
@@ -159,6 +184,7 @@ class FakeQueryService final : public v1::Query::Service {
   Mutex mu_;
   grpc::Status failure_ ABSL_GUARDED_BY(mu_);
   bool repeat_token_ ABSL_GUARDED_BY(mu_) = false;
+  std::vector<v1::FleetSummaryRequest> fleet_requests_ ABSL_GUARDED_BY(mu_);
   std::vector<v1::ListRunsRequest> runs_requests_ ABSL_GUARDED_BY(mu_);
   std::vector<v1::ListExportErrorsRequest> errors_requests_ ABSL_GUARDED_BY(mu_);
   std::vector<v1::ListAlertsRequest> alerts_requests_ ABSL_GUARDED_BY(mu_);
@@ -249,6 +275,31 @@ TEST_F(CliTest, ErrorsTypeFiltersTheErrorTypeAndAddsCategories) {
   ASSERT_EQ(errors.size(), 2u);
   EXPECT_EQ(errors[0]["category"], "data-mismatch");
   EXPECT_EQ(errors[1]["category"], "large-attribute");
+}
+
+TEST_F(CliTest, FleetPassesItsFiltersAndPrintsWorstFirstInEveryFormat) {
+  ASSERT_EQ(Run({"fleet", "--tenant", "contoso.onmicrosoft.com", "--output", "json"}), kExitOk)
+      << err_.str();
+  const std::vector<v1::FleetSummaryRequest> requests = service_.fleet_requests();
+  ASSERT_EQ(requests.size(), 1u);
+  EXPECT_EQ(requests[0].filter().tenant(), "contoso.onmicrosoft.com");
+  const nlohmann::json fleet = nlohmann::json::parse(out_.str());
+  EXPECT_EQ(fleet["servers"], 2);
+  EXPECT_EQ(fleet["critical"], 1);
+  ASSERT_EQ(fleet["server_list"].size(), 2u);
+  EXPECT_EQ(fleet["server_list"][0]["server"], "sync02");
+  EXPECT_EQ(fleet["server_list"][0]["health"], "critical");
+
+  ASSERT_EQ(Run({"fleet"}), kExitOk) << err_.str();
+  EXPECT_THAT(out_.str(), HasSubstr("1 critical, 0 warning, 0 unknown, 1 ok"));
+  EXPECT_THAT(out_.str(), HasSubstr("612 / 500"));
+  EXPECT_LT(out_.str().find("sync02"), out_.str().find("sync01"));
+
+  ASSERT_EQ(Run({"fleet", "--output", "csv"}), kExitOk) << err_.str();
+  EXPECT_THAT(out_.str(), StartsWith("server,tenant,role,"));
+  EXPECT_THAT(out_.str(), HasSubstr("\r\nsync02,"));
+
+  EXPECT_EQ(Run({"fleet", "--since", "24h"}), kExitUsage);
 }
 
 TEST_F(CliTest, ServersAndDeletesWalkEveryPage) {

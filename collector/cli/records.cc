@@ -8,8 +8,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
-#include "collector/cli/error_category.h"
-#include "common/server_role.h"
+#include "common/error_category.h"
+#include "common/names.h"
 #include "common/time_util.h"
 
 namespace syncwatch::cli {
@@ -110,21 +110,27 @@ Table RunsCsvTable(const v1::ListRunsResponse& response) {
 
 Json ServerRecord(const v1::ServerInfo& server) {
   const bool has_settings = server.has_settings();
-  // Without deletion_threshold_known the two threshold fields are proto
-  // defaults, not facts: say null rather than "disabled, 0".
-  const bool threshold_known = has_settings && server.settings().deletion_threshold_known();
+  Json reasons = Json::array();
+  for (const std::string& r : server.health_reasons()) reasons.push_back(r);
   Json record = Json::object();
   record["server"] = server.server();
   record["tenant"] = server.tenant();
   record["role"] = std::string(ServerRoleName(server.role()));
+  record["last_seen"] = TimeOrNull(server.has_last_seen(), server.last_seen());
+  record["last_run_result"] =
+      server.last_run_result().empty() ? Json() : Json(server.last_run_result());
+  record["last_successful_cycle"] =
+      TimeOrNull(server.has_last_successful_cycle(), server.last_successful_cycle());
+  record["pending_deletes"] = server.pending_deletes();
+  record["deletion_threshold"] = server.deletion_threshold();
+  record["open_alerts"] = server.open_alerts();
+  record["health"] = std::string(HealthName(server.health()));
+  record["open_critical_alerts"] = server.open_critical_alerts();
+  record["deletion_threshold_enabled"] = server.deletion_threshold_enabled();
+  record["health_reasons"] = std::move(reasons);
   record["agent_id"] = server.agent_id();
   record["agent_version"] = server.agent_version();
-  record["last_seen"] = TimeOrNull(server.has_last_seen(), server.last_seen());
   record["staging_mode"] = has_settings ? Json(server.settings().staging_mode_enabled()) : Json();
-  record["deletion_threshold"] =
-      threshold_known ? Json(server.settings().deletion_threshold()) : Json();
-  record["deletion_threshold_enabled"] =
-      threshold_known ? Json(server.settings().deletion_threshold_enabled()) : Json();
   return record;
 }
 
@@ -134,32 +140,70 @@ Json ServersToJson(const v1::ListServersResponse& response) {
   return out;
 }
 
-Table ServersTable(const v1::ListServersResponse& response) {
-  Table table{
-      {"SERVER", "TENANT", "ROLE", "STAGING", "AGENT VERSION", "LAST SEEN", "DELETE THRESHOLD"},
-      {}};
-  for (const v1::ServerInfo& server : response.servers()) {
-    std::string staging(kNoValue);
-    std::string threshold(kNoValue);
-    if (server.has_settings()) {
-      const v1::ServerSettings& settings = server.settings();
-      staging = settings.staging_mode_enabled() ? "yes" : "no";
-      if (settings.deletion_threshold_known()) {
-        threshold = settings.deletion_threshold_enabled()
-                        ? absl::StrCat(settings.deletion_threshold())
-                        : absl::StrCat(settings.deletion_threshold(), " (disabled)");
-      }
+Table ServersTable(const google::protobuf::RepeatedPtrField<v1::ServerInfo>& servers) {
+  Table table{{"SERVER", "TENANT", "ROLE", "HEALTH", "PENDING DELETES", "LAST CYCLE", "LAST RUN",
+               "ALERTS", "LAST SEEN"},
+              {}};
+  for (const v1::ServerInfo& server : servers) {
+    std::string deletes =
+        absl::StrCat(server.pending_deletes(), " / ", server.deletion_threshold());
+    if (!server.deletion_threshold_enabled()) {
+      deletes = absl::StrCat(server.pending_deletes(), " (threshold off)");
     }
-    table.rows.push_back({server.server(), TextCell(server.tenant()),
-                          std::string(ServerRoleName(server.role())), staging,
-                          TextCell(server.agent_version()),
-                          TimeCell(server.has_last_seen(), server.last_seen()), threshold});
+    std::string alerts = absl::StrCat(server.open_alerts());
+    if (server.open_critical_alerts() > 0) {
+      absl::StrAppend(&alerts, " (", server.open_critical_alerts(), " critical)");
+    }
+    table.rows.push_back(
+        {server.server(), TextCell(server.tenant()), std::string(ServerRoleName(server.role())),
+         std::string(HealthName(server.health())), deletes,
+         TimeCell(server.has_last_successful_cycle(), server.last_successful_cycle()),
+         TextCell(server.last_run_result()), alerts,
+         TimeCell(server.has_last_seen(), server.last_seen())});
   }
   return table;
 }
 
 Table ServersCsvTable(const v1::ListServersResponse& response) {
   return RecordsToCsvTable(ServersToJson(response), ServerRecord(v1::ServerInfo()));
+}
+
+Json FleetToJson(const v1::FleetSummaryResponse& fleet) {
+  Json servers = Json::array();
+  for (const v1::ServerInfo& server : fleet.server_list()) servers.push_back(ServerRecord(server));
+  Json out = Json::object();
+  out["generated_at"] = TimeOrNull(fleet.has_generated_at(), fleet.generated_at());
+  out["servers"] = fleet.servers();
+  out["tenants"] = fleet.tenants();
+  out["active_servers"] = fleet.active_servers();
+  out["staging_servers"] = fleet.staging_servers();
+  out["ok"] = fleet.ok();
+  out["warning"] = fleet.warning();
+  out["critical"] = fleet.critical();
+  out["unknown"] = fleet.unknown();
+  out["pending_deletes"] = fleet.pending_deletes();
+  out["open_alerts"] = fleet.open_alerts();
+  out["open_critical_alerts"] = fleet.open_critical_alerts();
+  out["server_list"] = std::move(servers);
+  return out;
+}
+
+std::string RenderFleet(const v1::FleetSummaryResponse& fleet) {
+  std::string out = absl::StrCat(fleet.servers(), " servers (", fleet.active_servers(), " active, ",
+                                 fleet.staging_servers(), " staging) in ", fleet.tenants(),
+                                 " tenants: ", fleet.critical(), " critical, ", fleet.warning(),
+                                 " warning, ", fleet.unknown(), " unknown, ", fleet.ok(), " ok\n");
+  absl::StrAppend(&out, fleet.pending_deletes(), " pending deletes; ", fleet.open_alerts(),
+                  " open alerts (", fleet.open_critical_alerts(), " critical); as of ",
+                  TimeCell(fleet.has_generated_at(), fleet.generated_at()), "\n\n");
+  absl::StrAppend(&out, RenderTable(ServersTable(fleet.server_list())));
+  return out;
+}
+
+Table FleetCsvTable(const v1::FleetSummaryResponse& fleet) {
+  Json servers = Json::array();
+  for (const v1::ServerInfo& server : fleet.server_list()) servers.push_back(ServerRecord(server));
+  return RecordsToCsvTable(servers, ServerRecord(v1::ServerInfo()));
 }
 
 Json PendingDeletesRecord(const v1::StoredPendingExports& stored) {

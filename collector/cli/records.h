@@ -31,12 +31,26 @@ Json RunsToJson(const v1::ListRunsResponse& response);
 Table RunsTable(const v1::ListRunsResponse& response);
 Table RunsCsvTable(const v1::ListRunsResponse& response);
 
-// `servers`: {"server","tenant","role","agent_id","agent_version","last_seen","staging_mode",
-//  "deletion_threshold","deletion_threshold_enabled"}.
+// `servers`: {"server","tenant","role","last_seen","last_run_result","last_successful_cycle",
+//  "pending_deletes","deletion_threshold","open_alerts","health","open_critical_alerts",
+//  "deletion_threshold_enabled","health_reasons","agent_id","agent_version","staging_mode"};
+// health is "ok", "warning", "critical" or "unknown", health_reasons an array
+// of lines; last_run_result is null before the first complete run.
 Json ServerRecord(const v1::ServerInfo& server);
 Json ServersToJson(const v1::ListServersResponse& response);
-Table ServersTable(const v1::ListServersResponse& response);
+// SERVER TENANT ROLE HEALTH PENDING DELETES (n / threshold) LAST CYCLE LAST RUN
+// ALERTS LAST SEEN.
+Table ServersTable(const google::protobuf::RepeatedPtrField<v1::ServerInfo>& servers);
 Table ServersCsvTable(const v1::ListServersResponse& response);
+
+// `fleet`: {"generated_at","servers","tenants","active_servers","staging_servers","ok",
+//  "warning","critical","unknown","pending_deletes","open_alerts","open_critical_alerts",
+//  "server_list":[ServerRecord...]} with the server list worst health first.
+Json FleetToJson(const v1::FleetSummaryResponse& fleet);
+// Two summary lines, then the servers table (worst first).
+std::string RenderFleet(const v1::FleetSummaryResponse& fleet);
+// The servers' records, one row each (as `servers --output csv`).
+Table FleetCsvTable(const v1::FleetSummaryResponse& fleet);
 
 // `deletes`: one record per (server, connector) snapshot,
 // {"server","connector","taken_at","pending_adds","pending_updates","pending_deletes",

@@ -3,6 +3,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/time.h"
@@ -129,7 +130,7 @@ TEST(RunsCsvTable, HeaderIsTheJsonKeys) {
   EXPECT_EQ(RenderCsv(RunsCsvTable(v1::ListRunsResponse())), absl::StrCat(lines[0], "\r\n"));
 }
 
-TEST(ServerRecord, HasTheDocumentedKeysAndValues) {
+v1::ServerInfo JudgedServer() {
   v1::ServerInfo server;
   server.set_server("sync01");
   server.set_tenant("contoso.onmicrosoft.com");
@@ -137,53 +138,94 @@ TEST(ServerRecord, HasTheDocumentedKeysAndValues) {
   server.set_agent_id("agent-1");
   server.set_agent_version("0.1.0");
   *server.mutable_last_seen() = Ts("2024-05-01T07:59:00Z");
-  v1::ServerSettings& settings = *server.mutable_settings();
-  settings.set_staging_mode_enabled(true);
-  settings.set_deletion_threshold_known(true);
-  settings.set_deletion_threshold(500);
-  settings.set_deletion_threshold_enabled(true);
-  const Json record = ServerRecord(server);
-  EXPECT_THAT(KeysOf(record),
-              ElementsAre("server", "tenant", "role", "agent_id", "agent_version", "last_seen",
-                          "staging_mode", "deletion_threshold", "deletion_threshold_enabled"));
-  EXPECT_EQ(record["role"], "staging");
-  EXPECT_EQ(record["agent_id"], "agent-1");
-  EXPECT_EQ(record["agent_version"], "0.1.0");
-  EXPECT_EQ(record["last_seen"], "2024-05-01T07:59:00.000Z");
-  EXPECT_EQ(record["staging_mode"], true);
-  EXPECT_EQ(record["deletion_threshold"], 500);
-  EXPECT_EQ(record["deletion_threshold_enabled"], true);
+  server.mutable_settings()->set_staging_mode_enabled(true);
+  server.set_last_run_result("stopped-server-down");
+  *server.mutable_last_successful_cycle() = Ts("2024-05-01T07:00:00Z");
+  server.set_pending_deletes(612);
+  server.set_deletion_threshold(500);
+  server.set_deletion_threshold_enabled(true);
+  server.set_open_alerts(2);
+  server.set_open_critical_alerts(1);
+  server.set_health(v1::HEALTH_CRITICAL);
+  server.add_health_reasons("612 pending deletes");
+  return server;
 }
 
-TEST(ServerRecord, UnknownSettingsAreNull) {
+TEST(ServerRecord, HasTheDocumentedKeysAndValues) {
+  const Json record = ServerRecord(JudgedServer());
+  EXPECT_THAT(
+      KeysOf(record),
+      ElementsAre("server", "tenant", "role", "last_seen", "last_run_result",
+                  "last_successful_cycle", "pending_deletes", "deletion_threshold", "open_alerts",
+                  "health", "open_critical_alerts", "deletion_threshold_enabled", "health_reasons",
+                  "agent_id", "agent_version", "staging_mode"));
+  EXPECT_EQ(record["role"], "staging");
+  EXPECT_EQ(record["last_seen"], "2024-05-01T07:59:00.000Z");
+  EXPECT_EQ(record["last_run_result"], "stopped-server-down");
+  EXPECT_EQ(record["last_successful_cycle"], "2024-05-01T07:00:00.000Z");
+  EXPECT_EQ(record["pending_deletes"], 612);
+  EXPECT_EQ(record["deletion_threshold"], 500);
+  EXPECT_EQ(record["open_alerts"], 2);
+  EXPECT_EQ(record["health"], "critical");
+  EXPECT_EQ(record["health_reasons"], Json::array({"612 pending deletes"}));
+  EXPECT_EQ(record["staging_mode"], true);
+}
+
+TEST(ServerRecord, WhatIsNotKnownYetIsNull) {
   v1::ServerInfo server;
   server.set_server("sync01");
   Json record = ServerRecord(server);
   EXPECT_EQ(record["role"], "unknown");
+  EXPECT_EQ(record["health"], "unknown");
   EXPECT_TRUE(record["last_seen"].is_null());
+  EXPECT_TRUE(record["last_run_result"].is_null());
+  EXPECT_TRUE(record["last_successful_cycle"].is_null());
   EXPECT_TRUE(record["staging_mode"].is_null());
-  EXPECT_TRUE(record["deletion_threshold"].is_null());
-  EXPECT_TRUE(record["deletion_threshold_enabled"].is_null());
-
-  server.set_role(v1::SERVER_ROLE_ACTIVE);
-  server.mutable_settings()->set_staging_mode_enabled(false);  // threshold not known
-  record = ServerRecord(server);
-  EXPECT_EQ(record["role"], "active");
-  EXPECT_EQ(record["staging_mode"], false);
-  EXPECT_TRUE(record["deletion_threshold"].is_null());
 }
 
-TEST(ServersTable, SaysWhenTheThresholdIsDisabled) {
-  v1::ListServersResponse response;
-  v1::ServerInfo& server = *response.add_servers();
-  server.set_server("sync01");
-  server.set_role(v1::SERVER_ROLE_ACTIVE);
-  server.mutable_settings()->set_deletion_threshold_known(true);
-  server.mutable_settings()->set_deletion_threshold(500);
-  const Table table = ServersTable(response);
-  EXPECT_EQ(table.rows[0].back(), "500 (disabled)");
-  EXPECT_EQ(table.rows[0][2], "active");
-  EXPECT_EQ(table.rows[0][3], "no");
+TEST(ServersTable, ShowsDeletesAgainstTheThresholdAndCriticalAlerts) {
+  google::protobuf::RepeatedPtrField<v1::ServerInfo> servers;
+  *servers.Add() = JudgedServer();
+  v1::ServerInfo& off = *servers.Add() = JudgedServer();
+  off.set_deletion_threshold_enabled(false);
+  off.set_open_critical_alerts(0);
+  const Table table = ServersTable(servers);
+  ASSERT_EQ(table.rows.size(), 2u);
+  EXPECT_THAT(table.rows[0],
+              ElementsAre("sync01", "contoso.onmicrosoft.com", "staging", "critical", "612 / 500",
+                          "2024-05-01T07:00:00.000Z", "stopped-server-down", "2 (1 critical)",
+                          "2024-05-01T07:59:00.000Z"));
+  EXPECT_EQ(table.rows[1][4], "612 (threshold off)");
+  EXPECT_EQ(table.rows[1][7], "2");
+}
+
+TEST(Fleet, JsonHasTheCountsThenTheServersInTheCollectorsOrder) {
+  v1::FleetSummaryResponse fleet;
+  *fleet.mutable_generated_at() = Ts("2024-05-01T08:00:00Z");
+  fleet.set_servers(2);
+  fleet.set_critical(1);
+  fleet.set_ok(1);
+  fleet.set_pending_deletes(612);
+  *fleet.add_server_list() = JudgedServer();
+  fleet.add_server_list()->set_server("sync00");
+  const Json json = FleetToJson(fleet);
+  EXPECT_EQ(json["generated_at"], "2024-05-01T08:00:00.000Z");
+  EXPECT_EQ(json["servers"], 2);
+  EXPECT_EQ(json["critical"], 1);
+  EXPECT_EQ(json["pending_deletes"], 612);
+  ASSERT_EQ(json["server_list"].size(), 2u);
+  EXPECT_EQ(json["server_list"][0]["server"], "sync01");
+  EXPECT_EQ(json["server_list"][1]["server"], "sync00");
+
+  const std::string text = RenderFleet(fleet);
+  EXPECT_THAT(text, HasSubstr("2 servers (0 active, 0 staging) in 0 tenants: 1 critical, "
+                              "0 warning, 0 unknown, 1 ok\n"));
+  EXPECT_LT(text.find("sync01"), text.find("sync00"));
+
+  const std::vector<std::string> lines = absl::StrSplit(RenderCsv(FleetCsvTable(fleet)), "\r\n");
+  ASSERT_GE(lines.size(), 3u);
+  EXPECT_TRUE(absl::StartsWith(lines[0], "server,tenant,role,last_seen,last_run_result,"));
+  EXPECT_TRUE(absl::StartsWith(lines[1], "sync01,"));
 }
 
 v1::StoredPendingExports Snapshot(int objects, int64_t pending_deletes) {

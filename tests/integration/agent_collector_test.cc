@@ -2,6 +2,8 @@
 // RocksDB in temp dirs, both in this process.
 #include <grpcpp/create_channel.h>
 
+#include <chrono>
+#include <cstdio>
 #include <memory>
 #include <string>
 
@@ -23,13 +25,17 @@ using ::testing::HasSubstr;
 
 class AgentCollectorTest : public ::testing::Test {
  protected:
-  std::unique_ptr<collector::CollectorServer> StartCollector(const std::string& name, int port = 0,
-                                                             const ServerTls& tls = {}) {
+  std::unique_ptr<collector::CollectorServer> StartCollector(
+      const std::string& name, int port = 0, const ServerTls& tls = {},
+      const collector::AgentLimits& limits = {}) {
     collector::CollectorOptions o;
     o.tls = tls;
+    o.agent_limits = limits;
     o.data_dir = dir_.Sub(name);
     o.listen = "127.0.0.1:" + std::to_string(port);
     o.http_listen = "127.0.0.1:0";
+    // The fixtures' runs date from 2023: past the default retention.
+    o.retention.runs = o.retention.export_errors = o.retention.snapshots = absl::ZeroDuration();
     auto server = collector::CollectorServer::Start(o, RealClock::Get());
     EXPECT_TRUE(server.ok()) << server.status();
     return server.ok() ? *std::move(server) : nullptr;
@@ -343,6 +349,185 @@ TEST_F(AgentCollectorTest, MissingTlsFileIsAClearStartupError) {
   o.tls.ca = dir_.Sub("no-such-ca.pem");
   EXPECT_THAT(agent::Agent::Create(o, RealClock::Get()),
               StatusIs(absl::StatusCode::kNotFound, HasSubstr("no-such-ca.pem")));
+}
+
+// A fresh TLS connection to `port` trusting only `ca` (with the client
+// certificate `pki`<client>.pem/.key if given); the status of a query.
+grpc::Status QueryOverTls(int port, const std::string& ca, const std::string& client = "") {
+  grpc::SslCredentialsOptions ssl;
+  ssl.pem_root_certs = testing::ReadFileOrEmpty(ca);
+  if (!client.empty()) {
+    ssl.pem_cert_chain = testing::ReadFileOrEmpty(client + ".pem");
+    ssl.pem_private_key = testing::ReadFileOrEmpty(client + ".key");
+  }
+  grpc::ChannelArguments args;
+  args.SetSslTargetNameOverride("collector.test");
+  args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);  // no connection from before
+  auto stub = v1::Query::NewStub(grpc::CreateCustomChannel("127.0.0.1:" + std::to_string(port),
+                                                           grpc::SslCredentials(ssl), args));
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  v1::ListServersResponse resp;
+  return stub->ListServers(&ctx, v1::ListServersRequest(), &resp);
+}
+
+// Retries QueryOverTls until it succeeds or 20 s have passed (gRPC re-reads
+// the files on its own schedule); its last status.
+grpc::Status QueryOverTlsOnceReloaded(int port, const std::string& ca,
+                                      const std::string& client = "") {
+  const absl::Time deadline = absl::Now() + absl::Seconds(20);
+  grpc::Status status;
+  do {
+    status = QueryOverTls(port, ca, client);
+  } while (!status.ok() && absl::Now() < deadline);
+  return status;
+}
+
+// MakeTestPki, plus a second CA "ca2" and the collector's renewed
+// certificate from it, server2.pem/.key, for the same names.
+bool MakeRenewedTestPki(const std::string& dir) {
+  return testing::MakeTestPki(dir) && testing::MakeTestCa(dir, "ca2") &&
+         testing::MakeTestCert(dir, "ca2", "server2", "collector.test",
+                               "DNS:collector.test,IP:127.0.0.1");
+}
+
+// Replaces `to` with a copy of `from` as an operator would: write aside, then
+// rename over.
+void ReplaceFile(const std::string& from, const std::string& to) {
+  testing::WriteFile(to + ".new", testing::ReadFileOrEmpty(from));
+  ASSERT_EQ(std::rename((to + ".new").c_str(), to.c_str()), 0);
+}
+
+// issue 6: an agent whose certificate names sync01 cannot write for sync02.
+TEST_F(AgentCollectorTest, AgentCannotWriteForAServerItsCertificateDoesNotName) {
+  ASSERT_TRUE(testing::MakeTestPki(dir_.path()));
+  const std::string pki = dir_.path() + "/";
+  auto mtls = StartCollector("mtls-collector", 0,
+                             ServerTls{pki + "server.pem", pki + "server.key", pki + "ca.pem"});
+  ASSERT_NE(mtls, nullptr);
+  agent::AgentOptions forger = SampleAgent("forger", {mtls->port()});
+  forger.server = forger.agent_id = "sync02";
+  forger.tls.ca = pki + "ca.pem";
+  forger.tls.server_name = "collector.test";
+  forger.tls.cert = pki + "client.pem";  // names sync01
+  forger.tls.key = pki + "client.key";
+  auto agent = agent::Agent::Create(forger, RealClock::Get());
+  SYNCWATCH_ASSERT_OK(agent);
+  EXPECT_EQ((*agent)->ScanOnce().events_spooled, 6);
+  EXPECT_THAT((*agent)->WaitDelivered(absl::Seconds(2)),
+              StatusIs(absl::StatusCode::kDeadlineExceeded, HasSubstr("not server sync02")));
+  EXPECT_GE(mtls->ingest_stats().identity_rejections.load(), 1u);
+  EXPECT_EQ(mtls->writer_stats().batches_stored.load(), 0u);
+}
+
+TEST_F(AgentCollectorTest, AgentRefusesACollectorCertificateForAnotherName) {
+  ASSERT_TRUE(testing::MakeTestPki(dir_.path()));
+  const std::string pki = dir_.path() + "/";
+  auto collector =
+      StartCollector("tls-collector", 0, ServerTls{pki + "server.pem", pki + "server.key", ""});
+  ASSERT_NE(collector, nullptr);
+  agent::AgentOptions o = SampleAgent("agent", {collector->port()});
+  o.tls.ca = pki + "ca.pem";
+  o.tls.server_name = "impostor.test";  // the certificate names collector.test
+  auto agent = agent::Agent::Create(o, RealClock::Get());
+  SYNCWATCH_ASSERT_OK(agent);
+  (*agent)->ScanOnce();
+  EXPECT_THAT((*agent)->WaitDelivered(absl::Seconds(2)),
+              StatusIs(absl::StatusCode::kDeadlineExceeded));
+  EXPECT_EQ(collector->ingest_stats().streams_total.load(), 0u);
+}
+
+// issue 6: certificates are re-read without a restart.
+TEST_F(AgentCollectorTest, CollectorPicksUpANewCertificateAndCaWithoutRestart) {
+  const std::string pki = dir_.path() + "/";
+  ASSERT_TRUE(MakeRenewedTestPki(dir_.path()));
+  const std::string live = dir_.Sub("live") + "/";
+  testing::WriteFile(live + "server.pem", testing::ReadFileOrEmpty(pki + "server.pem"));
+  testing::WriteFile(live + "server.key", testing::ReadFileOrEmpty(pki + "server.key"));
+  ServerTls tls{live + "server.pem", live + "server.key", ""};
+  tls.reload_interval = absl::Seconds(1);
+  auto collector = StartCollector("collector", 0, tls);
+  ASSERT_NE(collector, nullptr);
+  const int port = collector->port();
+  ASSERT_TRUE(QueryOverTls(port, pki + "ca.pem").ok());
+  EXPECT_FALSE(QueryOverTls(port, pki + "ca2.pem").ok());
+
+  ReplaceFile(pki + "server2.key", live + "server.key");
+  ReplaceFile(pki + "server2.pem", live + "server.pem");
+  grpc::Status with_new_ca = QueryOverTlsOnceReloaded(port, pki + "ca2.pem");
+  EXPECT_TRUE(with_new_ca.ok()) << with_new_ca.error_message();
+  EXPECT_FALSE(QueryOverTls(port, pki + "ca.pem").ok());
+}
+
+TEST_F(AgentCollectorTest, CollectorPicksUpANewClientCaWithoutRestart) {
+  const std::string pki = dir_.path() + "/";
+  ASSERT_TRUE(testing::MakeTestPki(dir_.path()));
+  ASSERT_TRUE(testing::MakeTestCa(dir_.path(), "agents2"));
+  ASSERT_TRUE(testing::MakeTestCert(dir_.path(), "agents2", "sync01-2", "sync01", "DNS:sync01"));
+  const std::string live = dir_.Sub("live") + "/";
+  testing::WriteFile(live + "clients.pem", testing::ReadFileOrEmpty(pki + "ca.pem"));
+  ServerTls tls{pki + "server.pem", pki + "server.key", live + "clients.pem"};
+  tls.reload_interval = absl::Seconds(1);
+  auto collector = StartCollector("collector", 0, tls);
+  ASSERT_NE(collector, nullptr);
+  const int port = collector->port();
+  ASSERT_TRUE(QueryOverTls(port, pki + "ca.pem", pki + "client").ok());
+  EXPECT_FALSE(QueryOverTls(port, pki + "ca.pem", pki + "sync01-2").ok());
+
+  ReplaceFile(pki + "agents2.pem", live + "clients.pem");
+  grpc::Status with_new_cert = QueryOverTlsOnceReloaded(port, pki + "ca.pem", pki + "sync01-2");
+  EXPECT_TRUE(with_new_cert.ok()) << with_new_cert.error_message();
+  EXPECT_FALSE(QueryOverTls(port, pki + "ca.pem", pki + "client").ok());
+}
+
+TEST_F(AgentCollectorTest, AgentPicksUpANewCaWithoutRestart) {
+  const std::string pki = dir_.path() + "/";
+  ASSERT_TRUE(MakeRenewedTestPki(dir_.path()));
+  // The collector already has its renewed certificate; the agent still
+  // trusts the old CA only.
+  auto collector =
+      StartCollector("collector", 0, ServerTls{pki + "server2.pem", pki + "server2.key", ""});
+  ASSERT_NE(collector, nullptr);
+  const std::string live = dir_.Sub("live") + "/";
+  testing::WriteFile(live + "ca.pem", testing::ReadFileOrEmpty(pki + "ca.pem"));
+  agent::AgentOptions o = SampleAgent("agent", {collector->port()});
+  o.tls.ca = live + "ca.pem";
+  o.tls.server_name = "collector.test";
+  o.tls.reload_interval = absl::Seconds(1);
+  auto agent = agent::Agent::Create(o, RealClock::Get());
+  SYNCWATCH_ASSERT_OK(agent);
+  (*agent)->ScanOnce();
+  EXPECT_THAT((*agent)->WaitDelivered(absl::Seconds(2)),
+              StatusIs(absl::StatusCode::kDeadlineExceeded));
+  ReplaceFile(pki + "ca2.pem", live + "ca.pem");
+  SYNCWATCH_EXPECT_OK((*agent)->WaitDelivered(absl::Seconds(30)));
+}
+
+// issue 6: over its rate an agent is slowed down, and everything arrives.
+TEST_F(AgentCollectorTest, ThrottledAgentStillDeliversEveryEvent) {
+  collector::AgentLimits limits;
+  limits.agent_events_per_second = 20;  // bursts of 40
+  auto collector = StartCollector("collector", 0, {}, limits);
+  ASSERT_NE(collector, nullptr);
+  agent::AgentOptions o = SampleAgent("agent", {collector->port()});
+  agent::SourceOptions extra;
+  extra.name = "more-xml";
+  extra.path = dir_.Sub("in/*.xml");
+  o.sources.push_back(extra);
+  testing::WriteFile(dir_.Sub("in/many.xml"), testing::RunHistoryXml("contoso.com", 1, 94));
+  // 50 batches: far more than the burst and the agent's window of 8 batches
+  // sent ahead, so that it has to wait.
+  o.batch_max_events = 2;
+  auto agent = agent::Agent::Create(o, RealClock::Get());
+  SYNCWATCH_ASSERT_OK(agent);
+  const absl::Time start = absl::Now();
+  EXPECT_EQ((*agent)->ScanOnce().events_spooled, 100);
+  SYNCWATCH_ASSERT_OK((*agent)->WaitDelivered(absl::Seconds(60)));
+  // 100 events at 20/s after a burst of 40: about 3 s of pauses; the agent
+  // can only overshoot by its window before the first Throttle reaches it.
+  EXPECT_GE(absl::Now() - start, absl::Seconds(1));
+  EXPECT_EQ(Runs(collector->port()).size(), 100u);
+  EXPECT_GE(collector->ingest_stats().throttles.load(), 2u);
 }
 
 }  // namespace

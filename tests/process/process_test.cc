@@ -5,14 +5,18 @@
 #include <signal.h>
 #include <sys/resource.h>
 
+#include <cstdint>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <string>
+#include <vector>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "syncwatch/v1/query.grpc.pb.h"
@@ -46,9 +50,14 @@ class ProcessTest : public ::testing::Test {
   Subprocess StartCollector() {
     ++collector_starts_;
     const std::string out = dir_.Sub(absl::StrCat("collector-", collector_starts_, ".out"));
-    auto p = Subprocess::Start({SYNCWATCH_COLLECTOR_BIN, "--data_dir", dir_.Sub("collector-data"),
-                                "--listen", Address(), "--http-listen", "127.0.0.1:0"},
-                               out, dir_.Sub("collector.err"));
+    // The fixtures' runs date from 2023, past the default retention: a test
+    // that outlives the first retention pass would see them deleted.
+    const std::string config = dir_.Sub("collector.yaml");
+    testing::WriteFile(config, "retention: {runs: off, export_errors: off, snapshots: off}\n");
+    auto p = Subprocess::Start(
+        {SYNCWATCH_COLLECTOR_BIN, "--config", config, "--data_dir", dir_.Sub("collector-data"),
+         "--listen", Address(), "--http-listen", "127.0.0.1:0"},
+        out, dir_.Sub("collector.err"));
     EXPECT_TRUE(p.ok()) << p.status();
     auto content = testing::WaitForFileContaining(out, "http on port", absl::Seconds(30));
     EXPECT_TRUE(content) << testing::ReadFileOrEmpty(dir_.Sub("collector.err"));
@@ -370,6 +379,190 @@ TEST_F(ProcessTest, AgentRejectsABadConfigNamingTheLine) {
   EXPECT_EQ(agent->Wait(absl::Seconds(30)), 2);
   EXPECT_THAT(testing::ReadFileOrEmpty(dir_.Sub("a.err")),
               ::testing::HasSubstr(path + ":3: source 'r': format 'yaml'"));
+}
+
+// The PNG signature and the image width from the IHDR chunk, or -1.
+int PngWidth(const std::string& png) {
+  if (png.size() < 24 || png.compare(0, 8, "\x89PNG\r\n\x1a\n") != 0) return -1;
+  const auto byte = [&png](size_t i) { return static_cast<int>(static_cast<uint8_t>(png[i])); };
+  return byte(16) << 24 | byte(17) << 16 | byte(18) << 8 | byte(19);
+}
+
+size_t Occurrences(const std::string& text, const std::string& needle) {
+  size_t n = 0;
+  for (size_t at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1)) ++n;
+  return n;
+}
+
+// issue 5: the collector's web page in a real browser. Three agents report
+// three sync servers (healthy, near the deletion threshold, over it); headless
+// Chromium renders the fleet page and the critical server's page.
+class WebPageTest : public ProcessTest {
+ protected:
+  static constexpr char kChromium[] = "/usr/bin/chromium";
+
+  // Runs headless Chromium on `url` with `mode` ("--dump-dom" or
+  // "--screenshot=<file>") and a fresh profile; returns its standard output.
+  std::string Chromium(const std::string& mode, const std::string& url) {
+    ++chromium_runs_;
+    const std::string out = dir_.Sub(absl::StrCat("chromium-", chromium_runs_, ".out"));
+    const std::string err = dir_.Sub(absl::StrCat("chromium-", chromium_runs_, ".err"));
+    auto p = Subprocess::Start(
+        {kChromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+         "--no-first-run", "--disable-background-networking", "--disable-component-update",
+         "--disable-sync", "--disable-dev-shm-usage", "--hide-scrollbars",
+         "--user-data-dir=" + dir_.Sub(absl::StrCat("chromium-profile-", chromium_runs_)),
+         "--window-size=1400,900", mode, url},
+        out, err);
+    EXPECT_TRUE(p.ok()) << p.status();
+    if (!p.ok()) return "";
+    EXPECT_EQ(p->Wait(absl::Seconds(120)), 0) << testing::ReadFileOrEmpty(err);
+    return testing::ReadFileOrEmpty(out);
+  }
+
+  // Screenshots `path`, checks that it is a real 1400 px wide PNG, and keeps
+  // it as `name` in the build directory (the collector binary's parent's
+  // parent) for people and CI artifacts.
+  void Screenshot(const std::string& path, const std::string& name) {
+    const std::string shot = dir_.Sub(name);
+    Chromium("--screenshot=" + shot, Url(path));
+    const std::string png = testing::ReadFileOrEmpty(shot);
+    EXPECT_EQ(PngWidth(png), 1400) << "not a 1400 px wide PNG: " << shot;
+    EXPECT_GT(png.size(), 20000u) << "a near-empty screenshot of " << path;
+    const std::filesystem::path kept =
+        std::filesystem::path(SYNCWATCH_COLLECTOR_BIN).parent_path().parent_path() / name;
+    std::error_code copy_error;
+    std::filesystem::copy_file(shot, kept, std::filesystem::copy_options::overwrite_existing,
+                               copy_error);
+    EXPECT_FALSE(copy_error) << "cannot copy the screenshot to " << kept << ": "
+                             << copy_error.message();
+    std::printf("screenshot of %s: %s\n", path.c_str(), kept.c_str());
+  }
+
+  std::string Url(const std::string& path) const {
+    return absl::StrCat("http://127.0.0.1:", http_port_, path);
+  }
+
+  // Starts `syncwatch-agent --once` for `server`, reading the files under
+  // in-<server>/.
+  Subprocess StartAgentFor(const std::string& server, const std::string& tenant,
+                           const std::string& role) {
+    const std::string in = dir_.Sub("in-" + server);
+    const std::string config = dir_.Sub(server + ".yaml");
+    testing::WriteFile(
+        config,
+        absl::StrCat("server: ", server, "\ntenant: ", tenant, "\nrole: ", role,
+                     "\ncollectors: [\"", Address(), "\"]\ndata_dir: ", dir_.Sub(server + "-data"),
+                     "\nsources:\n  - {name: runs, kind: run_history, format: xml, path: ", in,
+                     "/runs/*.xml}\n  - {name: pending, kind: pending_exports, format: csexport, "
+                     "path: ",
+                     in, "/pending/*.xml}\n"));
+    auto p = Subprocess::Start({SYNCWATCH_AGENT_BIN, "--config", config, "--once"},
+                               dir_.Sub(server + ".out"), dir_.Sub(server + ".err"));
+    EXPECT_TRUE(p.ok()) << p.status();
+    return *std::move(p);
+  }
+
+  int chromium_runs_ = 0;
+};
+
+TEST_F(WebPageTest, ChromiumShowsTheFleetAndTheCriticalServer) {
+  if (!std::filesystem::exists(kChromium)) {
+    GTEST_SKIP() << kChromium << " is missing: the web page test needs headless Chromium "
+                 << "(scripts/setup installs the chromium package from scripts/deps.txt)";
+  }
+  Subprocess collector = StartCollector();
+  struct Server {
+    std::string name;
+    std::string tenant;
+    std::string role;
+    int pending_deletes;
+    std::string health;
+  };
+  // Worst first, as the page lists them: 612 pending deletes exceed the
+  // default threshold of 500 (critical), 450 reach 80% of it (warning).
+  const std::vector<Server> fleet = {
+      {"sync-over", "tailspin.onmicrosoft.com", "active", 612, "critical"},
+      {"sync-near", "fabrikam.onmicrosoft.com", "staging", 450, "warning"},
+      {"sync-ok", "contoso.onmicrosoft.com", "active", 3, "ok"}};
+  // Runs that ended 20-30 minutes ago, so that no sync cycle is overdue
+  // (RunHistoryXml starts run n at 1700000000 s + n minutes).
+  const int first_run = static_cast<int>((absl::ToUnixSeconds(absl::Now()) - 1700000000) / 60) - 30;
+  std::vector<Subprocess> agents;
+  for (const Server& s : fleet) {
+    const std::string in = dir_.Sub("in-" + s.name);
+    testing::WriteFile(in + "/runs/runs.xml", testing::RunHistoryXml("contoso.com", first_run, 10));
+    testing::WriteFile(in + "/pending/aad.xml",
+                       testing::CsExportPendingXml("contoso.onmicrosoft.com - AAD",
+                                                   s.pending_deletes, /*adds=*/0));
+    agents.push_back(StartAgentFor(s.name, s.tenant, s.role));
+  }
+  for (size_t i = 0; i < agents.size(); ++i) {
+    ASSERT_EQ(agents[i].Wait(absl::Seconds(120)), 0)
+        << testing::ReadFileOrEmpty(dir_.Sub(fleet[i].name + ".err"));
+  }
+
+  // Stored; the alert rules run after the commit, so wait for their verdict.
+  std::string expected;
+  for (const Server& s : fleet) absl::StrAppend(&expected, s.name, "=", s.health, " ");
+  httplib::Client http("127.0.0.1", http_port_);
+  const absl::Time deadline = absl::Now() + absl::Seconds(60);
+  std::string healths;
+  do {
+    auto res = http.Get("/api/v1/fleet");
+    ASSERT_TRUE(res) << "no answer from the collector's HTTP port";
+    ASSERT_EQ(res->status, 200) << res->body;
+    healths.clear();
+    const nlohmann::json summary = nlohmann::json::parse(res->body);
+    for (const auto& s : summary["server_list"]) {
+      absl::StrAppend(
+          &healths, s["server"].get<std::string>(), "=",
+          absl::AsciiStrToLower(absl::StripPrefix(s["health"].get<std::string>(), "HEALTH_")), " ");
+    }
+  } while (healths != expected && absl::Now() < deadline);
+  ASSERT_EQ(healths, expected);
+
+  // The fleet page: one row per server, worst first, with its health.
+  const std::string dom = Chromium("--dump-dom", Url("/"));
+  const size_t table = dom.find("<table id=\"fleet\">");
+  ASSERT_NE(table, std::string::npos) << dom;
+  const std::string rows = dom.substr(table, dom.find("</table>", table) - table);
+  size_t previous = 0;
+  for (const Server& s : fleet) {
+    const size_t row =
+        rows.find(absl::StrCat("data-server=\"", s.name, "\" data-health=\"", s.health, "\""));
+    ASSERT_NE(row, std::string::npos) << s.name << " has no " << s.health << " row in\n" << rows;
+    EXPECT_GT(row, previous) << s.name << " is out of order";
+    previous = row;
+  }
+  EXPECT_EQ(Occurrences(rows, "data-server=\""), fleet.size());
+  EXPECT_THAT(rows, ::testing::HasSubstr("612 / 500"));
+
+  Screenshot("/", "fleet-screenshot.png");
+
+  // The critical server's page lists the objects that would be deleted.
+  const std::string server = Chromium("--dump-dom", Url("/servers/sync-over"));
+  EXPECT_THAT(server, ::testing::HasSubstr("data-server=\"sync-over\" data-health=\"critical\""));
+  EXPECT_THAT(server, ::testing::HasSubstr("612 pending deletes"));
+  EXPECT_EQ(Occurrences(server, "<tr class=\"object\">"), 500u);
+  EXPECT_THAT(server, ::testing::HasSubstr("and 112 more not shown"));
+  for (const char* value : {"CN={00000000000000000000000000000000}", "user0@contoso.com", "anchor0",
+                            "User 0", "PendingDeletesOverThreshold"}) {
+    EXPECT_THAT(server, ::testing::HasSubstr(value));
+  }
+  Screenshot("/servers/sync-over", "server-screenshot.png");
+
+  // Unknown servers are a 404 page; the API has the same data as JSON.
+  auto missing = http.Get("/servers/sync-nope");
+  ASSERT_TRUE(missing);
+  EXPECT_EQ(missing->status, 404);
+  EXPECT_THAT(missing->body, ::testing::HasSubstr("sync-nope"));
+  auto api = http.Get("/api/v1/servers/sync-over");
+  ASSERT_TRUE(api);
+  ASSERT_EQ(api->status, 200);
+  const nlohmann::json json = nlohmann::json::parse(api->body);
+  EXPECT_EQ(json["server"]["pending_deletes"], "612");
+  EXPECT_EQ(json["pending_exports"][0]["snapshot"]["deletes"].size(), 612u);
 }
 
 }  // namespace

@@ -70,29 +70,49 @@ std::string CsExportPendingXml(const std::string& connector, int deletes, int ad
   return xml;
 }
 
-bool MakeTestPki(const std::string& dir) {
-  const std::string script = absl::StrCat(
-      "set -e; cd '", dir, "'; exec >pki.log 2>&1\n",
-      "openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=syncwatch-test-ca "
-      "-keyout ca.key -out ca.pem\n",
-      "for who in server client; do\n",
-      "  if [ $who = server ]; then cn=collector.test; "
-      "san='subjectAltName=DNS:collector.test,IP:127.0.0.1';"
-      " else cn=sync01; san='subjectAltName=DNS:sync01'; fi\n",
-      "  openssl req -newkey rsa:2048 -nodes -subj /CN=$cn -keyout $who.key -out $who.csr\n",
-      "  printf '%s\\n' \"$san\" > $who.ext\n",
-      "  openssl x509 -req -in $who.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 "
-      "-extfile $who.ext -out $who.pem\n",
-      "done\n");
+namespace {
+
+// Runs the shell `script` in `dir` with its output in pki.log; prints the log
+// on failure.
+bool RunPkiScript(const std::string& dir, const std::string& script) {
   const std::string path = dir + "/pki.sh";
   {
     std::ofstream out(path);
-    out << script;
+    out << absl::StrCat("set -e; cd '", dir, "'; exec >pki.log 2>&1\n", script);
   }
   if (std::system(absl::StrCat("sh '", path, "'").c_str()) == 0) return true;
   std::ifstream log(dir + "/pki.log");
   std::cerr << "openssl failed:\n" << log.rdbuf();
   return false;
+}
+
+// <ca>.pem and <ca>.key: a self-signed CA with subject CN `cn`.
+bool MakeSelfSignedCa(const std::string& dir, const std::string& ca, const std::string& cn) {
+  return RunPkiScript(dir, absl::StrCat("openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "
+                                        "/CN=",
+                                        cn, " -keyout ", ca, ".key -out ", ca, ".pem\n"));
+}
+
+}  // namespace
+
+bool MakeTestPki(const std::string& dir) {
+  return MakeSelfSignedCa(dir, "ca", "syncwatch-test-ca") &&
+         MakeTestCert(dir, "ca", "server", "collector.test", "DNS:collector.test,IP:127.0.0.1") &&
+         MakeTestCert(dir, "ca", "client", "sync01", "DNS:sync01");
+}
+
+bool MakeTestCa(const std::string& dir, const std::string& ca) {
+  return MakeSelfSignedCa(dir, ca, ca);
+}
+
+bool MakeTestCert(const std::string& dir, const std::string& ca, const std::string& file,
+                  const std::string& cn, const std::string& san) {
+  return RunPkiScript(
+      dir, absl::StrCat("openssl req -newkey rsa:2048 -nodes -subj /CN=", cn, " -keyout ", file,
+                        ".key -out ", file, ".csr\n", "printf '%s\\n' 'subjectAltName=", san,
+                        "' > ", file, ".ext\n", "openssl x509 -req -in ", file, ".csr -CA ", ca,
+                        ".pem -CAkey ", ca, ".key -CAcreateserial -days 2 -extfile ", file,
+                        ".ext -out ", file, ".pem\n"));
 }
 
 std::string SamplesDir() { return SYNCWATCH_SOURCE_DIR "/deploy/samples/aadconnect"; }

@@ -24,6 +24,15 @@ std::string CsExportPendingXml(const std::string& connector, int deletes, int ad
 // output) on failure.
 bool MakeTestPki(const std::string& dir);
 
+// Creates another CA in `dir`: <ca>.pem and <ca>.key, subject CN <ca>.
+bool MakeTestCa(const std::string& dir, const std::string& ca);
+
+// Issues <file>.pem and <file>.key in `dir` for subject CN `cn` with the
+// subjectAltName `san` (e.g. "DNS:collector.test,IP:127.0.0.1"), signed by
+// the CA <ca>.pem/<ca>.key in `dir` (MakeTestPki's is "ca").
+bool MakeTestCert(const std::string& dir, const std::string& ca, const std::string& file,
+                  const std::string& cn, const std::string& san);
+
 // The repository's bundled samples (deploy/samples/aadconnect).
 std::string SamplesDir();
 

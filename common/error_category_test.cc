@@ -1,8 +1,8 @@
-#include "collector/cli/error_category.h"
+#include "common/error_category.h"
 
 #include "gtest/gtest.h"
 
-namespace syncwatch::cli {
+namespace syncwatch {
 namespace {
 
 TEST(ExportErrorCategory, MapsTheConnectHealthGroups) {
@@ -32,4 +32,4 @@ TEST(ExportErrorCategory, EverythingElseIsOther) {
 }
 
 }  // namespace
-}  // namespace syncwatch::cli
+}  // namespace syncwatch

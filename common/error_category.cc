@@ -1,9 +1,9 @@
-#include "collector/cli/error_category.h"
+#include "common/error_category.h"
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 
-namespace syncwatch::cli {
+namespace syncwatch {
 namespace {
 
 struct CategoryOf {
@@ -36,4 +36,4 @@ absl::string_view ExportErrorCategory(absl::string_view error_type) {
   return "other";
 }
 
-}  // namespace syncwatch::cli
+}  // namespace syncwatch

@@ -1,0 +1,251 @@
+#include "collector/server_state.h"
+
+#include <algorithm>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "collector/record_keys.h"
+#include "common/time_util.h"
+
+namespace syncwatch::collector {
+namespace {
+
+int64_t Micros(const google::protobuf::Timestamp& t) { return ToUnixMicrosOrZero(t); }
+
+// When a run ended, or started when its end is unknown.
+const google::protobuf::Timestamp& RunTime(const v1::RunProfileResult& run) {
+  return run.has_end_time() ? run.end_time() : run.start_time();
+}
+
+void KeepLater(const google::protobuf::Timestamp& t, google::protobuf::Timestamp* into,
+               bool present) {
+  if (!present || Micros(t) > Micros(*into)) *into = t;
+}
+
+v1::ConnectorState* FindOrAddConnector(const std::string& name, v1::ServerInfo* info) {
+  auto* connectors = info->mutable_connectors();
+  auto it = std::lower_bound(
+      connectors->begin(), connectors->end(), name,
+      [](const v1::ConnectorState& c, const std::string& n) { return c.connector() < n; });
+  if (it != connectors->end() && it->connector() == name) return &*it;
+  const int index = static_cast<int>(it - connectors->begin());
+  connectors->Add()->set_connector(name);
+  // Move the new last element into its sorted place.
+  for (int i = connectors->size() - 1; i > index; --i) connectors->SwapElements(i, i - 1);
+  return connectors->Mutable(index);
+}
+
+// True when `run` should replace `current` as the connector's latest run.
+bool Supersedes(const v1::RunProfileResult& run, const v1::RunProfileResult& current) {
+  if (RunNaturalId(run) == RunNaturalId(current)) {
+    // The same run again: a complete report wins over an in-progress one.
+    return IsCompleteRun(run) || !IsCompleteRun(current);
+  }
+  return Micros(run.start_time()) > Micros(current.start_time());
+}
+
+}  // namespace
+
+std::string RunKind(const v1::RunProfileResult& run) {
+  for (const v1::RunStep& step : run.steps()) {
+    const std::string type = absl::AsciiStrToLower(step.step_type());
+    if (type == "export") return "export";
+    if (absl::StrContains(type, "import")) return "import";
+    if (type == "apply-rules") return "sync";
+  }
+  const std::string profile = absl::AsciiStrToLower(run.run_profile_name());
+  if (absl::StrContains(profile, "export")) return "export";
+  if (absl::StrContains(profile, "import")) return "import";
+  if (absl::StrContains(profile, "sync")) return "sync";
+  return profile;
+}
+
+bool IsCompleteRun(const v1::RunProfileResult& run) {
+  return run.is_run_complete() || run.has_end_time();
+}
+
+bool IsSuccessfulResult(absl::string_view result) {
+  return result == "success" || absl::StartsWith(result, "completed-");
+}
+
+std::string TenantGroup(const v1::ServerInfo& info) {
+  if (info.tenant().empty()) return absl::StrCat("server:", absl::AsciiStrToLower(info.server()));
+  return absl::AsciiStrToLower(info.tenant());
+}
+
+void ApplyRunToState(const v1::RunProfileResult& run, v1::ServerInfo* info) {
+  v1::ConnectorState* c = FindOrAddConnector(run.connector_name(), info);
+  if (!run.connector_id().empty()) c->set_connector_id(run.connector_id());
+  if (!c->has_last_run() || Supersedes(run, c->last_run())) {
+    v1::RunProfileResult* last = c->mutable_last_run();
+    *last = run;
+    last->clear_steps();
+  }
+  if (IsCompleteRun(run) && IsSuccessfulResult(run.result())) {
+    KeepLater(RunTime(run), c->mutable_last_success(), c->has_last_success());
+    if (RunKind(run) == "export") {
+      KeepLater(RunTime(run), c->mutable_last_successful_export(), c->has_last_successful_export());
+    }
+  }
+  RefreshServerState(info);
+}
+
+void ApplySnapshotToState(const v1::PendingExportSnapshot& snapshot, v1::ServerInfo* info) {
+  v1::ConnectorState* c = FindOrAddConnector(snapshot.connector_name(), info);
+  if (!snapshot.connector_id().empty() && c->connector_id().empty()) {
+    c->set_connector_id(snapshot.connector_id());
+  }
+  if (!c->has_pending_taken_at() || Micros(snapshot.taken_at()) >= Micros(c->pending_taken_at())) {
+    *c->mutable_pending_taken_at() = snapshot.taken_at();
+    c->set_pending_adds(snapshot.pending_adds());
+    c->set_pending_updates(snapshot.pending_updates());
+    c->set_pending_deletes(snapshot.pending_deletes());
+  }
+  RefreshServerState(info);
+}
+
+void RefreshServerState(v1::ServerInfo* info) {
+  const v1::RunProfileResult* latest = nullptr;
+  // The earliest of the connectors' latest successes.
+  const google::protobuf::Timestamp* cycle = nullptr;
+  bool every_connector_succeeded = true;
+  bool any_run = false;
+  int64_t pending_deletes = 0;
+  for (const v1::ConnectorState& c : info->connectors()) {
+    pending_deletes += c.pending_deletes();
+    if (!c.has_last_run()) continue;  // only snapshots so far: no say in the cycle
+    any_run = true;
+    const v1::RunProfileResult& run = c.last_run();
+    if (IsCompleteRun(run) &&
+        (latest == nullptr || Micros(RunTime(run)) > Micros(RunTime(*latest)))) {
+      latest = &run;
+    }
+    const google::protobuf::Timestamp* success = c.has_last_successful_export()
+                                                     ? &c.last_successful_export()
+                                                 : c.has_last_success() ? &c.last_success()
+                                                                        : nullptr;
+    if (success == nullptr) {
+      every_connector_succeeded = false;
+    } else if (cycle == nullptr || Micros(*success) < Micros(*cycle)) {
+      cycle = success;
+    }
+  }
+  info->set_pending_deletes(pending_deletes);
+  if (latest != nullptr) {
+    info->set_last_run_result(latest->result());
+    *info->mutable_last_run_time() = RunTime(*latest);
+  }
+  if (any_run && every_connector_succeeded && cycle != nullptr) {
+    const google::protobuf::Timestamp copy = *cycle;  // *cycle lives in info
+    *info->mutable_last_successful_cycle() = copy;
+  } else {
+    info->clear_last_successful_cycle();
+  }
+}
+
+namespace {
+
+ThresholdSource ReportedBy(const v1::ServerInfo& info) {
+  ThresholdSource out;
+  out.known = true;
+  out.enabled = info.settings().deletion_threshold_enabled();
+  out.value = info.settings().deletion_threshold();
+  out.reported_by = info.server();
+  return out;
+}
+
+bool ReportsThreshold(const v1::ServerInfo& info) {
+  return info.has_settings() && info.settings().deletion_threshold_known();
+}
+
+}  // namespace
+
+void TenantThresholds::Add(const v1::ServerInfo& info) {
+  if (!ReportsThreshold(info)) return;
+  const int64_t seen = Micros(info.last_seen());
+  auto [it, inserted] = latest_.try_emplace(TenantGroup(info));
+  if (inserted || seen > it->second.last_seen_us) it->second = Report{ReportedBy(info), seen};
+}
+
+ThresholdSource TenantThresholds::For(const v1::ServerInfo& info) const {
+  if (ReportsThreshold(info)) return ReportedBy(info);
+  if (!info.tenant().empty()) {
+    auto it = latest_.find(TenantGroup(info));
+    if (it != latest_.end()) return it->second.source;
+  }
+  return ThresholdSource();
+}
+
+void JudgeHealth(const ThresholdSource& threshold, int64_t default_threshold,
+                 const std::vector<const v1::Alert*>& firing, v1::ServerInfo* info) {
+  const int64_t value =
+      threshold.known && threshold.value > 0 ? threshold.value : default_threshold;
+  const bool enabled = !threshold.known || threshold.enabled;
+  info->set_deletion_threshold(value);
+  info->set_deletion_threshold_enabled(enabled);
+  info->clear_health_reasons();
+
+  int critical = 0;
+  int warning = 0;
+  // Critical reasons first, then warnings.
+  std::vector<std::string> critical_reasons;
+  std::vector<std::string> warning_reasons;
+  std::vector<std::string> connectors_alerted;
+  for (const v1::Alert* a : firing) {
+    if (a->severity() == "critical") {
+      ++critical;
+      critical_reasons.push_back(a->summary());
+      connectors_alerted.push_back(a->connector());
+    } else {
+      ++warning;
+      warning_reasons.push_back(a->summary());
+    }
+  }
+  info->set_open_alerts(static_cast<int32_t>(firing.size()));
+  info->set_open_critical_alerts(critical);
+
+  bool over_threshold = false;
+  for (const v1::ConnectorState& c : info->connectors()) {
+    if (!enabled || c.pending_deletes() <= value) continue;
+    over_threshold = true;
+    if (std::find(connectors_alerted.begin(), connectors_alerted.end(), c.connector()) ==
+        connectors_alerted.end()) {
+      critical_reasons.push_back(absl::StrCat(c.pending_deletes(), " pending deletes on ",
+                                              c.connector(), " exceed the deletion threshold (",
+                                              value, ")"));
+    }
+  }
+  const bool stopped = absl::StartsWith(info->last_run_result(), "stopped-");
+  if (stopped && warning == 0 && critical == 0) {
+    warning_reasons.push_back(absl::StrCat("the latest run ended ", info->last_run_result()));
+  }
+
+  v1::Health health = v1::HEALTH_OK;
+  if (critical > 0 || over_threshold) {
+    health = v1::HEALTH_CRITICAL;
+  } else if (warning > 0 || stopped) {
+    health = v1::HEALTH_WARNING;
+  } else if (info->connectors().empty()) {
+    health = v1::HEALTH_UNKNOWN;
+    warning_reasons.push_back("no run or pending-export snapshot reported yet");
+  }
+  info->set_health(health);
+  for (std::string& r : critical_reasons) info->add_health_reasons(std::move(r));
+  for (std::string& r : warning_reasons) info->add_health_reasons(std::move(r));
+}
+
+int HealthRank(v1::Health health) {
+  switch (health) {
+    case v1::HEALTH_CRITICAL:
+      return 0;
+    case v1::HEALTH_WARNING:
+      return 1;
+    case v1::HEALTH_OK:
+      return 3;
+    default:
+      return 2;
+  }
+}
+
+}  // namespace syncwatch::collector

@@ -1,0 +1,92 @@
+// A sync server's current state, kept in its `servers` record (v1::ServerInfo)
+// and brought up to date by the StorageWriter as each event is stored, so
+// that the fleet view never scans history: the latest run and success per
+// connector, the latest pending-export figures, the last successful cycle.
+//
+// Also what the query service and the alert rules share about a server: its
+// tenant group, the deletion threshold that applies to it, and its health.
+#ifndef SYNCWATCH_COLLECTOR_SERVER_STATE_H_
+#define SYNCWATCH_COLLECTOR_SERVER_STATE_H_
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "absl/strings/string_view.h"
+#include "syncwatch/v1/query.pb.h"
+
+namespace syncwatch::collector {
+
+// "import", "sync", "export", or the lower-cased profile name when the run's
+// kind cannot be told (from its steps' types, else its profile name).
+std::string RunKind(const v1::RunProfileResult& run);
+
+// True when the run is over: reported complete, or with an end time.
+bool IsCompleteRun(const v1::RunProfileResult& run);
+
+// True for results that mean the run did its work: "success", "completed-*".
+bool IsSuccessfulResult(absl::string_view result);
+
+// The lower-cased tenant, or "server:<name>" for a server whose agent reports
+// no tenant (it is a group of its own).
+std::string TenantGroup(const v1::ServerInfo& info);
+
+// Folds a stored run into `info`'s connector state, then refreshes the
+// derived fields (RefreshServerState). Runs may arrive in any order and more
+// than once.
+void ApplyRunToState(const v1::RunProfileResult& run, v1::ServerInfo* info);
+
+// Folds a stored pending-export snapshot into `info` (an older snapshot than
+// the one already folded in changes nothing), then refreshes.
+void ApplySnapshotToState(const v1::PendingExportSnapshot& snapshot, v1::ServerInfo* info);
+
+// Recomputes last_run_result, last_run_time, last_successful_cycle and
+// pending_deletes from the connectors.
+void RefreshServerState(v1::ServerInfo* info);
+
+// The export deletion threshold that applies to a server.
+struct ThresholdSource {
+  // False when no agent of the tenant reported it (a default applies).
+  bool known = false;
+  bool enabled = true;
+  int64_t value = 0;
+  // The server whose agent reported it (the server itself or a tenant peer).
+  std::string reported_by;
+};
+
+// The threshold lives in the tenant, so any agent of the tenant may report
+// it: a server's own report wins, else the peer heard from last. Built once
+// over every server record, then asked per server in O(log n).
+class TenantThresholds {
+ public:
+  void Add(const v1::ServerInfo& info);
+  ThresholdSource For(const v1::ServerInfo& info) const;
+
+ private:
+  struct Report {
+    ThresholdSource source;
+    int64_t last_seen_us = 0;
+  };
+  // Tenant group -> the report heard last.
+  std::map<std::string, Report> latest_;
+};
+
+// Fills the query-time fields of `info` (deletion_threshold*, open_alerts,
+// open_critical_alerts, health, health_reasons) from the threshold that
+// applies, the engine's default threshold for it, and the alerts about it
+// firing now:
+//   critical  a critical alert is open, or a connector's pending deletes
+//             exceed the enabled threshold (before any rule has looked);
+//   warning   a warning alert is open, or the latest run ended stopped-*;
+//   unknown   none of the above and no run or snapshot reported yet;
+//   ok        otherwise.
+void JudgeHealth(const ThresholdSource& threshold, int64_t default_threshold,
+                 const std::vector<const v1::Alert*>& firing, v1::ServerInfo* info);
+
+// Worse health first: critical, warning, unknown, ok.
+int HealthRank(v1::Health health);
+
+}  // namespace syncwatch::collector
+
+#endif  // SYNCWATCH_COLLECTOR_SERVER_STATE_H_

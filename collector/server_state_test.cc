@@ -1,0 +1,224 @@
+#include "collector/server_state.h"
+
+#include <string>
+#include <vector>
+
+#include "common/names.h"
+#include "common/time_util.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace syncwatch::collector {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+
+const absl::Time kT0 = absl::FromUnixSeconds(1760000000);
+
+google::protobuf::Timestamp At(absl::Duration after_t0) { return ToProtoTimestamp(kT0 + after_t0); }
+
+v1::RunProfileResult MakeRun(const std::string& connector, const std::string& profile,
+                             int64_t number, absl::Duration start, const std::string& result,
+                             bool complete = true) {
+  v1::RunProfileResult r;
+  r.set_connector_name(connector);
+  r.set_run_profile_name(profile);
+  r.set_run_number(number);
+  r.set_result(result);
+  r.set_is_run_complete(complete);
+  *r.mutable_start_time() = At(start);
+  if (complete) *r.mutable_end_time() = At(start + absl::Minutes(2));
+  r.add_steps()->set_step_type(profile == "Export" ? "export" : "delta-import");
+  return r;
+}
+
+v1::PendingExportSnapshot Snapshot(const std::string& connector, absl::Duration taken,
+                                   int64_t deletes) {
+  v1::PendingExportSnapshot s;
+  s.set_connector_name(connector);
+  *s.mutable_taken_at() = At(taken);
+  s.set_pending_adds(3);
+  s.set_pending_updates(4);
+  s.set_pending_deletes(deletes);
+  return s;
+}
+
+TEST(ServerStateTest, KeepsTheLatestRunPerConnectorWhateverTheOrder) {
+  v1::ServerInfo info;
+  ApplyRunToState(MakeRun("contoso.com", "Export", 9, absl::Minutes(30), "success"), &info);
+  ApplyRunToState(
+      MakeRun("contoso.com", "Delta Import", 8, absl::Minutes(0), "stopped-server-down"), &info);
+  ASSERT_EQ(info.connectors_size(), 1);
+  EXPECT_EQ(info.connectors(0).last_run().run_number(), 9);
+  EXPECT_EQ(info.connectors(0).last_run().steps_size(), 0) << "steps are not kept in the state";
+  EXPECT_EQ(info.last_run_result(), "success");
+  EXPECT_EQ(ToUnixMicrosOrZero(info.last_run_time()), ToUnixMicrosOrZero(At(absl::Minutes(32))));
+}
+
+TEST(ServerStateTest, AnInProgressReportDoesNotUndoTheCompleteOneOfTheSameRun) {
+  v1::ServerInfo info;
+  ApplyRunToState(MakeRun("contoso.com", "Export", 9, absl::Minutes(30), "success"), &info);
+  v1::RunProfileResult again = MakeRun("contoso.com", "Export", 9, absl::Minutes(30), "", false);
+  ApplyRunToState(again, &info);
+  EXPECT_TRUE(info.connectors(0).last_run().is_run_complete());
+  EXPECT_EQ(info.connectors(0).last_run().result(), "success");
+}
+
+TEST(ServerStateTest, ConnectorsAreOrderedByName) {
+  v1::ServerInfo info;
+  for (const char* c : {"m.onmicrosoft.com - AAD", "contoso.com", "fabrikam.com", "a.com"}) {
+    ApplyRunToState(MakeRun(c, "Export", 1, absl::Minutes(1), "success"), &info);
+  }
+  std::vector<std::string> names;
+  for (const auto& c : info.connectors()) names.push_back(c.connector());
+  EXPECT_THAT(names,
+              ElementsAre("a.com", "contoso.com", "fabrikam.com", "m.onmicrosoft.com - AAD"));
+}
+
+TEST(ServerStateTest, LastSuccessfulCycleIsTheEarliestOfTheConnectorsLatestExports) {
+  v1::ServerInfo info;
+  ApplyRunToState(MakeRun("contoso.com", "Export", 1, absl::Minutes(0), "success"), &info);
+  EXPECT_EQ(ToUnixMicrosOrZero(info.last_successful_cycle()),
+            ToUnixMicrosOrZero(At(absl::Minutes(2))));
+  // A second connector that has run but never succeeded: no cycle completed.
+  ApplyRunToState(MakeRun("aad", "Export", 1, absl::Minutes(5), "stopped-extension-dll-exception"),
+                  &info);
+  EXPECT_FALSE(info.has_last_successful_cycle());
+  // It exports: the cycle ends with the earlier of the two exports.
+  ApplyRunToState(MakeRun("aad", "Export", 2, absl::Minutes(35), "success"), &info);
+  EXPECT_EQ(ToUnixMicrosOrZero(info.last_successful_cycle()),
+            ToUnixMicrosOrZero(At(absl::Minutes(2))));
+  ApplyRunToState(MakeRun("contoso.com", "Export", 2, absl::Minutes(40), "completed-export-errors"),
+                  &info);
+  EXPECT_EQ(ToUnixMicrosOrZero(info.last_successful_cycle()),
+            ToUnixMicrosOrZero(At(absl::Minutes(37))));
+  // A later failed import does not move the cycle back.
+  ApplyRunToState(MakeRun("aad", "Delta Import", 3, absl::Minutes(60), "stopped-server-down"),
+                  &info);
+  EXPECT_EQ(ToUnixMicrosOrZero(info.last_successful_cycle()),
+            ToUnixMicrosOrZero(At(absl::Minutes(37))));
+  EXPECT_EQ(info.last_run_result(), "stopped-server-down");
+}
+
+TEST(ServerStateTest, PendingFiguresComeFromEachConnectorsLatestSnapshot) {
+  v1::ServerInfo info;
+  ApplySnapshotToState(Snapshot("contoso.com", absl::Minutes(10), 700), &info);
+  ApplySnapshotToState(Snapshot("contoso.com", absl::Minutes(5), 1), &info);  // older: ignored
+  ApplySnapshotToState(Snapshot("aad", absl::Minutes(1), 20), &info);
+  EXPECT_EQ(info.pending_deletes(), 720);
+  ASSERT_EQ(info.connectors_size(), 2);
+  EXPECT_EQ(info.connectors(1).pending_deletes(), 700);
+  EXPECT_EQ(info.connectors(1).pending_adds(), 3);
+  EXPECT_FALSE(info.has_last_successful_cycle()) << "snapshots say nothing about cycles";
+}
+
+v1::ServerInfo Server(const std::string& name, const std::string& tenant, int64_t last_seen_s) {
+  v1::ServerInfo info;
+  info.set_server(name);
+  info.set_tenant(tenant);
+  *info.mutable_last_seen() = ToProtoTimestamp(absl::FromUnixSeconds(last_seen_s));
+  return info;
+}
+
+void ReportThreshold(v1::ServerInfo* info, bool enabled, int64_t value) {
+  info->mutable_settings()->set_deletion_threshold_known(true);
+  info->mutable_settings()->set_deletion_threshold_enabled(enabled);
+  info->mutable_settings()->set_deletion_threshold(value);
+}
+
+TEST(TenantThresholdsTest, OwnReportWinsElseThePeerHeardFromLast) {
+  std::vector<v1::ServerInfo> servers = {Server("sync01", "Contoso.onmicrosoft.com", 100),
+                                         Server("sync02", "contoso.onmicrosoft.com", 200),
+                                         Server("sync03", "contoso.onmicrosoft.com", 50),
+                                         Server("lab", "", 300),
+                                         Server("other", "fabrikam.onmicrosoft.com", 10)};
+  ReportThreshold(&servers[0], true, 300);
+  ReportThreshold(&servers[1], false, 400);
+  ReportThreshold(&servers[3], true, 50);
+  TenantThresholds t;
+  for (const auto& s : servers) t.Add(s);
+  EXPECT_EQ(t.For(servers[0]).value, 300);
+  EXPECT_EQ(t.For(servers[2]).reported_by, "sync02") << "the peer seen last, tenant case-folded";
+  EXPECT_FALSE(t.For(servers[2]).enabled);
+  EXPECT_FALSE(t.For(servers[4]).known) << "another tenant's report does not apply";
+  v1::ServerInfo lab2 = Server("lab2", "", 1);
+  EXPECT_FALSE(t.For(lab2).known) << "a tenant-less server is a group of its own";
+}
+
+v1::Alert Firing(const std::string& severity, const std::string& connector,
+                 const std::string& summary) {
+  v1::Alert a;
+  a.set_severity(severity);
+  a.set_connector(connector);
+  a.set_summary(summary);
+  a.set_state(v1::ALERT_STATE_FIRING);
+  return a;
+}
+
+TEST(JudgeHealthTest, NoDataIsUnknownAndQuietDataIsOk) {
+  v1::ServerInfo info;
+  JudgeHealth(ThresholdSource(), 500, {}, &info);
+  EXPECT_EQ(info.health(), v1::HEALTH_UNKNOWN);
+  EXPECT_EQ(info.deletion_threshold(), 500);
+  EXPECT_TRUE(info.deletion_threshold_enabled());
+  ApplyRunToState(MakeRun("contoso.com", "Export", 1, absl::Minutes(0), "success"), &info);
+  JudgeHealth(ThresholdSource(), 500, {}, &info);
+  EXPECT_EQ(info.health(), v1::HEALTH_OK);
+  EXPECT_EQ(info.health_reasons_size(), 0);
+}
+
+TEST(JudgeHealthTest, PendingDeletesOverAnEnabledThresholdAreCriticalEvenBeforeAnyAlert) {
+  v1::ServerInfo info;
+  ApplySnapshotToState(Snapshot("contoso.com", absl::Minutes(0), 301), &info);
+  ThresholdSource reported{true, true, 300, "sync01"};
+  JudgeHealth(reported, 500, {}, &info);
+  EXPECT_EQ(info.health(), v1::HEALTH_CRITICAL);
+  EXPECT_EQ(info.deletion_threshold(), 300);
+  ASSERT_EQ(info.health_reasons_size(), 1);
+  EXPECT_THAT(info.health_reasons(0), HasSubstr("301 pending deletes on contoso.com exceed"));
+  // Equal is not over (the engine stops an export that *exceeds* it).
+  ApplySnapshotToState(Snapshot("contoso.com", absl::Minutes(1), 300), &info);
+  JudgeHealth(reported, 500, {}, &info);
+  EXPECT_EQ(info.health(), v1::HEALTH_OK);
+  // A disabled threshold stops nothing: the server is not critical by this test.
+  ApplySnapshotToState(Snapshot("contoso.com", absl::Minutes(2), 5000), &info);
+  JudgeHealth(ThresholdSource{true, false, 300, "sync01"}, 500, {}, &info);
+  EXPECT_EQ(info.health(), v1::HEALTH_OK);
+  EXPECT_FALSE(info.deletion_threshold_enabled());
+}
+
+TEST(JudgeHealthTest, AlertsDecideAndTheirSummariesAreTheReasonsCriticalFirst) {
+  v1::ServerInfo info;
+  ApplySnapshotToState(Snapshot("contoso.com", absl::Minutes(0), 900), &info);
+  const v1::Alert warning = Firing("warning", "", "sync overdue");
+  const v1::Alert critical = Firing("critical", "contoso.com", "900 deletes over 500");
+  JudgeHealth(ThresholdSource(), 500, {&warning, &critical}, &info);
+  EXPECT_EQ(info.health(), v1::HEALTH_CRITICAL);
+  EXPECT_EQ(info.open_alerts(), 2);
+  EXPECT_EQ(info.open_critical_alerts(), 1);
+  // The alert about the connector already says it: no second line for it.
+  EXPECT_THAT(info.health_reasons(), ElementsAre("900 deletes over 500", "sync overdue"));
+  JudgeHealth(ThresholdSource(), 1000, {&warning}, &info);
+  EXPECT_EQ(info.health(), v1::HEALTH_WARNING);
+}
+
+TEST(JudgeHealthTest, AStoppedLatestRunIsAWarningWithoutAnyAlert) {
+  v1::ServerInfo info;
+  ApplyRunToState(MakeRun("contoso.com", "Export", 1, absl::Minutes(0), "stopped-server-down"),
+                  &info);
+  JudgeHealth(ThresholdSource(), 500, {}, &info);
+  EXPECT_EQ(info.health(), v1::HEALTH_WARNING);
+  EXPECT_THAT(info.health_reasons(), ElementsAre("the latest run ended stopped-server-down"));
+}
+
+TEST(HealthTest, NamesAndRankWorstFirst) {
+  EXPECT_EQ(HealthName(v1::HEALTH_CRITICAL), "critical");
+  EXPECT_EQ(HealthName(v1::HEALTH_UNSPECIFIED), "unknown");
+  EXPECT_LT(HealthRank(v1::HEALTH_CRITICAL), HealthRank(v1::HEALTH_WARNING));
+  EXPECT_LT(HealthRank(v1::HEALTH_WARNING), HealthRank(v1::HEALTH_UNKNOWN));
+  EXPECT_LT(HealthRank(v1::HEALTH_UNKNOWN), HealthRank(v1::HEALTH_OK));
+}
+
+}  // namespace
+}  // namespace syncwatch::collector

@@ -3,6 +3,7 @@
 #include <chrono>
 #include <csignal>
 #include <cstdio>
+#include <filesystem>
 #include <string>
 #include <thread>
 #include <vector>
@@ -10,8 +11,10 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "agent/agent.h"
+#include "agent/spool.h"
 #include "common/flags_util.h"
 #include "common/log.h"
 
@@ -21,6 +24,11 @@ ABSL_FLAG(bool, once, false,
           "0 when delivered, 1 otherwise");
 ABSL_FLAG(absl::Duration, once_timeout, absl::Seconds(120),
           "How long --once waits for acknowledgements");
+ABSL_FLAG(bool, check, false,
+          "Check the spool in the config's data_dir (read-only) and exit: 0 healthy, 1 problems");
+ABSL_FLAG(bool, repair, false,
+          "Repair the spool in the config's data_dir (rocksdb::RepairDB: keeps what is "
+          "readable, drops the rest), then check it; the agent must not be running");
 
 namespace {
 
@@ -35,12 +43,47 @@ int Fail(int code, const std::string& message) {
   return code;
 }
 
+// Exit codes: 1 a failure, 2 a usage or config error, 3 the spool is corrupt.
+constexpr int kExitCorruptSpool = 3;
+
+// --check: records per family and every problem; 0 healthy, 1 problems.
+int CheckSpool(const std::string& dir) {
+  auto report = syncwatch::agent::Spool::Check(dir);
+  if (!report.ok()) return Fail(2, std::string(report.status().message()));
+  std::printf("agent spool %s\n", dir.c_str());
+  for (const auto& [family, records] : report->records) {
+    std::printf("  %-8s %10llu records\n", family.c_str(),
+                static_cast<unsigned long long>(records));  // NOLINT(runtime/int)
+  }
+  if (report->healthy()) {
+    std::printf("healthy\n");
+    return 0;
+  }
+  std::printf("%zu problem(s):\n", report->problems.size());
+  for (const std::string& p : report->problems) std::printf("  - %s\n", p.c_str());
+  return 1;
+}
+
+int RepairSpool(const std::string& dir) {
+  std::printf(
+      "repairing agent spool %s: rocksdb::RepairDB keeps the batches and marks it can read and "
+      "drops the rest (inputs whose mark is lost are read again)\n",
+      dir.c_str());
+  std::fflush(stdout);
+  if (absl::Status s = syncwatch::agent::Spool::Repair(dir); !s.ok()) {
+    return Fail(1, std::string(s.message()));
+  }
+  std::printf("repaired; checking\n");
+  return CheckSpool(dir);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
       "Reads what the Entra Connect sync engine records and streams it to syncwatch collectors.\n"
-      "Usage: syncwatch-agent --config FILE [--once]");
+      "Usage: syncwatch-agent --config FILE [--once | --check | --repair]\n"
+      "Exit codes: 0 ok, 1 failure (--check: problems found), 2 usage, 3 corrupt spool");
   std::vector<std::string> args = syncwatch::NormalizeFlagNames(argc, argv);
   std::vector<char*> arg_ptrs;
   for (std::string& a : args) arg_ptrs.push_back(a.data());
@@ -48,9 +91,28 @@ int main(int argc, char** argv) {
   if (absl::GetFlag(FLAGS_config).empty()) return Fail(2, "--config FILE is required");
   auto options = syncwatch::agent::LoadAgentConfig(absl::GetFlag(FLAGS_config));
   if (!options.ok()) return Fail(2, std::string(options.status().message()));
+  const std::string spool_dir = (std::filesystem::path(options->data_dir) / "spool").string();
+  if (absl::GetFlag(FLAGS_check) && absl::GetFlag(FLAGS_repair)) {
+    return Fail(2, "--check and --repair exclude each other");
+  }
+  if (absl::GetFlag(FLAGS_check)) return CheckSpool(spool_dir);
+  if (absl::GetFlag(FLAGS_repair)) return RepairSpool(spool_dir);
 
   auto agent = syncwatch::agent::Agent::Create(*options, syncwatch::RealClock::Get());
-  if (!agent.ok()) return Fail(1, std::string(agent.status().message()));
+  if (!agent.ok()) {
+    if (agent.status().code() == absl::StatusCode::kDataLoss) {
+      Fail(kExitCorruptSpool, std::string(agent.status().message()));
+      return Fail(kExitCorruptSpool,
+                  absl::StrCat("the spool in ", spool_dir,
+                               " is corrupt; not starting. Run "
+                               "`syncwatch-agent --check --config ",
+                               absl::GetFlag(FLAGS_config),
+                               "` to see what is damaged, then `syncwatch-agent --repair "
+                               "--config ",
+                               absl::GetFlag(FLAGS_config), "`"));
+    }
+    return Fail(1, std::string(agent.status().message()));
+  }
 
   if (absl::GetFlag(FLAGS_once)) {
     syncwatch::agent::ScanReport report = (*agent)->ScanOnce();

@@ -32,7 +32,88 @@ bool ParseSeq(const rocksdb::Slice& s, uint64_t* seq) {
   return r.Uint64(seq) && r.done();
 }
 
+rocksdb::ColumnFamilyOptions FamilyOptions() {
+  // The agent must stay small: modest memtables, no big caches.
+  rocksdb::ColumnFamilyOptions cf;
+  cf.write_buffer_size = 4 * 1024 * 1024;
+  return cf;
+}
+
+// Default (meta), then batches, inputs, acked, refused.
+std::vector<rocksdb::ColumnFamilyDescriptor> FamilyDescriptors() {
+  std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
+  for (const char* name : {"default", "batches", "inputs", "acked", "refused"}) {
+    descriptors.emplace_back(name, FamilyOptions());
+  }
+  return descriptors;
+}
+
+// Whether a record of `family` decodes; inputs and refusals hold free text.
+bool RecordDecodes(const std::string& family, const rocksdb::Slice& key,
+                   const rocksdb::Slice& value) {
+  uint64_t seq = 0;
+  if (family == "batches") {
+    v1::EventBatch batch;
+    return ParseSeq(key, &seq) &&
+           batch.ParseFromArray(value.data(), static_cast<int>(value.size()));
+  }
+  if (family == "acked") return ParseSeq(value, &seq);
+  if (family == rocksdb::kDefaultColumnFamilyName && key == kLastSeqKey) {
+    return ParseSeq(value, &seq);
+  }
+  return true;
+}
+
 }  // namespace
+
+absl::StatusOr<SpoolCheckReport> Spool::Check(const std::string& dir) {
+  std::error_code ec;
+  if (!std::filesystem::exists(std::filesystem::path(dir) / "CURRENT", ec)) {
+    return absl::NotFoundError(absl::StrCat("no spool in ", dir, " (no CURRENT file)"));
+  }
+  SpoolCheckReport report;
+  rocksdb::Options options;
+  options.paranoid_checks = true;
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::DB* raw = nullptr;
+  rocksdb::Status s =
+      rocksdb::DB::OpenForReadOnly(options, dir, FamilyDescriptors(), &handles, &raw);
+  std::unique_ptr<rocksdb::DB> db(raw);
+  if (!s.ok()) {
+    report.problems.push_back(absl::StrCat("cannot open the spool: ", s.ToString()));
+    return report;
+  }
+  s = db->VerifyChecksum();
+  if (!s.ok()) report.problems.push_back(absl::StrCat("checksum: ", s.ToString()));
+  for (rocksdb::ColumnFamilyHandle* h : handles) {
+    const std::string family = h->GetName();
+    uint64_t records = 0;
+    rocksdb::ReadOptions ro;
+    ro.verify_checksums = true;
+    std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(ro, h));
+    for (it->SeekToFirst(); it->Valid(); it->Next()) {
+      ++records;
+      if (!RecordDecodes(family, it->key(), it->value())) {
+        report.problems.push_back(
+            absl::StrCat(family, ": record ", it->key().ToString(true), " does not decode"));
+      }
+    }
+    if (!it->status().ok()) {
+      report.problems.push_back(
+          absl::StrCat(family, ": reading stopped: ", it->status().ToString()));
+    }
+    report.records.emplace_back(family, records);
+    (void)db->DestroyColumnFamilyHandle(h);
+  }
+  return report;
+}
+
+absl::Status Spool::Repair(const std::string& dir) {
+  rocksdb::Options options;
+  return FromRocks(
+      rocksdb::RepairDB(dir, rocksdb::DBOptions(options), FamilyDescriptors(), FamilyOptions()),
+      absl::StrCat("repair ", dir));
+}
 
 absl::StatusOr<std::unique_ptr<Spool>> Spool::Open(const std::string& dir,
                                                    const std::vector<std::string>& collectors,
@@ -47,18 +128,9 @@ absl::StatusOr<std::unique_ptr<Spool>> Spool::Open(const std::string& dir,
   db_options.create_missing_column_families = true;
   db_options.max_background_jobs = 1;
   db_options.keep_log_file_num = 3;
-  // The agent must stay small: modest memtables, no big caches.
-  rocksdb::ColumnFamilyOptions cf;
-  cf.write_buffer_size = 4 * 1024 * 1024;
-  std::vector<rocksdb::ColumnFamilyDescriptor> descriptors = {
-      {rocksdb::kDefaultColumnFamilyName, cf},
-      {"batches", cf},
-      {"inputs", cf},
-      {"acked", cf},
-      {"refused", cf}};
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   rocksdb::DB* raw = nullptr;
-  rocksdb::Status s = rocksdb::DB::Open(db_options, dir, descriptors, &handles, &raw);
+  rocksdb::Status s = rocksdb::DB::Open(db_options, dir, FamilyDescriptors(), &handles, &raw);
   std::unique_ptr<Spool> spool(new Spool());
   spool->db_.reset(raw);
   if (!s.ok()) return FromRocks(s, absl::StrCat("open ", dir));

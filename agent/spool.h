@@ -15,6 +15,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -25,6 +26,13 @@
 #include "syncwatch/v1/event.pb.h"
 
 namespace syncwatch::agent {
+
+// What Spool::Check found: records per family and every problem.
+struct SpoolCheckReport {
+  std::vector<std::pair<std::string, uint64_t>> records;  // family, count
+  std::vector<std::string> problems;
+  bool healthy() const { return problems.empty(); }
+};
 
 // Thread-safe.
 class Spool {
@@ -55,6 +63,13 @@ class Spool {
   static absl::StatusOr<std::unique_ptr<Spool>> Open(const std::string& dir,
                                                      const std::vector<std::string>& collectors,
                                                      const Options& options);
+  // Opens the spool in `dir` read-only, verifies every checksum and parses
+  // every batch and counter. An error only when there is no spool in `dir`.
+  static absl::StatusOr<SpoolCheckReport> Check(const std::string& dir);
+  // rocksdb::RepairDB on `dir`: keeps what is readable, drops the rest. The
+  // agent must not be running.
+  static absl::Status Repair(const std::string& dir);
+
   ~Spool();
   Spool(const Spool&) = delete;
   Spool& operator=(const Spool&) = delete;

@@ -10,6 +10,7 @@
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "collector/collector_server.h"
+#include "collector/store.h"
 #include "common/flags_util.h"
 #include "common/log.h"
 
@@ -24,6 +25,11 @@ ABSL_FLAG(std::string, tls_client_ca, "",
           "PEM CA that agents' client certificates must chain to (mTLS)");
 ABSL_FLAG(bool, insecure, false, "Allow plain text on a non-loopback listen address");
 ABSL_FLAG(bool, sync_writes, true, "fsync each commit before acknowledging it");
+ABSL_FLAG(bool, check, false,
+          "Check the store in the data dir (read-only) and exit: 0 healthy, 1 problems found");
+ABSL_FLAG(bool, repair, false,
+          "Repair the store in the data dir (rocksdb::RepairDB: keeps what is readable, drops "
+          "the rest), then check it; the collector must not be running");
 
 namespace {
 
@@ -31,13 +37,63 @@ sem_t g_stop;
 
 void OnSignal(int) { sem_post(&g_stop); }  // async-signal-safe
 
+// Exit codes: 1 a failure, 2 a usage or config error, 3 the store is corrupt
+// (systemd's RestartPreventExitStatus=3 stops a restart loop on that).
+constexpr int kExitProblems = 1;
+constexpr int kExitUsage = 2;
+constexpr int kExitCorruptStore = 3;
+
+// --check: prints a summary per family and every problem.
+int Check(const std::string& data_dir) {
+  auto report = syncwatch::collector::CheckStore(data_dir);
+  if (!report.ok()) {
+    std::fprintf(stderr, "syncwatch-collector: %s\n",
+                 std::string(report.status().message()).c_str());
+    return kExitUsage;
+  }
+  std::printf("collector store %s\n", data_dir.c_str());
+  for (const auto& f : report->families) {
+    std::printf("  %-18s %10llu records, %llu bad\n", f.family.c_str(),
+                static_cast<unsigned long long>(f.records),  // NOLINT(runtime/int)
+                static_cast<unsigned long long>(f.bad));     // NOLINT(runtime/int)
+  }
+  if (report->healthy()) {
+    std::printf("healthy\n");
+    return 0;
+  }
+  std::printf("%zu problem(s):\n", report->problems.size());
+  for (const std::string& p : report->problems) std::printf("  - %s\n", p.c_str());
+  std::printf(
+      "run `syncwatch-collector --repair --data_dir %s` (collector stopped) to keep what "
+      "is readable\n",
+      data_dir.c_str());
+  return kExitProblems;
+}
+
+int Repair(const std::string& data_dir) {
+  std::printf(
+      "repairing collector store %s: rocksdb::RepairDB rebuilds the MANIFEST from the table and "
+      "log files it can read; records in unreadable files are dropped (agents re-send only what "
+      "they still spool)\n",
+      data_dir.c_str());
+  std::fflush(stdout);
+  if (absl::Status s = syncwatch::collector::RepairStore(data_dir); !s.ok()) {
+    std::fprintf(stderr, "syncwatch-collector: %s\n", std::string(s.message()).c_str());
+    return kExitProblems;
+  }
+  std::printf("repaired; checking\n");
+  return Check(data_dir);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
       "Receives events from syncwatch agents, stores them in RocksDB and answers queries.\n"
       "Usage: syncwatch-collector [--config FILE] [--data-dir DIR] [--listen HOST:PORT] "
-      "[--http-listen HOST:PORT]");
+      "[--http-listen HOST:PORT]\n"
+      "       syncwatch-collector --check|--repair [--config FILE] [--data-dir DIR]\n"
+      "Exit codes: 0 ok, 1 failure (--check: problems found), 2 usage, 3 corrupt store");
   std::vector<std::string> args = syncwatch::NormalizeFlagNames(argc, argv);
   std::vector<char*> arg_ptrs;
   for (std::string& a : args) arg_ptrs.push_back(a.data());
@@ -50,7 +106,7 @@ int main(int argc, char** argv) {
     if (!loaded.ok()) {
       std::fprintf(stderr, "syncwatch-collector: %s\n",
                    std::string(loaded.status().message()).c_str());
-      return 2;
+      return kExitUsage;
     }
     options = *loaded;
   }
@@ -70,9 +126,15 @@ int main(int argc, char** argv) {
   }
   if (absl::GetFlag(FLAGS_insecure)) options.insecure = true;
   if (!absl::GetFlag(FLAGS_sync_writes)) options.sync_writes = false;
+  if (absl::GetFlag(FLAGS_check) && absl::GetFlag(FLAGS_repair)) {
+    std::fprintf(stderr, "syncwatch-collector: --check and --repair exclude each other\n");
+    return kExitUsage;
+  }
+  if (absl::GetFlag(FLAGS_check)) return Check(options.data_dir);
+  if (absl::GetFlag(FLAGS_repair)) return Repair(options.data_dir);
   if (absl::Status valid = options.Validate(); !valid.ok()) {
     std::fprintf(stderr, "syncwatch-collector: %s\n", std::string(valid.message()).c_str());
-    return 2;
+    return kExitUsage;
   }
 
   sem_init(&g_stop, 0, 0);
@@ -83,7 +145,15 @@ int main(int argc, char** argv) {
   if (!server.ok()) {
     std::fprintf(stderr, "syncwatch-collector: %s\n",
                  std::string(server.status().message()).c_str());
-    return 1;
+    if (server.status().code() == absl::StatusCode::kDataLoss) {
+      std::fprintf(stderr,
+                   "syncwatch-collector: the store in %s is corrupt; not starting. Run "
+                   "`syncwatch-collector --check --data_dir %s` to see what is damaged, then "
+                   "`syncwatch-collector --repair --data_dir %s`\n",
+                   options.data_dir.c_str(), options.data_dir.c_str(), options.data_dir.c_str());
+      return kExitCorruptStore;
+    }
+    return kExitProblems;
   }
   // Tests and scripts wait for this line to learn the bound port.
   std::printf("listening on port %d\n", (*server)->port());

@@ -16,6 +16,8 @@
 #ifndef SYNCWATCH_COLLECTOR_STORE_H_
 #define SYNCWATCH_COLLECTOR_STORE_H_
 
+#include <chrono>
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
@@ -24,6 +26,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "common/mutex.h"
 #include "rocksdb/db.h"
 #include "rocksdb/write_batch.h"
 
@@ -66,7 +69,11 @@ class Store {
 
   rocksdb::ColumnFamilyHandle* cf(Family f) const { return handles_[static_cast<size_t>(f)]; }
 
-  // Commits `batch` atomically (and durably when sync_writes).
+  // Commits `batch` atomically (and durably when sync_writes). When the disk
+  // is full this is ResourceExhausted, "collector disk full: <data dir>: ...",
+  // and nothing of `batch` is stored. RocksDB then refuses every write until
+  // it is resumed: a write after a failed one first calls DB::Resume (at most
+  // once a second), so writes succeed again once space has been freed.
   absl::Status Write(rocksdb::WriteBatch* batch);
 
   // The value under `key`, nullopt when absent.
@@ -81,12 +88,46 @@ class Store {
 
  private:
   Store(std::unique_ptr<rocksdb::DB> db, std::vector<rocksdb::ColumnFamilyHandle*> handles,
-        const Options& options);
+        const std::string& path, const Options& options);
+
+  // Resumes RocksDB after a failed write, at most once a second; the status
+  // of the last attempt (OK when there was nothing to resume).
+  absl::Status MaybeResume();
+  absl::Status WriteError(const rocksdb::Status& s) const;
 
   Options options_;
+  std::string path_;
   std::unique_ptr<rocksdb::DB> db_;
   std::vector<rocksdb::ColumnFamilyHandle*> handles_;
+
+  Mutex resume_mu_;
+  bool write_failed_ ABSL_GUARDED_BY(resume_mu_) = false;
+  std::chrono::steady_clock::time_point last_resume_ ABSL_GUARDED_BY(resume_mu_);
+  rocksdb::Status last_resume_status_ ABSL_GUARDED_BY(resume_mu_);
 };
+
+// What CheckStore found: records per family and every problem, each naming
+// the family (and the key, in hex, when one record is at fault).
+struct StoreCheckReport {
+  struct FamilyCount {
+    std::string family;
+    uint64_t records = 0;
+    uint64_t bad = 0;
+  };
+  std::vector<FamilyCount> families;
+  std::vector<std::string> problems;
+  bool healthy() const { return problems.empty(); }
+};
+
+// Opens the store in `path` read-only (paranoid checks), verifies every
+// block's checksum and parses every record of every family. An error only
+// when the store cannot be looked at at all (e.g. no store there); a store
+// that opens with corruption is a report with problems.
+absl::StatusOr<StoreCheckReport> CheckStore(const std::string& path);
+
+// rocksdb::RepairDB on `path` with the store's families: keeps every record
+// it can still read and drops the rest. The collector must not be running.
+absl::Status RepairStore(const std::string& path);
 
 }  // namespace syncwatch::collector
 

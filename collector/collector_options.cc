@@ -105,9 +105,14 @@ absl::Status CollectorOptions::Validate() const {
     if (!IsLoopbackAddress(http_listen) && !insecure) {
       return absl::InvalidArgumentError(absl::StrCat(
           "http_listen: ", http_listen,
-          " is not a loopback address and the HTTP port has no access control yet; pass "
-          "--insecure to accept that"));
+          auth.enabled() ? " is not a loopback address and the HTTP port is plain HTTP (tokens "
+                           "would cross the network in clear); pass --insecure to accept that"
+                         : " is not a loopback address and the HTTP port has no access control "
+                           "(configure auth.tokens_file); pass --insecure to accept that"));
     }
+  }
+  if (auth.protect_metrics && !auth.enabled()) {
+    return absl::InvalidArgumentError("auth.protect_metrics needs auth.tokens_file");
   }
   if (tls.reload_interval < absl::Seconds(1)) {
     return absl::InvalidArgumentError("tls.reload_interval must be at least 1s");
@@ -138,7 +143,7 @@ absl::StatusOr<CollectorOptions> LoadCollectorConfig(const std::string& path,
   SYNCWATCH_RETURN_IF_ERROR(file.CheckKeys(
       root,
       {"data_dir", "listen", "http_listen", "tls", "insecure", "sync_writes", "max_message_bytes",
-       "max_batch_bytes", "limits", "retention", "rules", "notifiers"},
+       "max_batch_bytes", "limits", "auth", "retention", "rules", "notifiers"},
       "the collector config"));
   for (const auto& kv : root) {
     const std::string key = kv.first.Scalar();
@@ -187,6 +192,17 @@ absl::StatusOr<CollectorOptions> LoadCollectorConfig(const std::string& path,
         } else {
           SYNCWATCH_ASSIGN_OR_RETURN(base.agent_limits.agent_events_per_second,
                                      file.Int(l.second, name, 1, int64_t{1} << 30));
+        }
+      }
+    } else if (key == "auth") {
+      SYNCWATCH_RETURN_IF_ERROR(file.CheckKeys(v, {"tokens_file", "protect_metrics"}, "auth"));
+      for (const auto& a : v) {
+        const std::string k = a.first.Scalar();
+        const std::string name = absl::StrCat("auth.", k);
+        if (k == "tokens_file") {
+          SYNCWATCH_ASSIGN_OR_RETURN(base.auth.tokens_file, file.String(a.second, name));
+        } else {
+          SYNCWATCH_ASSIGN_OR_RETURN(base.auth.protect_metrics, file.Bool(a.second, name));
         }
       }
     } else if (key == "retention") {

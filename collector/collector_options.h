@@ -32,6 +32,19 @@ struct AgentLimits {
   int64_t agent_events_per_second = 20000;
 };
 
+// Bearer-token access control on the Query API and the HTTP port (YAML
+// `auth:`); see collector/auth.h for the tokens file. Ingest is not affected.
+struct AuthOptions {
+  // The tokens file; empty: no access control (anyone who reaches the ports
+  // may query). Default: empty.
+  std::string tokens_file;
+  // Whether /metrics needs a token too (/healthz and /readyz never do).
+  // Default: false.
+  bool protect_metrics = false;
+
+  bool enabled() const { return !tokens_file.empty(); }
+};
+
 struct CollectorOptions {
   // Where the RocksDB store lives. Default: ./data/collector.
   std::string data_dir = "./data/collector";
@@ -69,6 +82,8 @@ struct CollectorOptions {
   // `retention:`). Default: runs and export errors 400 days, snapshot history
   // 90 days, a pass every hour.
   RetentionOptions retention;
+  // Token access control (YAML `auth:`). Default: off.
+  AuthOptions auth;
 
   // OK, or InvalidArgument naming the setting and the problem.
   absl::Status Validate() const;
@@ -77,7 +92,7 @@ struct CollectorOptions {
 // Reads a collector YAML config (keys: data_dir, listen, http_listen, tls (cert,
 // key, client_ca, reload_interval), insecure, sync_writes, max_message_bytes,
 // max_batch_bytes, limits (max_streams_per_agent, agent_events_per_second),
-// retention, rules, notifiers;
+// auth (tokens_file, protect_metrics), retention, rules, notifiers;
 // see collector/retention.h for retention and collector/alerts/alerts_options.h
 // for the last two) over `base`. Retention ages are durations ("400d", "36h")
 // or "off"/"0" to keep that kind forever. An unknown key or a bad value is an

@@ -93,6 +93,24 @@ TEST(LoadCollectorConfig, ReadsLimitsAndTlsReloadInterval) {
   EXPECT_EQ(o->tls.reload_interval, absl::Minutes(5));
 }
 
+TEST(LoadCollectorConfig, ReadsAuthAndRefusesProtectMetricsWithoutTokens) {
+  testing::TempDir dir;
+  const std::string path = dir.Sub("collector.yaml");
+  testing::WriteFile(path,
+                     "auth:\n  tokens_file: /etc/syncwatch/tokens\n  protect_metrics: true\n");
+  auto o = LoadCollectorConfig(path, CollectorOptions());
+  SYNCWATCH_ASSERT_OK(o);
+  EXPECT_EQ(o->auth.tokens_file, "/etc/syncwatch/tokens");
+  EXPECT_TRUE(o->auth.protect_metrics);
+  testing::WriteFile(path, "auth:\n  protect_metrics: true\n");
+  EXPECT_THAT(LoadCollectorConfig(path, CollectorOptions()),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("auth.protect_metrics needs auth.tokens_file")));
+  testing::WriteFile(path, "auth:\n  tokens: x\n");
+  EXPECT_THAT(LoadCollectorConfig(path, CollectorOptions()),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("'tokens'")));
+}
+
 TEST(LoadCollectorConfig, BadLimitNamesTheKeyAndLine) {
   testing::TempDir dir;
   const std::string path = dir.Sub("collector.yaml");

@@ -77,6 +77,11 @@ absl::StatusOr<std::unique_ptr<CollectorServer>> CollectorServer::Start(
   };
   cs->query_ = std::make_unique<QueryService>(*cs->store_, clock, std::move(query_options));
 
+  if (options.auth.enabled()) {
+    SYNCWATCH_ASSIGN_OR_RETURN(cs->auth_, Authenticator::Create(options.auth.tokens_file));
+    cs->authenticated_query_ = std::make_unique<AuthenticatedQueryService>(*cs->query_, *cs->auth_);
+  }
+
   SYNCWATCH_ASSIGN_OR_RETURN(std::shared_ptr<grpc::ServerCredentials> credentials,
                              MakeServerCredentials(options.tls));
   grpc::ServerBuilder builder;
@@ -86,7 +91,12 @@ absl::StatusOr<std::unique_ptr<CollectorServer>> CollectorServer::Start(
   // then share it silently instead of failing to start.
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   builder.RegisterService(cs->ingest_.get());
-  builder.RegisterService(cs->query_.get());
+  // With a tokens file, the Query API only behind its token check.
+  if (cs->authenticated_query_) {
+    builder.RegisterService(cs->authenticated_query_.get());
+  } else {
+    builder.RegisterService(cs->query_.get());
+  }
   cs->server_ = builder.BuildAndStart();
   // On the error returns below, ~CollectorServer shuts down what did start.
   if (!cs->server_ || cs->port_ == 0) {
@@ -101,6 +111,12 @@ absl::StatusOr<std::unique_ptr<CollectorServer>> CollectorServer::Start(
     handlers.fleet = [query](const v1::FleetSummaryRequest& r) { return query->FleetSummary(r); };
     handlers.server = [query](const v1::GetServerRequest& r) { return query->GetServer(r); };
     handlers.now = [&clock] { return clock.Now(); };
+    if (Authenticator* auth = cs->auth_.get()) {
+      handlers.authenticate = [auth](absl::string_view authorization) {
+        return auth->Authenticate(authorization).status();
+      };
+      handlers.protect_metrics = options.auth.protect_metrics;
+    }
     auto http = HttpServer::Start(options.http_listen, std::move(handlers));
     if (!http.ok()) return http.status();
     cs->http_ = *std::move(http);
@@ -108,7 +124,8 @@ absl::StatusOr<std::unique_ptr<CollectorServer>> CollectorServer::Start(
   SYNCWATCH_LOG(
       kInfo, CollectorVersion(), " listening on ", options.listen, " (port ", cs->port_, "), ",
       options.tls.enabled() ? (options.tls.client_ca.empty() ? "TLS" : "mutual TLS") : "plain text",
-      ", data in ", options.data_dir, options.sync_writes ? "" : " (sync_writes off)");
+      ", data in ", options.data_dir, options.sync_writes ? "" : " (sync_writes off)",
+      options.auth.enabled() ? ", queries need a token" : "");
   return cs;
 }
 

@@ -10,6 +10,7 @@
 
 #include "absl/status/statusor.h"
 #include "collector/alerts/alert_engine.h"
+#include "collector/auth.h"
 #include "collector/collector_options.h"
 #include "collector/http_server.h"
 #include "collector/ingest_service.h"
@@ -63,6 +64,9 @@ class CollectorServer {
   std::unique_ptr<Retention> retention_;
   std::unique_ptr<IngestService> ingest_;
   std::unique_ptr<QueryService> query_;
+  // With auth.tokens_file: the tokens, and the Query API behind them.
+  std::unique_ptr<Authenticator> auth_;
+  std::unique_ptr<AuthenticatedQueryService> authenticated_query_;
   std::unique_ptr<grpc::Server> server_;
   std::unique_ptr<HttpServer> http_;
   const Clock* clock_ = nullptr;

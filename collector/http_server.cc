@@ -85,6 +85,13 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(const std::string&
     setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, reinterpret_cast<const char*>(&yes), sizeof(yes));
   });
   HttpServer* self = s.get();
+  if (s->handlers_.authenticate) {
+    s->server_->set_pre_routing_handler([self](const httplib::Request& req,
+                                               httplib::Response& res) {
+      return self->RefuseUnauthenticated(req, res) ? httplib::Server::HandlerResponse::Handled
+                                                   : httplib::Server::HandlerResponse::Unhandled;
+    });
+  }
   s->server_->Get("/healthz", [](const httplib::Request&, httplib::Response& res) {
     res.set_content("ok\n", "text/plain");
   });
@@ -185,6 +192,22 @@ void HttpServer::AddPageRoutes() {
     return httplib::Server::HandlerResponse::Handled;
   };
   server_->set_error_handler(std::move(not_found));
+}
+
+bool HttpServer::RefuseUnauthenticated(const httplib::Request& req, httplib::Response& res) const {
+  if (req.path == "/healthz" || req.path == "/readyz") return false;
+  if (req.path == "/metrics" && !handlers_.protect_metrics) return false;
+  const absl::Status status = handlers_.authenticate(req.get_header_value("Authorization"));
+  if (status.ok()) return false;
+  res.status = 401;
+  res.set_header("WWW-Authenticate", "Bearer realm=\"syncwatch\"");
+  SetPageHeaders(res);
+  if (req.path.rfind("/api/", 0) == 0) {
+    res.set_content(web::RenderJsonError(status), kJson);
+  } else {
+    res.set_content(absl::StrCat(status.message(), "\n"), "text/plain; charset=utf-8");
+  }
+  return true;
 }
 
 HttpServer::~HttpServer() { Stop(); }

@@ -11,12 +11,15 @@
 #include <thread>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "syncwatch/v1/query.pb.h"
 
 namespace httplib {
 class Server;
-}
+struct Request;
+struct Response;
+}  // namespace httplib
 
 namespace syncwatch::collector {
 
@@ -33,6 +36,11 @@ struct HttpHandlers {
   std::function<absl::StatusOr<v1::GetServerResponse>(const v1::GetServerRequest&)> server;
   // The time the pages measure "n min ago" against. Default: absl::Now().
   std::function<absl::Time()> now;
+  // Access control: when set, every request except /healthz and /readyz (and
+  // /metrics unless protect_metrics) needs an Authorization header it accepts
+  // (OK), and answers 401 with WWW-Authenticate otherwise. Unset: all open.
+  std::function<absl::Status(absl::string_view authorization)> authenticate;
+  bool protect_metrics = false;
 };
 
 // Serves on its own thread. Thread-safe.
@@ -56,6 +64,8 @@ class HttpServer {
  private:
   HttpServer() = default;
   void AddPageRoutes();
+  // Answers 401 (and returns true) when the request needs a token it lacks.
+  bool RefuseUnauthenticated(const httplib::Request& req, httplib::Response& res) const;
 
   std::unique_ptr<httplib::Server> server_;
   HttpHandlers handlers_;

@@ -52,6 +52,12 @@ template <typename Request, typename Response>
 using ListRpc = grpc::Status (Query::StubInterface::*)(grpc::ClientContext*, const Request&,
                                                        Response*);
 
+// Each call's deadline (--timeout) and token (--token-file).
+void PrepareContext(const CliOptions& options, grpc::ClientContext* context) {
+  context->set_deadline(absl::ToChronoTime(absl::Now() + options.timeout));
+  if (!options.token.empty()) context->AddMetadata("authorization", "Bearer " + options.token);
+}
+
 // The user-facing line (without "syncwatch: ") for a failed call. Unreachable
 // and slow collectors are the common cases and get their own wording.
 absl::Status RpcFailure(const CliOptions& options, absl::string_view rpc,
@@ -66,6 +72,11 @@ absl::Status RpcFailure(const CliOptions& options, absl::string_view rpc,
       return absl::DeadlineExceededError(absl::StrCat(
           "no answer from the collector at ", options.collector, " to ", rpc, " within ",
           absl::FormatDuration(options.timeout), " (see --timeout): ", detail));
+    case absl::StatusCode::kUnauthenticated:
+      return absl::UnauthenticatedError(absl::StrCat(
+          "the collector at ", options.collector, " refused ", rpc, ": ", detail,
+          options.token.empty() ? " (pass --token-file FILE or set SYNCWATCH_TOKEN)"
+                                : " (check the token in --token-file or SYNCWATCH_TOKEN)"));
     case absl::StatusCode::kUnimplemented:
       return absl::UnimplementedError(absl::StrCat("the collector at ", options.collector,
                                                    " does not support ", rpc,
@@ -86,7 +97,7 @@ absl::Status ListAll(const CliOptions& options, Query::StubInterface& stub,
                      Response* all) {
   while (true) {
     grpc::ClientContext context;
-    context.set_deadline(absl::ToChronoTime(absl::Now() + options.timeout));
+    PrepareContext(options, &context);
     Response page;
     const grpc::Status status = (stub.*rpc)(&context, request, &page);
     if (!status.ok()) return RpcFailure(options, rpc_name, status);
@@ -160,7 +171,7 @@ absl::Status FleetCommand(const CliOptions& options, Query::StubInterface& stub,
   if (options.server) request.mutable_filter()->set_server(*options.server);
   if (options.tenant) request.mutable_filter()->set_tenant(*options.tenant);
   grpc::ClientContext context;
-  context.set_deadline(absl::ToChronoTime(absl::Now() + options.timeout));
+  PrepareContext(options, &context);
   v1::FleetSummaryResponse fleet;
   const grpc::Status status = stub.FleetSummary(&context, request, &fleet);
   if (!status.ok()) return RpcFailure(options, "FleetSummary", status);
@@ -389,6 +400,8 @@ std::string UsageText() {
       "  --tls-ca FILE       CA of the collector's certificate (TLS; plain text without it)\n"
       "  --tls-cert FILE, --tls-key FILE  client certificate for mutual TLS\n"
       "  --tls-server-name NAME  name expected in the collector's certificate\n"
+      "  --token-file FILE   bearer token for a collector with access control\n"
+      "                      (default: the SYNCWATCH_TOKEN environment variable)\n"
       "  --help              show this text\n"
       "\n"
       "Exit status: 0 done, 1 the collector could not answer, 2 bad usage.\n");

@@ -1,6 +1,8 @@
 #include "collector/cli/cli_options.h"
 
 #include <cstdint>
+#include <cstdlib>
+#include <fstream>
 #include <string>
 #include <utility>
 #include <vector>
@@ -25,6 +27,19 @@ struct FlagSpec {
 absl::Status BadValue(absl::string_view flag, absl::string_view value, absl::string_view why) {
   return absl::InvalidArgumentError(
       absl::StrCat("bad value \"", value, "\" for --", flag, ": ", why));
+}
+
+// The first line of `path` that is neither blank nor a # comment, trimmed.
+// The error names the file, never its content.
+absl::StatusOr<std::string> ReadTokenFile(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return BadValue("token-file", path, "cannot read the file");
+  std::string line;
+  while (std::getline(in, line)) {
+    const absl::string_view token = absl::StripAsciiWhitespace(line);
+    if (!token.empty() && token[0] != '#') return std::string(token);
+  }
+  return BadValue("token-file", path, "the file holds no token");
 }
 
 constexpr FlagSpec kFlags[] = {
@@ -89,6 +104,11 @@ constexpr FlagSpec kFlags[] = {
     {"tls-server-name",
      [](absl::string_view value, absl::Time, CliOptions& options) {
        options.tls.server_name = std::string(value);
+       return absl::OkStatus();
+     }},
+    {"token-file",
+     [](absl::string_view value, absl::Time, CliOptions& options) {
+       SYNCWATCH_ASSIGN_OR_RETURN(options.token, ReadTokenFile(std::string(value)));
        return absl::OkStatus();
      }},
     {"timeout",
@@ -222,6 +242,11 @@ absl::StatusOr<CliOptions> ParseArgs(const std::vector<std::string>& args, absl:
       options.help = true;
     } else {
       options.command = std::string(positional[0]);
+    }
+  }
+  if (options.token.empty()) {
+    if (const char* env = std::getenv("SYNCWATCH_TOKEN"); env != nullptr) {
+      options.token = std::string(absl::StripAsciiWhitespace(env));
     }
   }
   if (positional.size() > 1) {

@@ -56,6 +56,11 @@ struct CliOptions {
   // that a script notices a hung collector.
   absl::Duration timeout = absl::Seconds(10);
 
+  // --token-file (the file's first non-comment line) or else the environment
+  // variable SYNCWATCH_TOKEN: the bearer token sent with every call, for a
+  // collector with auth.tokens_file. Default: none.
+  std::string token;
+
   // --tls-ca, --tls-cert, --tls-key, --tls-server-name: TLS to the collector
   // (plain text when --tls-ca is not given).
   ClientTls tls;

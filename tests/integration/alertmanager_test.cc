@@ -1,13 +1,18 @@
 // Agent -> collector -> a real Prometheus Alertmanager (Debian's
 // prometheus-alertmanager), all on 127.0.0.1: a pending-export snapshot over
 // the deletion threshold shows up in Alertmanager's /api/v2/alerts with the
-// right labels, and resolves there when the pending deletes drop.
+// right labels, and resolves there when the pending deletes drop. And one
+// agent -> two collectors -> a cluster of two Alertmanagers -> one webhook:
+// the notification goes out once, and either collector may be down.
+#include <grpcpp/create_channel.h>
 #include <httplib.h>
 #include <unistd.h>
 
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -25,6 +30,7 @@
 namespace syncwatch {
 namespace {
 
+using ::syncwatch::testing::StatusIs;
 using ::testing::HasSubstr;
 using Json = nlohmann::json;
 
@@ -40,27 +46,35 @@ std::string FindAlertmanager() {
   return "";
 }
 
-// An Alertmanager process on 127.0.0.1 with its own storage, no clustering
-// and a route to a receiver that notifies nobody.
+// A route to a receiver that notifies nobody.
+constexpr char kNullConfig[] =
+    "route:\n"
+    "  receiver: \"null\"\n"
+    "receivers:\n"
+    "  - name: \"null\"\n";
+
+// An Alertmanager process on 127.0.0.1 with its own storage (files named
+// after `name` in `dir`), by default with no clustering and kNullConfig.
 class Alertmanager {
  public:
-  explicit Alertmanager(const testing::TempDir& dir) : dir_(dir) {}
+  explicit Alertmanager(const testing::TempDir& dir, std::string name = "am")
+      : dir_(dir), name_(std::move(name)) {}
 
-  // Starts it and waits until /-/ready answers; false (with the reason in
-  // *why) when it does not come up.
-  bool Start(const std::string& binary, std::string* why) {
+  // Starts it with `config` and `cluster_flags` (none: clustering off) and
+  // waits until /-/ready answers; false (with the reason in *why) when it
+  // does not come up.
+  bool Start(const std::string& binary, std::string* why,
+             const std::string& config_text = kNullConfig,
+             std::vector<std::string> cluster_flags = {"--cluster.listen-address="}) {
     port_ = testing::PickFreePort();
-    const std::string config = dir_.Sub("alertmanager.yml");
-    testing::WriteFile(config,
-                       "route:\n"
-                       "  receiver: \"null\"\n"
-                       "receivers:\n"
-                       "  - name: \"null\"\n");
-    auto process = testing::Subprocess::Start(
-        {binary, "--config.file=" + config, "--storage.path=" + dir_.Sub("am-data"),
-         absl::StrCat("--web.listen-address=127.0.0.1:", port_),
-         "--cluster.listen-address=", "--log.level=warn"},
-        dir_.Sub("am.out"), dir_.Sub("am.err"));
+    const std::string config = dir_.Sub(name_ + ".yml");
+    testing::WriteFile(config, config_text);
+    std::vector<std::string> argv = {
+        binary, "--config.file=" + config, "--storage.path=" + dir_.Sub(name_ + "-data"),
+        absl::StrCat("--web.listen-address=127.0.0.1:", port_), "--log.level=warn"};
+    argv.insert(argv.end(), cluster_flags.begin(), cluster_flags.end());
+    auto process =
+        testing::Subprocess::Start(argv, dir_.Sub(name_ + ".out"), dir_.Sub(name_ + ".err"));
     if (!process.ok()) {
       *why = std::string(process.status().message());
       return false;
@@ -75,7 +89,7 @@ class Alertmanager {
       absl::SleepFor(absl::Milliseconds(100));
     }
     *why = absl::StrCat("Alertmanager did not become ready; its stderr:\n",
-                        testing::ReadFileOrEmpty(dir_.Sub("am.err")));
+                        testing::ReadFileOrEmpty(dir_.Sub(name_ + ".err")));
     return false;
   }
 
@@ -107,6 +121,7 @@ class Alertmanager {
 
  private:
   const testing::TempDir& dir_;
+  const std::string name_;
   int port_ = 0;
   std::unique_ptr<testing::Subprocess> process_;
 };
@@ -169,6 +184,33 @@ v1::Event Snapshot(int64_t deletes, absl::Time taken_at) {
   return e;
 }
 
+// A collector on 127.0.0.1:`port` (0: any) notifying `alertmanagers`.
+collector::CollectorOptions CollectorOptions(const std::string& data_dir, int port,
+                                             std::vector<std::string> alertmanagers) {
+  collector::CollectorOptions options;
+  options.data_dir = data_dir;
+  options.listen = absl::StrCat("127.0.0.1:", port);
+  options.http_listen = "127.0.0.1:0";
+  options.sync_writes = false;
+  options.alerts.notifiers.alertmanager_urls = std::move(alertmanagers);
+  options.alerts.notifiers.alertmanager_resend_interval = absl::Seconds(30);
+  options.alerts.notifiers.initial_backoff = absl::Milliseconds(100);
+  options.alerts.notifiers.external_url = "http://127.0.0.1:9464/";
+  return options;
+}
+
+// The agent of sync01, delivering to the collectors on `ports`.
+agent::AgentOptions AgentFor(const testing::TempDir& dir, const std::vector<int>& ports) {
+  agent::AgentOptions options;
+  options.server = "sync01";
+  options.agent_id = "sync01";
+  options.tenant = kTenant;
+  options.data_dir = dir.Sub("agent");
+  options.collectors.clear();
+  for (int port : ports) options.collectors.push_back(absl::StrCat("127.0.0.1:", port));
+  return options;
+}
+
 TEST(AlertmanagerEndToEnd, DeletionThresholdAlertAppearsAndResolves) {
   const std::string binary = FindAlertmanager();
   ASSERT_FALSE(binary.empty())
@@ -179,25 +221,11 @@ TEST(AlertmanagerEndToEnd, DeletionThresholdAlertAppearsAndResolves) {
   std::string why;
   ASSERT_TRUE(am.Start(binary, &why)) << why;
 
-  collector::CollectorOptions options;
-  options.data_dir = dir.Sub("collector");
-  options.listen = "127.0.0.1:0";
-  options.http_listen = "127.0.0.1:0";
-  options.sync_writes = false;
-  options.alerts.notifiers.alertmanager_urls = {am.url()};
-  options.alerts.notifiers.alertmanager_resend_interval = absl::Seconds(30);
-  options.alerts.notifiers.initial_backoff = absl::Milliseconds(100);
-  options.alerts.notifiers.external_url = "http://127.0.0.1:9464/";
-  auto collector = collector::CollectorServer::Start(options, RealClock::Get());
+  auto collector = collector::CollectorServer::Start(
+      CollectorOptions(dir.Sub("collector"), 0, {am.url()}), RealClock::Get());
   ASSERT_TRUE(collector.ok()) << collector.status();
 
-  agent::AgentOptions agent_options;
-  agent_options.server = "sync01";
-  agent_options.agent_id = "sync01";
-  agent_options.tenant = kTenant;
-  agent_options.data_dir = dir.Sub("agent");
-  agent_options.collectors = {absl::StrCat("127.0.0.1:", (*collector)->port())};
-  auto agent = agent::Agent::Create(agent_options, RealClock::Get());
+  auto agent = agent::Agent::Create(AgentFor(dir, {(*collector)->port()}), RealClock::Get());
   ASSERT_TRUE(agent.ok()) << agent.status();
 
   // The threshold the agent read, and 600 objects staged for deletion.
@@ -248,6 +276,186 @@ TEST(AlertmanagerEndToEnd, DeletionThresholdAlertAppearsAndResolves) {
   (*agent)->Stop();
   agent->reset();
   (*collector)->Shutdown();
+}
+
+// Receives Alertmanager's webhook notifications on 127.0.0.1 and keeps them.
+class WebhookReceiver {
+ public:
+  WebhookReceiver() {
+    server_.Post("/hook", [this](const httplib::Request& req, httplib::Response& res) {
+      Json body = Json::parse(req.body, nullptr, /*allow_exceptions=*/false);
+      std::lock_guard<std::mutex> lock(mu_);
+      notifications_.push_back(std::move(body));
+      res.set_content("ok", "text/plain");
+    });
+    port_ = server_.bind_to_any_port("127.0.0.1");
+    thread_ = std::thread([this] { server_.listen_after_bind(); });
+    const absl::Time deadline = absl::Now() + absl::Seconds(10);
+    while (!server_.is_running() && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(1));
+  }
+  ~WebhookReceiver() {
+    server_.stop();
+    if (thread_.joinable()) thread_.join();
+  }
+
+  std::string url() const { return absl::StrCat("http://127.0.0.1:", port_, "/hook"); }
+
+  // Notifications so far with a firing alert named `name`.
+  int FiringNotifications(const std::string& name) {
+    std::lock_guard<std::mutex> lock(mu_);
+    int n = 0;
+    for (const Json& body : notifications_) {
+      if (!body.is_object() || !body.contains("alerts")) continue;
+      for (const Json& a : body["alerts"]) {
+        if (a.value("status", "") == "firing" && a.contains("labels") &&
+            a["labels"].value("alertname", "") == name) {
+          ++n;
+          break;
+        }
+      }
+    }
+    return n;
+  }
+
+  std::string Dump() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return Json(notifications_).dump();
+  }
+
+ private:
+  httplib::Server server_;
+  int port_ = 0;
+  std::thread thread_;
+  std::mutex mu_;
+  std::vector<Json> notifications_;
+};
+
+// Polls `done` every 100 ms until it holds or `timeout` passes.
+template <typename Done>
+bool Eventually(Done done, absl::Duration timeout) {
+  const absl::Time deadline = absl::Now() + timeout;
+  while (absl::Now() < deadline) {
+    if (done()) return true;
+    absl::SleepFor(absl::Milliseconds(100));
+  }
+  return done();
+}
+
+// The pending deletes of sync01's latest snapshot stored by the collector on
+// `port`; -1 when there is none or the query fails.
+int64_t StoredPendingDeletes(int port) {
+  auto stub = v1::Query::NewStub(
+      grpc::CreateChannel(absl::StrCat("127.0.0.1:", port), grpc::InsecureChannelCredentials()));
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  v1::ListPendingExportsResponse resp;
+  if (!stub->ListPendingExports(&ctx, v1::ListPendingExportsRequest(), &resp).ok()) return -1;
+  for (const v1::StoredPendingExports& s : resp.snapshots()) {
+    if (s.server() == "sync01") return s.snapshot().pending_deletes();
+  }
+  return -1;
+}
+
+TEST(AlertmanagerEndToEnd, TwoCollectorsAndAnAlertmanagerClusterNotifyOnce) {
+  const std::string binary = FindAlertmanager();
+  ASSERT_FALSE(binary.empty()) << "prometheus-alertmanager is not installed";
+  testing::TempDir dir;
+  WebhookReceiver webhook;
+  // Short waits so that the test is quick; a day between repeats so that a
+  // second notification can only be a duplicate.
+  const std::string config = absl::StrCat(
+      "route:\n"
+      "  receiver: hook\n"
+      "  group_by: [alertname, server, connector]\n"
+      "  group_wait: 1s\n"
+      "  group_interval: 2s\n"
+      "  repeat_interval: 24h\n"
+      "receivers:\n"
+      "  - name: hook\n"
+      "    webhook_configs:\n"
+      "      - url: ",
+      webhook.url(),
+      "\n"
+      "        send_resolved: false\n");
+  const int gossip[2] = {testing::PickFreePort(), testing::PickFreePort()};
+  Alertmanager am1(dir, "am1");
+  Alertmanager am2(dir, "am2");
+  std::string why;
+  for (int i = 0; i < 2; ++i) {
+    Alertmanager& am = i == 0 ? am1 : am2;
+    ASSERT_TRUE(am.Start(binary, &why, config,
+                         {absl::StrCat("--cluster.listen-address=127.0.0.1:", gossip[i]),
+                          absl::StrCat("--cluster.peer=127.0.0.1:", gossip[1 - i]),
+                          "--cluster.gossip-interval=50ms", "--cluster.pushpull-interval=1s",
+                          "--cluster.peer-timeout=2s", "--cluster.settle-timeout=10s"}))
+        << why;
+  }
+
+  const std::vector<std::string> ams = {am1.url(), am2.url()};
+  const int ports[2] = {testing::PickFreePort(), testing::PickFreePort()};
+  std::unique_ptr<collector::CollectorServer> collectors[2];
+  for (int i = 0; i < 2; ++i) {
+    auto c = collector::CollectorServer::Start(
+        CollectorOptions(dir.Sub(absl::StrCat("collector", i)), ports[i], ams), RealClock::Get());
+    ASSERT_TRUE(c.ok()) << c.status();
+    collectors[i] = *std::move(c);
+  }
+
+  auto agent = agent::Agent::Create(AgentFor(dir, {ports[0], ports[1]}), RealClock::Get());
+  ASSERT_TRUE(agent.ok()) << agent.status();
+
+  const absl::Time taken = absl::Now();
+  SYNCWATCH_ASSERT_OK(
+      (*agent)->spool().Append(Events({Settings(), Snapshot(600, taken)}), std::nullopt));
+  SYNCWATCH_ASSERT_OK((*agent)->WaitDelivered(absl::Seconds(30)));
+  EXPECT_EQ(StoredPendingDeletes(ports[0]), 600);
+  EXPECT_EQ(StoredPendingDeletes(ports[1]), 600);
+
+  // Both collectors fire the alert to both Alertmanagers...
+  for (const Alertmanager* am : {&am1, &am2}) {
+    EXPECT_TRUE(am->WaitFor(
+        [](const Json& list) {
+          const Json* a = FindAlert(list, "PendingDeletesOverThreshold");
+          return a != nullptr && IsActive(*a);
+        },
+        absl::Seconds(30)))
+        << "the alert never reached " << am->url() << ": " << am->Alerts();
+  }
+  // ...and the webhook hears of it once: after the first notification, the
+  // second Alertmanager waits its peer timeout (2s), sees the first one's
+  // notification log and stays silent; group_interval (2s) passes too.
+  ASSERT_TRUE(
+      Eventually([&] { return webhook.FiringNotifications("PendingDeletesOverThreshold") >= 1; },
+                 absl::Seconds(30)))
+      << "no notification reached the webhook: " << webhook.Dump();
+  absl::SleepFor(absl::Seconds(6));
+  EXPECT_EQ(webhook.FiringNotifications("PendingDeletesOverThreshold"), 1) << webhook.Dump();
+
+  // One collector goes away; the other still gets what the agent sends.
+  collectors[0]->Shutdown();
+  collectors[0].reset();
+  SYNCWATCH_ASSERT_OK(
+      (*agent)->spool().Append(Events({Snapshot(700, taken + absl::Minutes(10))}), std::nullopt));
+  EXPECT_TRUE(Eventually([&] { return StoredPendingDeletes(ports[1]) == 700; }, absl::Seconds(20)))
+      << "the collector that stayed up did not store the new snapshot";
+  EXPECT_THAT((*agent)->WaitDelivered(absl::Milliseconds(200)),
+              StatusIs(absl::StatusCode::kDeadlineExceeded,
+                       HasSubstr(absl::StrCat("127.0.0.1:", ports[0]))));
+
+  // Back on its data dir, it gets what it missed.
+  auto restarted = collector::CollectorServer::Start(
+      CollectorOptions(dir.Sub("collector0"), ports[0], ams), RealClock::Get());
+  ASSERT_TRUE(restarted.ok()) << restarted.status();
+  collectors[0] = *std::move(restarted);
+  SYNCWATCH_ASSERT_OK((*agent)->WaitDelivered(absl::Seconds(30)));
+  EXPECT_EQ(StoredPendingDeletes(ports[0]), 700);
+  EXPECT_EQ(StoredPendingDeletes(ports[1]), 700);
+  // Still one notification: the alert kept firing throughout.
+  EXPECT_EQ(webhook.FiringNotifications("PendingDeletesOverThreshold"), 1) << webhook.Dump();
+
+  (*agent)->Stop();
+  agent->reset();
+  for (auto& c : collectors) c->Shutdown();
 }
 
 }  // namespace

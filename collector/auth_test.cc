@@ -1,0 +1,176 @@
+#include "collector/auth.h"
+
+#include <grpcpp/create_channel.h>
+#include <grpcpp/server_builder.h>
+
+#include <atomic>
+#include <memory>
+#include <string>
+
+#include "absl/time/clock.h"
+#include "common/grpc_status.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/testutil/test_util.h"
+
+namespace syncwatch::collector {
+namespace {
+
+using ::syncwatch::testing::StatusIs;
+using ::testing::AllOf;
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+constexpr char kReadToken[] = "read-token-0123456789abcdef";
+constexpr char kAdminToken[] = "admin-token-0123456789abcdef";
+
+std::string TokensFile() {
+  return absl::StrCat("# token role name\n\n", kReadToken, " read grafana\n", kAdminToken,
+                      "\tadmin\tops-oncall  \n");
+}
+
+TEST(TokenSet, ParsesTokensRolesAndNamesSkippingCommentsAndBlankLines) {
+  auto tokens = TokenSet::Parse(TokensFile(), "tokens");
+  SYNCWATCH_ASSERT_OK(tokens);
+  ASSERT_EQ(tokens->size(), 2u);
+  const Principal* read = tokens->Find(kReadToken);
+  ASSERT_NE(read, nullptr);
+  EXPECT_EQ(read->name, "grafana");
+  EXPECT_EQ(read->role, Role::kRead);
+  const Principal* admin = tokens->Find(kAdminToken);
+  ASSERT_NE(admin, nullptr);
+  EXPECT_EQ(admin->name, "ops-oncall");
+  EXPECT_EQ(admin->role, Role::kAdmin);
+  EXPECT_EQ(tokens->Find(""), nullptr);
+  EXPECT_EQ(tokens->Find("read-token-0123456789abcde"), nullptr);  // a prefix
+  EXPECT_EQ(tokens->Find("read-token-0123456789abcdefX"), nullptr);
+  EXPECT_THAT(tokens->Names(), ::testing::ElementsAre("grafana (read)", "ops-oncall (admin)"));
+}
+
+TEST(TokenSet, BadFilesNameTheLineAndNeverTheToken) {
+  const std::string token = "secret-token-0123456789";
+  auto expect_error = [&](const std::string& text, const std::string& what) {
+    EXPECT_THAT(
+        TokenSet::Parse(text, "/etc/tokens"),
+        StatusIs(absl::StatusCode::kInvalidArgument, AllOf(HasSubstr(what), Not(HasSubstr(token)))))
+        << text;
+  };
+  expect_error("# only a comment\n", "/etc/tokens: no tokens");
+  expect_error(absl::StrCat("\n", token, " read\n"), "/etc/tokens:2: want \"TOKEN ROLE NAME\"");
+  expect_error(absl::StrCat(token, " read a b\n"), "/etc/tokens:1: want \"TOKEN ROLE NAME\"");
+  expect_error("short read grafana\n", "/etc/tokens:1: the token is shorter than 16");
+  expect_error(absl::StrCat(token, " write grafana\n"),
+               "/etc/tokens:1: unknown role \"write\"; want read or admin");
+  expect_error(absl::StrCat(kReadToken, " read grafana\n", token, " admin grafana\n"),
+               "/etc/tokens:2: the name \"grafana\" is used twice");
+  expect_error(absl::StrCat(token, " read grafana\n", token, " admin ops\n"),
+               "/etc/tokens:2: the token of \"ops\" is also the token of \"grafana\"");
+}
+
+TEST(Authenticator, AcceptsBearerTokensOnly) {
+  testing::TempDir dir;
+  testing::WriteFile(dir.Sub("tokens"), TokensFile());
+  auto auth = Authenticator::Create(dir.Sub("tokens"));
+  SYNCWATCH_ASSERT_OK(auth);
+  auto principal = (*auth)->Authenticate(absl::StrCat("Bearer ", kAdminToken));
+  SYNCWATCH_ASSERT_OK(principal);
+  EXPECT_EQ(principal->name, "ops-oncall");
+  EXPECT_THAT((*auth)->Authenticate(""),
+              StatusIs(absl::StatusCode::kUnauthenticated, HasSubstr("requires a token")));
+  EXPECT_THAT((*auth)->Authenticate(kReadToken),
+              StatusIs(absl::StatusCode::kUnauthenticated, HasSubstr("not \"Bearer TOKEN\"")));
+  EXPECT_THAT((*auth)->Authenticate("Bearer not-a-known-token-at-all"),
+              StatusIs(absl::StatusCode::kUnauthenticated,
+                       AllOf(HasSubstr("unknown token"), Not(HasSubstr("not-a-known")))));
+  EXPECT_THAT(Authenticator::Create(dir.Sub("missing")),
+              StatusIs(absl::StatusCode::kNotFound, HasSubstr(dir.Sub("missing"))));
+}
+
+TEST(Authenticator, ReReadsTheFileWhenItChangesAndKeepsTheOldTokensWhenItIsBroken) {
+  testing::TempDir dir;
+  testing::WriteFile(dir.Sub("tokens"), TokensFile());
+  auto auth = Authenticator::Create(dir.Sub("tokens"));
+  SYNCWATCH_ASSERT_OK(auth);
+  const std::string added = "added-token-0123456789abcdef";
+  testing::WriteFile(dir.Sub("tokens"), absl::StrCat(added, " read newcomer\n"));
+  // Looked at no more than once a second.
+  const absl::Time deadline = absl::Now() + absl::Seconds(10);
+  while (!(*auth)->Authenticate("Bearer " + added).ok() && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(100));
+  }
+  SYNCWATCH_EXPECT_OK((*auth)->Authenticate("Bearer " + added));
+  EXPECT_THAT((*auth)->Authenticate(absl::StrCat("Bearer ", kReadToken)),
+              StatusIs(absl::StatusCode::kUnauthenticated));
+  testing::WriteFile(dir.Sub("tokens"), "this is not a tokens file at all\n");
+  absl::SleepFor(absl::Milliseconds(1100));
+  SYNCWATCH_EXPECT_OK((*auth)->Authenticate("Bearer " + added));
+}
+
+TEST(RequireRole, AdminMayDoWhatReadMayNotTheOtherWayRound) {
+  SYNCWATCH_EXPECT_OK(RequireRole(Principal{"ops", Role::kAdmin}, Role::kRead));
+  SYNCWATCH_EXPECT_OK(RequireRole(Principal{"ops", Role::kAdmin}, Role::kAdmin));
+  SYNCWATCH_EXPECT_OK(RequireRole(Principal{"grafana", Role::kRead}, Role::kRead));
+  EXPECT_THAT(RequireRole(Principal{"grafana", Role::kRead}, Role::kAdmin),
+              StatusIs(absl::StatusCode::kPermissionDenied,
+                       HasSubstr("\"grafana\" has role read; this needs admin")));
+}
+
+// A Query service whose ListAlerts stands for an admin-only action and whose
+// ListServers for a read one.
+class FakeQuery final : public v1::Query::Service {
+ public:
+  grpc::Status ListAlerts(grpc::ServerContext* context, const v1::ListAlertsRequest*,
+                          v1::ListAlertsResponse*) override {
+    ++calls;
+    return ToGrpcStatus(RequireRole(*context, Role::kAdmin));
+  }
+  grpc::Status ListServers(grpc::ServerContext*, const v1::ListServersRequest*,
+                           v1::ListServersResponse*) override {
+    ++calls;
+    return grpc::Status::OK;
+  }
+  std::atomic<int> calls{0};
+};
+
+TEST(AuthenticatedQueryService, NeedsATokenAndPassesItsRoleToRequireRole) {
+  testing::TempDir dir;
+  testing::WriteFile(dir.Sub("tokens"), TokensFile());
+  auto auth = Authenticator::Create(dir.Sub("tokens"));
+  SYNCWATCH_ASSERT_OK(auth);
+  FakeQuery inner;
+  AuthenticatedQueryService service(inner, **auth);
+  grpc::ServerBuilder builder;
+  int port = 0;
+  builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
+  builder.RegisterService(&service);
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  ASSERT_NE(server, nullptr);
+  auto stub = v1::Query::NewStub(
+      grpc::CreateChannel(absl::StrCat("127.0.0.1:", port), grpc::InsecureChannelCredentials()));
+  auto call_servers = [&](const std::string& token) {
+    grpc::ClientContext ctx;
+    if (!token.empty()) ctx.AddMetadata("authorization", "Bearer " + token);
+    v1::ListServersResponse resp;
+    return stub->ListServers(&ctx, v1::ListServersRequest(), &resp);
+  };
+  auto call_alerts = [&](const std::string& token) {
+    grpc::ClientContext ctx;
+    if (!token.empty()) ctx.AddMetadata("authorization", "Bearer " + token);
+    v1::ListAlertsResponse resp;
+    return stub->ListAlerts(&ctx, v1::ListAlertsRequest(), &resp);
+  };
+  EXPECT_EQ(call_servers("").error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_EQ(call_servers("wrong-token-0123456789abcdef").error_code(),
+            grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_EQ(inner.calls.load(), 0);
+  EXPECT_TRUE(call_servers(kReadToken).ok());
+  EXPECT_TRUE(call_servers(kAdminToken).ok());
+  const grpc::Status read_admin = call_alerts(kReadToken);
+  EXPECT_EQ(read_admin.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_THAT(read_admin.error_message(), HasSubstr("\"grafana\" has role read; this needs admin"));
+  EXPECT_TRUE(call_alerts(kAdminToken).ok());
+  server->Shutdown();
+}
+
+}  // namespace
+}  // namespace syncwatch::collector

@@ -134,7 +134,11 @@ bool CollectorLink::RunStream() {
       }
       spool_.WaitForChange(&generation, absl::Milliseconds(500));
     }
-    context.TryCancel();
+    // A failed write usually means the collector finished the stream: give
+    // the reader a moment to see its status (e.g. RESOURCE_EXHAUSTED "disk
+    // full"), which cancelling first would hide behind CANCELLED.
+    for (int i = 0; i < 20 && alive.load(); ++i) absl::SleepFor(absl::Milliseconds(50));
+    if (alive.load()) context.TryCancel();
     reader.join();
   }
   grpc::Status status = stream->Finish();

@@ -1,5 +1,6 @@
 #include "agent/spool.h"
 
+#include <algorithm>
 #include <filesystem>
 #include <system_error>
 
@@ -74,10 +75,21 @@ absl::StatusOr<SpoolCheckReport> Spool::Check(const std::string& dir) {
   SpoolCheckReport report;
   rocksdb::Options options;
   options.paranoid_checks = true;
+  // The families the MANIFEST knows: RepairDB does not recreate empty ones,
+  // and Open creates what is missing.
+  std::vector<std::string> names;
+  rocksdb::Status s = rocksdb::DB::ListColumnFamilies(options, dir, &names);
+  if (!s.ok()) {
+    report.problems.push_back(absl::StrCat("cannot read the spool's MANIFEST: ", s.ToString()));
+    return report;
+  }
+  std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
+  for (const rocksdb::ColumnFamilyDescriptor& d : FamilyDescriptors()) {
+    if (std::find(names.begin(), names.end(), d.name) != names.end()) descriptors.push_back(d);
+  }
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   rocksdb::DB* raw = nullptr;
-  rocksdb::Status s =
-      rocksdb::DB::OpenForReadOnly(options, dir, FamilyDescriptors(), &handles, &raw);
+  s = rocksdb::DB::OpenForReadOnly(options, dir, descriptors, &handles, &raw);
   std::unique_ptr<rocksdb::DB> db(raw);
   if (!s.ok()) {
     report.problems.push_back(absl::StrCat("cannot open the spool: ", s.ToString()));
@@ -188,6 +200,16 @@ absl::StatusOr<std::unique_ptr<Spool>> Spool::Open(const std::string& dir,
 }
 
 Spool::~Spool() {
+  // As the collector's store does: table files carry their family's name, WAL
+  // records only its id (kept in the MANIFEST), so a flush at shutdown lets
+  // RepairDB recover every family should the MANIFEST later be damaged.
+  if (db_) {
+    std::vector<rocksdb::ColumnFamilyHandle*> handles;
+    for (auto* h : {meta_, batches_, inputs_, acked_, refused_}) {
+      if (h != nullptr) handles.push_back(h);
+    }
+    (void)db_->Flush(rocksdb::FlushOptions(), handles);  // best effort; the WAL has it all
+  }
   for (auto* h : {meta_, batches_, inputs_, acked_, refused_}) {
     if (h != nullptr) (void)db_->DestroyColumnFamilyHandle(h);  // best effort at shutdown
   }

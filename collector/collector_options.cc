@@ -140,11 +140,12 @@ absl::StatusOr<CollectorOptions> LoadCollectorConfig(const std::string& path,
                                                      CollectorOptions base) {
   SYNCWATCH_ASSIGN_OR_RETURN(YamlFile file, YamlFile::Load(path));
   const YAML::Node& root = file.root();
-  SYNCWATCH_RETURN_IF_ERROR(file.CheckKeys(
-      root,
-      {"data_dir", "listen", "http_listen", "tls", "insecure", "sync_writes", "max_message_bytes",
-       "max_batch_bytes", "limits", "auth", "retention", "rules", "notifiers"},
-      "the collector config"));
+  SYNCWATCH_RETURN_IF_ERROR(
+      file.CheckKeys(root,
+                     {"data_dir", "listen", "http_listen", "tls", "insecure", "sync_writes",
+                      "max_message_bytes", "max_batch_bytes", "min_free_disk_bytes", "limits",
+                      "auth", "retention", "rules", "notifiers"},
+                     "the collector config"));
   for (const auto& kv : root) {
     const std::string key = kv.first.Scalar();
     const YAML::Node& v = kv.second;
@@ -177,6 +178,9 @@ absl::StatusOr<CollectorOptions> LoadCollectorConfig(const std::string& path,
     } else if (key == "max_message_bytes") {
       SYNCWATCH_ASSIGN_OR_RETURN(int64_t n, file.Int(v, key, 1024, int64_t{1} << 30));
       base.max_message_bytes = static_cast<size_t>(n);
+    } else if (key == "min_free_disk_bytes") {
+      SYNCWATCH_ASSIGN_OR_RETURN(int64_t n, file.Int(v, key, 0, int64_t{1} << 50));
+      base.min_free_disk_bytes = static_cast<uint64_t>(n);
     } else if (key == "max_batch_bytes") {
       SYNCWATCH_ASSIGN_OR_RETURN(int64_t n, file.Int(v, key, 1024, int64_t{1} << 30));
       base.max_batch_bytes = static_cast<size_t>(n);

@@ -66,6 +66,11 @@ struct CollectorOptions {
   bool insecure = false;
   // fsync each commit before acknowledging it. Default: true.
   bool sync_writes = true;
+  // Batches are refused with RESOURCE_EXHAUSTED ("collector disk full") while
+  // the data dir's file system has less free space than this; the agents keep
+  // them spooled and re-send once space is freed. 0 turns it off. Default:
+  // 256 MiB (room for RocksDB's own flushes and compactions).
+  uint64_t min_free_disk_bytes = 256 * 1024 * 1024;
   // gRPC transport limit on one message; a larger message breaks its stream.
   // Default: 64 MiB.
   size_t max_message_bytes = 64 * 1024 * 1024;

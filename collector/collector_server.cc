@@ -37,6 +37,7 @@ absl::StatusOr<std::unique_ptr<CollectorServer>> CollectorServer::Start(
   std::unique_ptr<CollectorServer> cs(new CollectorServer());
   Store::Options store_options;
   store_options.sync_writes = options.sync_writes;
+  store_options.min_free_bytes = options.min_free_disk_bytes;
   SYNCWATCH_ASSIGN_OR_RETURN(cs->store_, Store::Open(options.data_dir, store_options));
   alerts::AlertEngine::Options alert_options;
   alert_options.generator_url = GeneratorUrl(options);

@@ -1,5 +1,7 @@
 #include "collector/store.h"
 
+#include <sys/statvfs.h>
+
 #include <algorithm>
 #include <filesystem>
 #include <functional>
@@ -10,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/key_codec.h"
 #include "common/log.h"
+#include "common/status_macros.h"
 #include "rocksdb/options.h"
 #include "rocksdb/table.h"
 #include "syncwatch/v1/query.pb.h"
@@ -133,7 +136,20 @@ Store::~Store() {
   (void)db_->Close();  // the WAL is synced per write; nothing left to lose here
 }
 
+absl::Status Store::CheckFreeSpace() const {
+  if (options_.min_free_bytes == 0) return absl::OkStatus();
+  struct statvfs fs;
+  if (statvfs(path_.c_str(), &fs) != 0) return absl::OkStatus();  // RocksDB will tell
+  const uint64_t free_bytes = static_cast<uint64_t>(fs.f_bavail) * fs.f_frsize;
+  if (free_bytes >= options_.min_free_bytes) return absl::OkStatus();
+  return absl::ResourceExhaustedError(absl::StrCat("collector disk full: ", path_, ": ", free_bytes,
+                                                   " bytes free, below ", "min_free_disk_bytes (",
+                                                   options_.min_free_bytes,
+                                                   "); refusing batches until space is freed"));
+}
+
 absl::Status Store::Write(rocksdb::WriteBatch* batch) {
+  SYNCWATCH_RETURN_IF_ERROR(CheckFreeSpace());
   if (absl::Status resumed = MaybeResume(); !resumed.ok()) return resumed;
   rocksdb::WriteOptions wo;
   wo.sync = options_.sync_writes;

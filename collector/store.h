@@ -58,6 +58,12 @@ class Store {
     // last few seconds of acked events on power loss (not on process crash)
     // for throughput. Default: true.
     bool sync_writes = true;
+    // Writes are refused with ResourceExhausted ("collector disk full") while
+    // the data dir's file system has less free space than this, before
+    // RocksDB itself runs out: a write that fails inside RocksDB for want of
+    // space leaves the store unusable until restart (Debian's build asserts).
+    // 0 turns the check off. Default: 0 (the collector sets its own).
+    uint64_t min_free_bytes = 0;
   };
 
   // Opens or creates the store in `path` (created with parents if missing).
@@ -90,6 +96,8 @@ class Store {
   Store(std::unique_ptr<rocksdb::DB> db, std::vector<rocksdb::ColumnFamilyHandle*> handles,
         const std::string& path, const Options& options);
 
+  // ResourceExhausted when the file system has less than min_free_bytes free.
+  absl::Status CheckFreeSpace() const;
   // Resumes RocksDB after a failed write, at most once a second; the status
   // of the last attempt (OK when there was nothing to resume).
   absl::Status MaybeResume();

@@ -3,6 +3,7 @@
 // several agents stream. SYNCWATCH_LONG_FAULTS=1 makes the kill test stream
 // 1,000,000 events instead of 30,000.
 #include <grpcpp/create_channel.h>
+#include <httplib.h>
 #include <signal.h>
 #include <sys/mount.h>
 
@@ -46,7 +47,9 @@ class FaultTest : public ::testing::Test {
   // from 2023.
   std::string CollectorConfig() {
     const std::string config = dir_.Sub("collector.yaml");
-    testing::WriteFile(config, "retention: {runs: off, export_errors: off, snapshots: off}\n");
+    testing::WriteFile(config, absl::StrCat("retention: {runs: off, export_errors: off, "
+                                            "snapshots: off}\nmin_free_disk_bytes: ",
+                                            min_free_disk_bytes_, "\n"));
     return config;
   }
 
@@ -150,6 +153,7 @@ class FaultTest : public ::testing::Test {
 
   testing::TempDir dir_;
   std::string data_dir_;
+  uint64_t min_free_disk_bytes_ = 0;
   int port_ = 0;
   int http_port_ = 0;
   int collector_starts_ = 0;
@@ -185,6 +189,8 @@ class DiskFullTest : public FaultTest {
     }
     mounted_ = true;
     data_dir_ = mnt_ + "/data";
+    // A 24 MiB file system: keep 4 MiB free for the store.
+    min_free_disk_bytes_ = 4 * 1024 * 1024;
   }
   void TearDown() override {
     if (mounted_) umount2(mnt_.c_str(), MNT_DETACH);
@@ -218,7 +224,7 @@ int64_t MetricValue(const std::string& metrics, const std::string& name) {
 // issue 6: the collector's disk fills up. Batches are refused with
 // RESOURCE_EXHAUSTED naming the data dir, the collector stays up and answers
 // queries, and once space is freed the agent delivers every event once.
-TEST_F(DiskFullTest, DISABLED_CollectorRefusesBatchesWhileFullAndCatchesUpWhenSpaceIsFreed) {
+TEST_F(DiskFullTest, CollectorRefusesBatchesWhileFullAndCatchesUpWhenSpaceIsFreed) {
   constexpr int kRuns = 3000;
   const std::string config = WriteAgent("sync01", kRuns, 500);
   Subprocess collector = StartCollector();
@@ -233,10 +239,10 @@ TEST_F(DiskFullTest, DISABLED_CollectorRefusesBatchesWhileFullAndCatchesUpWhenSp
   std::string out;
   ASSERT_EQ(Run({SYNCWATCH_CLI_BIN, "--collector", Address(), "runs", "--output", "json"}, &out), 0)
       << out;
-  std::string metrics;
-  ASSERT_EQ(
-      Run({"curl", "-s", absl::StrCat("http://127.0.0.1:", http_port_, "/metrics")}, &metrics), 0);
-  EXPECT_GT(MetricValue(metrics, "syncwatch_store_write_failures_total"), 0);
+  httplib::Client http("127.0.0.1", http_port_);
+  auto metrics = http.Get("/metrics");
+  ASSERT_TRUE(metrics && metrics->status == 200);
+  EXPECT_GT(MetricValue(metrics->body, "syncwatch_store_write_failures_total"), 0);
   EXPECT_TRUE(collector.running());
   EXPECT_TRUE(agent.running());
 
@@ -290,7 +296,7 @@ TEST_F(FaultTest, CorruptCollectorStoreStopsStartupUntilCheckedAndRepaired) {
 }
 
 // issue 6: the same for the agent's spool.
-TEST_F(FaultTest, DISABLED_CorruptAgentSpoolStopsStartupUntilCheckedAndRepaired) {
+TEST_F(FaultTest, CorruptAgentSpoolStopsStartupUntilCheckedAndRepaired) {
   // No collector: everything stays spooled.
   const std::string config = WriteAgent("sync01", 300, 100);
   {

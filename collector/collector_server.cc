@@ -44,12 +44,15 @@ absl::StatusOr<std::unique_ptr<CollectorServer>> CollectorServer::Start(
   cs->clock_ = &clock;
   SYNCWATCH_ASSIGN_OR_RETURN(
       cs->alerts_, alerts::AlertEngine::Create(*cs->store_, clock, options.alerts, alert_options));
+  cs->server_cache_ = std::make_unique<ServerCache>(*cs->store_);
   StorageWriter::Options writer_options;
   alerts::AlertEngine* engine = cs->alerts_.get();
-  writer_options.on_commit = [engine](const std::vector<CommittedSubmission>& committed) {
+  ServerCache* cache = cs->server_cache_.get();
+  writer_options.on_commit = [engine, cache](const std::vector<CommittedSubmission>& committed) {
     std::vector<alerts::ServerChange> changes;
     changes.reserve(committed.size());
     for (const CommittedSubmission& c : committed) {
+      cache->MarkChanged(c.server);
       bool data = false;
       if (c.batch != nullptr) {
         for (const v1::Event& e : c.batch->events()) data = data || !e.has_heartbeat();
@@ -72,6 +75,7 @@ absl::StatusOr<std::unique_ptr<CollectorServer>> CollectorServer::Start(
   ingest_options.agent_limits = options.agent_limits;
   cs->ingest_ = std::make_unique<IngestService>(*cs->writer_, clock, ingest_options);
   QueryService::Options query_options;
+  query_options.cache = cs->server_cache_.get();
   query_options.alerts = &cs->alerts_->alert_store();
   query_options.default_threshold = [rules = options.alerts.rules](const v1::ServerInfo& info) {
     return rules.For(info.tenant(), info.server()).default_deletion_threshold;
@@ -149,6 +153,7 @@ void CollectorServer::Shutdown() {
   http_.reset();
   retention_.reset();
   writer_.reset();
+  server_cache_.reset();
   alerts_.reset();
   store_.reset();
   SYNCWATCH_LOG(kInfo, "collector stopped");
@@ -215,8 +220,8 @@ std::string CollectorServer::RenderMetrics() const {
            static_cast<int64_t>(a.evaluation_failures.load()));
   int64_t firing_critical = 0;
   int64_t firing_warning = 0;
-  for (const v1::Alert& alert : alerts_->alert_store().Firing()) {
-    ++(alert.severity() == "critical" ? firing_critical : firing_warning);
+  for (const FiringAlert& alert : alerts_->alert_store().Firing()) {
+    ++(alert.severity == "critical" ? firing_critical : firing_warning);
   }
   m.Family("syncwatch_alerts_firing", "gauge", "Alerts firing now, by severity.");
   m.Sample("syncwatch_alerts_firing", {{"severity", "critical"}}, firing_critical);

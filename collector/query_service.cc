@@ -111,9 +111,9 @@ int Limit(int requested, int fallback) {
   return std::min(requested, kMaxPageSize);
 }
 
-bool AlertMatches(const v1::Alert& a, const v1::Filter& f) {
-  if (!f.server().empty() && a.server() != f.server()) return false;
-  if (!f.tenant().empty() && a.tenant() != f.tenant()) return false;
+bool AlertMatches(const FiringAlert& a, const v1::Filter& f) {
+  if (!f.server().empty() && a.server != f.server()) return false;
+  if (!f.tenant().empty() && a.tenant != f.tenant()) return false;
   return true;
 }
 
@@ -122,45 +122,79 @@ bool AlertMatches(const v1::Alert& a, const v1::Filter& f) {
 QueryService::QueryService(const Store& store, const Clock& clock, Options options)
     : store_(store), clock_(clock), options_(std::move(options)) {}
 
-absl::StatusOr<std::vector<v1::ServerInfo>> QueryService::JudgedServers(
-    const v1::Filter& filter) const {
-  // Every record, also those the filter leaves out: a tenant peer may be the
-  // one that reported the deletion threshold.
-  std::vector<v1::ServerInfo> all;
+void ServerCache::MarkChanged(const std::string& server) {
+  MutexLock lock(&mu_);
+  if (loaded_) changed_.insert(server);
+}
+
+absl::StatusOr<std::vector<std::shared_ptr<const v1::ServerInfo>>> ServerCache::All() {
+  MutexLock lock(&mu_);
+  if (!loaded_) {
+    auto it = store_.NewIterator(Family::kServers, nullptr);
+    for (it->SeekToFirst(); it->Valid(); it->Next()) {
+      SYNCWATCH_ASSIGN_OR_RETURN(v1::ServerInfo info, Parse<v1::ServerInfo>(absl::string_view(
+                                                          it->value().data(), it->value().size())));
+      std::string name = info.server();
+      records_[std::move(name)] = std::make_shared<const v1::ServerInfo>(std::move(info));
+    }
+    SYNCWATCH_RETURN_IF_ERROR(FromRocksStatus(it->status(), "read servers"));
+    loaded_ = true;
+  }
+  for (auto it = changed_.begin(); it != changed_.end(); it = changed_.erase(it)) {
+    SYNCWATCH_ASSIGN_OR_RETURN(std::optional<std::string> bytes,
+                               store_.Get(Family::kServers, ServerKey(*it)));
+    if (!bytes) {
+      records_.erase(*it);
+      continue;
+    }
+    SYNCWATCH_ASSIGN_OR_RETURN(v1::ServerInfo info, Parse<v1::ServerInfo>(*bytes));
+    records_[*it] = std::make_shared<const v1::ServerInfo>(std::move(info));
+  }
+  std::vector<std::shared_ptr<const v1::ServerInfo>> out;
+  out.reserve(records_.size());
+  for (const auto& [name, record] : records_) out.push_back(record);
+  return out;
+}
+
+absl::StatusOr<std::vector<std::shared_ptr<const v1::ServerInfo>>> QueryService::Servers() const {
+  if (options_.cache != nullptr) return options_.cache->All();
+  std::vector<std::shared_ptr<const v1::ServerInfo>> all;
   auto it = store_.NewIterator(Family::kServers, nullptr);
   for (it->SeekToFirst(); it->Valid(); it->Next()) {
     SYNCWATCH_ASSIGN_OR_RETURN(v1::ServerInfo info, Parse<v1::ServerInfo>(absl::string_view(
                                                         it->value().data(), it->value().size())));
-    all.push_back(std::move(info));
+    all.push_back(std::make_shared<const v1::ServerInfo>(std::move(info)));
   }
   SYNCWATCH_RETURN_IF_ERROR(FromRocksStatus(it->status(), "read servers"));
+  return all;
+}
 
+absl::StatusOr<std::vector<v1::ServerInfo>> QueryService::JudgedServers(
+    const v1::Filter& filter) const {
+  // Every record, also those the filter leaves out: a tenant peer may be the
+  // one that reported the deletion threshold.
+  SYNCWATCH_ASSIGN_OR_RETURN(std::vector<std::shared_ptr<const v1::ServerInfo>> all, Servers());
   TenantThresholds thresholds;
-  for (const v1::ServerInfo& info : all) thresholds.Add(info);
-  std::vector<v1::Alert> firing;
+  for (const auto& info : all) thresholds.Add(*info);
+  std::vector<FiringAlert> firing;
   if (options_.alerts != nullptr) firing = options_.alerts->Firing();
-  std::map<std::string, std::vector<const v1::Alert*>> firing_by_server;
-  for (const v1::Alert& a : firing) {
-    if (!a.server().empty()) firing_by_server[a.server()].push_back(&a);
+  std::map<absl::string_view, std::vector<const FiringAlert*>> firing_by_server;
+  for (const FiringAlert& a : firing) {
+    if (!a.server.empty()) firing_by_server[a.server].push_back(&a);
   }
-  static const std::vector<const v1::Alert*> kNone;
+  static const std::vector<const FiringAlert*> kNone;
 
-  // Judge in place first: `thresholds` points into `all`.
-  std::vector<bool> wanted(all.size(), false);
-  for (size_t i = 0; i < all.size(); ++i) {
-    v1::ServerInfo& info = all[i];
-    if (!filter.server().empty() && info.server() != filter.server()) continue;
-    if (!filter.tenant().empty() && info.tenant() != filter.tenant()) continue;
-    wanted[i] = true;
+  std::vector<v1::ServerInfo> out;
+  for (const auto& record : all) {
+    if (!filter.server().empty() && record->server() != filter.server()) continue;
+    if (!filter.tenant().empty() && record->tenant() != filter.tenant()) continue;
+    v1::ServerInfo info = *record;
     auto alerts = firing_by_server.find(info.server());
     JudgeHealth(
         thresholds.For(info),
         options_.default_threshold ? options_.default_threshold(info) : kEngineDefaultThreshold,
         alerts == firing_by_server.end() ? kNone : alerts->second, &info);
-  }
-  std::vector<v1::ServerInfo> out;
-  for (size_t i = 0; i < all.size(); ++i) {
-    if (wanted[i]) out.push_back(std::move(all[i]));
+    out.push_back(std::move(info));
   }
   return out;
 }
@@ -223,15 +257,16 @@ absl::StatusOr<v1::FleetSummaryResponse> QueryService::FleetSummary(
         break;
     }
     out.set_pending_deletes(out.pending_deletes() + info.pending_deletes());
+    info.clear_connectors();
     *out.add_server_list() = std::move(info);
   }
   out.set_servers(out.server_list_size());
   out.set_tenants(static_cast<int32_t>(tenants.size()));
   if (options_.alerts != nullptr) {
-    for (const v1::Alert& a : options_.alerts->Firing()) {
+    for (const FiringAlert& a : options_.alerts->Firing()) {
       if (!AlertMatches(a, f)) continue;
       out.set_open_alerts(out.open_alerts() + 1);
-      if (a.severity() == "critical") out.set_open_critical_alerts(out.open_critical_alerts() + 1);
+      if (a.severity == "critical") out.set_open_critical_alerts(out.open_critical_alerts() + 1);
     }
   }
   return out;
@@ -255,24 +290,30 @@ absl::StatusOr<v1::GetServerResponse> QueryService::GetServer(
   const int64_t since = ToUnixMicrosOrZero(
       request.has_runs_since() ? request.runs_since()
                                : ToProtoTimestamp(clock_.Now() - kDefaultRunsWindow));
+  // Each connector's newest runs first (walking its keys backwards), at most
+  // max_runs of each: the page never parses more than it can show.
+  const size_t max_runs = static_cast<size_t>(Limit(request.max_runs(), kDefaultMaxRuns));
   std::vector<v1::StoredRun> runs;
   for (const v1::ConnectorState& c : info.connectors()) {
     const std::string prefix = ServerConnectorPrefix(info.server(), c.connector());
+    const std::string lower =
+        KeyBuilder().String(info.server()).String(c.connector()).Int64(since).Take();
     const std::string bound = PrefixUpperBound(prefix);
     rocksdb::Slice bound_slice(bound);
     auto it = store_.NewIterator(Family::kRuns, &bound_slice);
-    for (it->Seek(KeyBuilder().String(info.server()).String(c.connector()).Int64(since).Take());
-         it->Valid(); it->Next()) {
+    size_t taken = 0;
+    for (it->SeekForPrev(bound_slice); it->Valid() && taken < max_runs; it->Prev()) {
+      if (it->key().compare(rocksdb::Slice(lower)) < 0) break;
       SYNCWATCH_ASSIGN_OR_RETURN(v1::StoredRun run, Parse<v1::StoredRun>(absl::string_view(
                                                         it->value().data(), it->value().size())));
       runs.push_back(std::move(run));
+      ++taken;
     }
     SYNCWATCH_RETURN_IF_ERROR(FromRocksStatus(it->status(), "read runs"));
   }
   std::sort(runs.begin(), runs.end(), [](const v1::StoredRun& a, const v1::StoredRun& b) {
     return ToUnixMicrosOrZero(a.run().start_time()) > ToUnixMicrosOrZero(b.run().start_time());
   });
-  const size_t max_runs = static_cast<size_t>(Limit(request.max_runs(), kDefaultMaxRuns));
   if (runs.size() > max_runs) runs.resize(max_runs);
   for (v1::StoredRun& run : runs) *out.add_runs() = std::move(run);
 
@@ -303,15 +344,20 @@ absl::StatusOr<v1::GetServerResponse> QueryService::GetServer(
     SYNCWATCH_RETURN_IF_ERROR(FromRocksStatus(it->status(), "read export errors"));
   }
   {
-    // Alerts are few: scan them all for this server's.
     std::vector<v1::Alert> alerts;
-    auto it = store_.NewIterator(Family::kAlerts, nullptr);
-    for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    if (options_.alerts != nullptr) {
+      // The server's own scope (alerts::ServerScope): a prefix of the keys.
       SYNCWATCH_ASSIGN_OR_RETURN(
-          v1::Alert a, Parse<v1::Alert>(absl::string_view(it->value().data(), it->value().size())));
-      if (a.server() == info.server()) alerts.push_back(std::move(a));
+          alerts, options_.alerts->List(absl::StrCat("server/", info.server()), std::nullopt));
+    } else {
+      auto it = store_.NewIterator(Family::kAlerts, nullptr);
+      for (it->SeekToFirst(); it->Valid(); it->Next()) {
+        SYNCWATCH_ASSIGN_OR_RETURN(v1::Alert a, Parse<v1::Alert>(absl::string_view(
+                                                    it->value().data(), it->value().size())));
+        if (a.server() == info.server()) alerts.push_back(std::move(a));
+      }
+      SYNCWATCH_RETURN_IF_ERROR(FromRocksStatus(it->status(), "read alerts"));
     }
-    SYNCWATCH_RETURN_IF_ERROR(FromRocksStatus(it->status(), "read alerts"));
     std::sort(alerts.begin(), alerts.end(), [](const v1::Alert& a, const v1::Alert& b) {
       const bool af = a.state() == v1::ALERT_STATE_FIRING;
       const bool bf = b.state() == v1::ALERT_STATE_FIRING;

@@ -6,20 +6,51 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
 #include "collector/alerts/alert_store.h"
 #include "collector/store.h"
 #include "common/clock.h"
+#include "common/mutex.h"
 #include "syncwatch/v1/query.grpc.pb.h"
 
 namespace syncwatch::collector {
+
+// The server records as last committed, kept in memory so that the fleet
+// view does not read and parse every record on every call: the writer's
+// commit observer marks the servers a commit touched, and the next read
+// re-reads only those. Thread-safe.
+class ServerCache {
+ public:
+  // `store` must outlive the cache.
+  explicit ServerCache(const Store& store) : store_(store) {}
+
+  // `server`'s record changed (cheap: called on the writer thread).
+  void MarkChanged(const std::string& server);
+
+  // Every record, by name.
+  absl::StatusOr<std::vector<std::shared_ptr<const v1::ServerInfo>>> All();
+
+ private:
+  const Store& store_;
+  Mutex mu_;
+  bool loaded_ ABSL_GUARDED_BY(mu_) = false;
+  std::set<std::string> changed_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, std::shared_ptr<const v1::ServerInfo>> records_ ABSL_GUARDED_BY(mu_);
+};
 
 // Thread-safe. Page tokens are opaque (the last key returned, base64).
 class QueryService final : public v1::Query::Service {
  public:
   struct Options {
+    // The server records from memory; nullptr reads them from the store on
+    // each call. Must outlive the service. Default: none.
+    ServerCache* cache = nullptr;
     // The alerts firing now, for open_alerts and health; nullptr: none.
     // Must outlive the service. Default: none.
     const alerts::AlertStore* alerts = nullptr;
@@ -55,7 +86,9 @@ class QueryService final : public v1::Query::Service {
                           v1::ListAlertsResponse* response) override;
 
  private:
-  // Every server record, by name, with the query-time fields filled in.
+  // Every server record, by name.
+  absl::StatusOr<std::vector<std::shared_ptr<const v1::ServerInfo>>> Servers() const;
+  // The records `filter` matches, by name, with the query-time fields filled in.
   absl::StatusOr<std::vector<v1::ServerInfo>> JudgedServers(const v1::Filter& filter) const;
 
   const Store& store_;

@@ -216,13 +216,38 @@ TEST_F(FleetQueryTest, StateIsKeptAcrossRestartsAndLaterEvents) {
         SnapshotEvent("aad", absl::Minutes(1), 7)});
   Reopen();
   Send("sync01", kContoso, {RunEvent("aad", "Export", 1, absl::Minutes(10), "success")});
-  const v1::ServerInfo s = Fleet().server_list(0);
+  EXPECT_EQ(Fleet().server_list(0).connectors_size(), 0) << "the fleet list leaves them out";
+  v1::GetServerRequest request;
+  request.set_server("sync01");
+  auto detail = query_->GetServer(request);
+  ASSERT_TRUE(detail.ok()) << detail.status();
+  const v1::ServerInfo s = detail->server();
   ASSERT_EQ(s.connectors_size(), 2);
   EXPECT_EQ(s.connectors(0).connector(), "aad");
   EXPECT_EQ(s.connectors(0).pending_deletes(), 7);
   EXPECT_EQ(s.pending_deletes(), 7);
   EXPECT_EQ(ToUnixMicrosOrZero(s.last_successful_cycle()),
             absl::ToUnixMicros(kT0 + absl::Minutes(1)));
+}
+
+TEST_F(FleetQueryTest, TheServerCacheRereadsWhatACommitMarkedChanged) {
+  ServerCache cache(*store_);
+  QueryService::Options options;
+  options.cache = &cache;
+  QueryService cached(*store_, clock_, std::move(options));
+  auto pending = [&cached]() -> int64_t {
+    auto fleet = cached.FleetSummary(v1::FleetSummaryRequest());
+    EXPECT_TRUE(fleet.ok()) << fleet.status();
+    return fleet.ok() ? fleet->pending_deletes() : -1;
+  };
+  Send("sync01", kContoso, {SnapshotEvent("aad", absl::Minutes(1), 7)});
+  EXPECT_EQ(pending(), 7);  // loaded from the store on first use
+  Send("sync01", kContoso, {SnapshotEvent("aad", absl::Minutes(2), 9)});
+  Send("sync02", kContoso, {SnapshotEvent("aad", absl::Minutes(2), 1)});
+  EXPECT_EQ(pending(), 7) << "nothing marked: the cache answers from memory";
+  cache.MarkChanged("sync01");
+  cache.MarkChanged("sync02");
+  EXPECT_EQ(pending(), 10);
 }
 
 TEST_F(FleetQueryTest, FleetSummaryRefusesFiltersThatDoNotApply) {

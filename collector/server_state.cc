@@ -178,7 +178,7 @@ ThresholdSource TenantThresholds::For(const v1::ServerInfo& info) const {
 }
 
 void JudgeHealth(const ThresholdSource& threshold, int64_t default_threshold,
-                 const std::vector<const v1::Alert*>& firing, v1::ServerInfo* info) {
+                 const std::vector<const FiringAlert*>& firing, v1::ServerInfo* info) {
   const int64_t value =
       threshold.known && threshold.value > 0 ? threshold.value : default_threshold;
   const bool enabled = !threshold.known || threshold.enabled;
@@ -192,14 +192,14 @@ void JudgeHealth(const ThresholdSource& threshold, int64_t default_threshold,
   std::vector<std::string> critical_reasons;
   std::vector<std::string> warning_reasons;
   std::vector<std::string> connectors_alerted;
-  for (const v1::Alert* a : firing) {
-    if (a->severity() == "critical") {
+  for (const FiringAlert* a : firing) {
+    if (a->severity == "critical") {
       ++critical;
-      critical_reasons.push_back(a->summary());
-      connectors_alerted.push_back(a->connector());
+      critical_reasons.push_back(a->summary);
+      connectors_alerted.push_back(a->connector);
     } else {
       ++warning;
-      warning_reasons.push_back(a->summary());
+      warning_reasons.push_back(a->summary);
     }
   }
   info->set_open_alerts(static_cast<int32_t>(firing.size()));

@@ -72,6 +72,16 @@ class TenantThresholds {
   std::map<std::string, Report> latest_;
 };
 
+// What judging a server's health needs of an alert firing now.
+struct FiringAlert {
+  std::string server;
+  std::string tenant;
+  std::string connector;
+  // "warning" or "critical".
+  std::string severity;
+  std::string summary;
+};
+
 // Fills the query-time fields of `info` (deletion_threshold*, open_alerts,
 // open_critical_alerts, health, health_reasons) from the threshold that
 // applies, the engine's default threshold for it, and the alerts about it
@@ -82,7 +92,7 @@ class TenantThresholds {
 //   unknown   none of the above and no run or snapshot reported yet;
 //   ok        otherwise.
 void JudgeHealth(const ThresholdSource& threshold, int64_t default_threshold,
-                 const std::vector<const v1::Alert*>& firing, v1::ServerInfo* info);
+                 const std::vector<const FiringAlert*>& firing, v1::ServerInfo* info);
 
 // Worse health first: critical, warning, unknown, ok.
 int HealthRank(v1::Health health);

@@ -146,13 +146,12 @@ TEST(TenantThresholdsTest, OwnReportWinsElseThePeerHeardFromLast) {
   EXPECT_FALSE(t.For(lab2).known) << "a tenant-less server is a group of its own";
 }
 
-v1::Alert Firing(const std::string& severity, const std::string& connector,
-                 const std::string& summary) {
-  v1::Alert a;
-  a.set_severity(severity);
-  a.set_connector(connector);
-  a.set_summary(summary);
-  a.set_state(v1::ALERT_STATE_FIRING);
+FiringAlert Firing(const std::string& severity, const std::string& connector,
+                   const std::string& summary) {
+  FiringAlert a;
+  a.severity = severity;
+  a.connector = connector;
+  a.summary = summary;
   return a;
 }
 
@@ -191,8 +190,8 @@ TEST(JudgeHealthTest, PendingDeletesOverAnEnabledThresholdAreCriticalEvenBeforeA
 TEST(JudgeHealthTest, AlertsDecideAndTheirSummariesAreTheReasonsCriticalFirst) {
   v1::ServerInfo info;
   ApplySnapshotToState(Snapshot("contoso.com", absl::Minutes(0), 900), &info);
-  const v1::Alert warning = Firing("warning", "", "sync overdue");
-  const v1::Alert critical = Firing("critical", "contoso.com", "900 deletes over 500");
+  const FiringAlert warning = Firing("warning", "", "sync overdue");
+  const FiringAlert critical = Firing("critical", "contoso.com", "900 deletes over 500");
   JudgeHealth(ThresholdSource(), 500, {&warning, &critical}, &info);
   EXPECT_EQ(info.health(), v1::HEALTH_CRITICAL);
   EXPECT_EQ(info.open_alerts(), 2);

@@ -12,6 +12,10 @@
 namespace syncwatch::collector::alerts {
 namespace {
 
+FiringAlert Summary(const v1::Alert& a) {
+  return FiringAlert{a.server(), a.tenant(), a.connector(), a.severity(), a.summary()};
+}
+
 std::string OutboxKey(const std::string& receiver, uint64_t seq) {
   return KeyBuilder().String(receiver).Uint64(seq).Take();
 }
@@ -79,7 +83,7 @@ absl::Status AlertStore::Load() {
   for (alerts->SeekToFirst(); alerts->Valid(); alerts->Next()) {
     SYNCWATCH_ASSIGN_OR_RETURN(v1::Alert alert, ParseAlert(alerts->value()));
     if (alert.state() == v1::ALERT_STATE_FIRING) {
-      firing_.emplace(alerts->key().ToString(), std::move(alert));
+      firing_.emplace(alerts->key().ToString(), Summary(alert));
     }
   }
   return FromRocksStatus(alerts->status(), "load alerts");
@@ -115,7 +119,7 @@ absl::StatusOr<AlertStore::Changes> AlertStore::Reconcile(const std::string& sco
     }
   };
   // What firing_ becomes once the batch is written: an alert, or nullopt to erase.
-  std::map<std::string, std::optional<v1::Alert>> firing_changes;
+  std::map<std::string, std::optional<FiringAlert>> firing_changes;
   std::set<std::string> seen;
   for (const v1::Alert& a : current) {
     if (!seen.insert(a.fingerprint()).second) continue;  // a rule reported it twice
@@ -136,7 +140,7 @@ absl::StatusOr<AlertStore::Changes> AlertStore::Reconcile(const std::string& sco
       batch.Put(store_.cf(Family::kAlerts), AlertKey(scope, a.fingerprint()),
                 record.SerializeAsString());
       queue(record);
-      firing_changes[AlertKey(scope, a.fingerprint())] = record;
+      firing_changes[AlertKey(scope, a.fingerprint())] = Summary(record);
       ++changes.fired;
       continue;
     }
@@ -150,7 +154,7 @@ absl::StatusOr<AlertStore::Changes> AlertStore::Reconcile(const std::string& sco
     if (!google::protobuf::util::MessageDifferencer::Equals(record, old)) {
       batch.Put(store_.cf(Family::kAlerts), AlertKey(scope, a.fingerprint()),
                 record.SerializeAsString());
-      firing_changes[AlertKey(scope, a.fingerprint())] = record;
+      firing_changes[AlertKey(scope, a.fingerprint())] = Summary(record);
       ++changes.updated;
     }
   }
@@ -181,9 +185,9 @@ absl::StatusOr<AlertStore::Changes> AlertStore::Reconcile(const std::string& sco
   return changes;
 }
 
-std::vector<v1::Alert> AlertStore::Firing() const {
+std::vector<FiringAlert> AlertStore::Firing() const {
   MutexLock lock(&mu_);
-  std::vector<v1::Alert> out;
+  std::vector<FiringAlert> out;
   out.reserve(firing_.size());
   for (const auto& [key, alert] : firing_) out.push_back(alert);
   return out;

@@ -23,6 +23,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "collector/server_state.h"
 #include "collector/store.h"
 #include "common/mutex.h"
 #include "syncwatch/v1/query.pb.h"
@@ -68,9 +69,9 @@ class AlertStore {
   absl::StatusOr<std::vector<v1::Alert>> List(const std::string& scope,
                                               std::optional<v1::AlertState> state) const;
 
-  // Every alert firing now, in key order (scope, fingerprint). From memory:
-  // cheap enough to call for each fleet query.
-  std::vector<v1::Alert> Firing() const;
+  // What the fleet view needs of every alert firing now, in key order
+  // (scope, fingerprint). From memory: cheap enough for each fleet query.
+  std::vector<FiringAlert> Firing() const;
 
   // The scopes that hold at least one alert.
   absl::StatusOr<std::set<std::string>> Scopes() const;
@@ -112,7 +113,7 @@ class AlertStore {
   uint64_t next_seq_ ABSL_GUARDED_BY(mu_) = 1;
   std::map<std::string, uint64_t> outbox_sizes_ ABSL_GUARDED_BY(mu_);
   // The firing alerts by AlertKey, kept equal to what the store holds.
-  std::map<std::string, v1::Alert> firing_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, FiringAlert> firing_ ABSL_GUARDED_BY(mu_);
 };
 
 // The key of an alert in the `alerts` family.

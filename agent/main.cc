@@ -14,6 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "agent/agent.h"
+#include "agent/platform.h"
 #include "agent/spool.h"
 #include "common/flags_util.h"
 #include "common/log.h"
@@ -80,6 +81,7 @@ int RepairSpool(const std::string& dir) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  syncwatch::agent::UseOneMallocArena();  // before any thread starts
   absl::SetProgramUsageMessage(
       "Reads what the Entra Connect sync engine records and streams it to syncwatch collectors.\n"
       "Usage: syncwatch-agent --config FILE [--once | --check | --repair]\n"

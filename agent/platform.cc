@@ -23,6 +23,10 @@
 extern char** environ;
 #endif
 
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
+
 namespace syncwatch::agent {
 
 std::string HostName() {
@@ -40,6 +44,12 @@ std::string RandomHex(int bytes) {
   std::string out;
   for (int i = 0; i < bytes; ++i) out += absl::StrFormat("%02x", rd() & 0xFF);
   return out;
+}
+
+void UseOneMallocArena() {
+#if defined(__GLIBC__)
+  mallopt(M_ARENA_MAX, 1);
+#endif
 }
 
 #ifdef _WIN32

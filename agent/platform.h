@@ -18,6 +18,14 @@ std::string HostName();
 // Random bytes from the OS, hex encoded (for spool epochs).
 std::string RandomHex(int bytes);
 
+// Makes the C library's allocator serve every thread from one heap (glibc's
+// M_ARENA_MAX=1; does nothing elsewhere). The agent builds a big snapshot on
+// one thread and the collector links parse and send it on others; with a heap
+// per thread, what one thread freed stays resident while another allocates
+// anew, which raised the agent's peak on a 200 MiB csexport file by 15-20 MB
+// (BENCHMARKS.md). Call before the agent starts threads.
+void UseOneMallocArena();
+
 struct CommandOutput {
   int exit_code = 0;
   std::string out;  // standard output

@@ -482,11 +482,15 @@ absl::Status MeasureQueries(const std::string& address, const FleetShape& shape,
   return absl::OkStatus();
 }
 
+// The alerts are spread over `spread` (random pauses), so that they sample
+// whatever the alert engine does on its own schedule (a full evaluation every
+// rules.evaluation_interval) in proportion to the time it takes.
 absl::Status MeasureAlertLatency(const std::string& address, WebhookReceiver& receiver, int alerts,
-                                 Results* results) {
+                                 absl::Duration spread, Results* results) {
   auto stub = v1::Ingest::NewStub(grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
   std::mt19937 rng(11);
-  std::uniform_int_distribution<int> pause_ms(50, 400);
+  const int64_t mean_pause_ms = absl::ToInt64Milliseconds(spread / alerts);
+  std::uniform_int_distribution<int64_t> pause_ms(mean_pause_ms / 4, mean_pause_ms * 7 / 4);
   std::vector<double> ms;
   for (int i = 0; i < alerts; ++i) {
     // A server of its own tenant, whose Entra ID connector has 600 deletes
@@ -516,7 +520,7 @@ absl::Status MeasureAlertLatency(const std::string& address, WebhookReceiver& re
     // The commit observer runs before the ack is sent, so the alert may even
     // arrive first: that counts as no delay.
     ms.push_back(std::max(0.0, absl::ToDoubleMilliseconds(*arrived - acked)));
-    absl::SleepFor(absl::Milliseconds(pause_ms(rng)));  // no lock-step with any timer
+    absl::SleepFor(absl::Milliseconds(pause_ms(rng)));
   }
   const double p99 = Percentile(ms, 99);
   std::fprintf(stderr, "alert latency: %zu alerts, p50 %.1f ms, p99 %.1f ms, max %.1f ms\n",
@@ -582,7 +586,8 @@ absl::Status RunFleetBench(const BenchConfig& config, Results* results) {
   threads = ThreadCpuTicks(collector->pid());
   t = absl::Now();
   SYNCWATCH_RETURN_IF_ERROR(
-      MeasureAlertLatency(collector->address(), receiver, config.quick ? 5 : 20, results));
+      MeasureAlertLatency(collector->address(), receiver, config.quick ? 5 : 20,
+                          config.quick ? absl::Seconds(1) : absl::Seconds(80), results));
   PrintThreadCpu("collector while alerting", threads, ThreadCpuTicks(collector->pid()),
                  absl::ToDoubleSeconds(absl::Now() - t));
   SYNCWATCH_RETURN_IF_ERROR(heartbeats.status());

@@ -39,12 +39,13 @@ absl::StatusOr<std::unique_ptr<CollectorServer>> CollectorServer::Start(
   store_options.sync_writes = options.sync_writes;
   store_options.min_free_bytes = options.min_free_disk_bytes;
   SYNCWATCH_ASSIGN_OR_RETURN(cs->store_, Store::Open(options.data_dir, store_options));
+  cs->server_cache_ = std::make_unique<ServerCache>(*cs->store_);
   alerts::AlertEngine::Options alert_options;
   alert_options.generator_url = GeneratorUrl(options);
+  alert_options.servers = cs->server_cache_.get();
   cs->clock_ = &clock;
   SYNCWATCH_ASSIGN_OR_RETURN(
       cs->alerts_, alerts::AlertEngine::Create(*cs->store_, clock, options.alerts, alert_options));
-  cs->server_cache_ = std::make_unique<ServerCache>(*cs->store_);
   StorageWriter::Options writer_options;
   alerts::AlertEngine* engine = cs->alerts_.get();
   ServerCache* cache = cs->server_cache_.get();

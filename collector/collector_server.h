@@ -58,8 +58,8 @@ class CollectorServer {
 
   std::unique_ptr<Store> store_;
   // Before the writer: the writer's commit observer feeds them.
-  std::unique_ptr<alerts::AlertEngine> alerts_;
   std::unique_ptr<ServerCache> server_cache_;
+  std::unique_ptr<alerts::AlertEngine> alerts_;
   std::unique_ptr<StorageWriter> writer_;
   // Deletes what is past retention, next to the writer's commits.
   std::unique_ptr<Retention> retention_;

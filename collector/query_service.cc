@@ -91,16 +91,6 @@ bool AtOrAfter(const google::protobuf::Timestamp& t, const v1::Filter& f) {
   return ToUnixMicrosOrZero(t) >= ToUnixMicrosOrZero(f.since());
 }
 
-template <typename Record>
-absl::StatusOr<Record> Parse(absl::string_view bytes) {
-  Record r;
-  if (!r.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
-    return absl::DataLossError(
-        absl::StrCat("a stored ", Record::descriptor()->name(), " does not parse"));
-  }
-  return r;
-}
-
 constexpr int64_t kEngineDefaultThreshold = 500;
 constexpr absl::Duration kDefaultRunsWindow = absl::Hours(24 * 7);
 constexpr int kDefaultMaxRuns = 200;
@@ -122,58 +112,16 @@ bool AlertMatches(const FiringAlert& a, const v1::Filter& f) {
 QueryService::QueryService(const Store& store, const Clock& clock, Options options)
     : store_(store), clock_(clock), options_(std::move(options)) {}
 
-void ServerCache::MarkChanged(const std::string& server) {
-  MutexLock lock(&mu_);
-  if (loaded_) changed_.insert(server);
-}
-
-absl::StatusOr<std::vector<std::shared_ptr<const v1::ServerInfo>>> ServerCache::All() {
-  MutexLock lock(&mu_);
-  if (!loaded_) {
-    auto it = store_.NewIterator(Family::kServers, nullptr);
-    for (it->SeekToFirst(); it->Valid(); it->Next()) {
-      SYNCWATCH_ASSIGN_OR_RETURN(v1::ServerInfo info, Parse<v1::ServerInfo>(absl::string_view(
-                                                          it->value().data(), it->value().size())));
-      std::string name = info.server();
-      records_[std::move(name)] = std::make_shared<const v1::ServerInfo>(std::move(info));
-    }
-    SYNCWATCH_RETURN_IF_ERROR(FromRocksStatus(it->status(), "read servers"));
-    loaded_ = true;
-  }
-  for (auto it = changed_.begin(); it != changed_.end(); it = changed_.erase(it)) {
-    SYNCWATCH_ASSIGN_OR_RETURN(std::optional<std::string> bytes,
-                               store_.Get(Family::kServers, ServerKey(*it)));
-    if (!bytes) {
-      records_.erase(*it);
-      continue;
-    }
-    SYNCWATCH_ASSIGN_OR_RETURN(v1::ServerInfo info, Parse<v1::ServerInfo>(*bytes));
-    records_[*it] = std::make_shared<const v1::ServerInfo>(std::move(info));
-  }
-  std::vector<std::shared_ptr<const v1::ServerInfo>> out;
-  out.reserve(records_.size());
-  for (const auto& [name, record] : records_) out.push_back(record);
-  return out;
-}
-
-absl::StatusOr<std::vector<std::shared_ptr<const v1::ServerInfo>>> QueryService::Servers() const {
+absl::StatusOr<ServerRecords> QueryService::Servers() const {
   if (options_.cache != nullptr) return options_.cache->All();
-  std::vector<std::shared_ptr<const v1::ServerInfo>> all;
-  auto it = store_.NewIterator(Family::kServers, nullptr);
-  for (it->SeekToFirst(); it->Valid(); it->Next()) {
-    SYNCWATCH_ASSIGN_OR_RETURN(v1::ServerInfo info, Parse<v1::ServerInfo>(absl::string_view(
-                                                        it->value().data(), it->value().size())));
-    all.push_back(std::make_shared<const v1::ServerInfo>(std::move(info)));
-  }
-  SYNCWATCH_RETURN_IF_ERROR(FromRocksStatus(it->status(), "read servers"));
-  return all;
+  return ReadServerRecords(store_);
 }
 
 absl::StatusOr<std::vector<v1::ServerInfo>> QueryService::JudgedServers(
     const v1::Filter& filter) const {
   // Every record, also those the filter leaves out: a tenant peer may be the
   // one that reported the deletion threshold.
-  SYNCWATCH_ASSIGN_OR_RETURN(std::vector<std::shared_ptr<const v1::ServerInfo>> all, Servers());
+  SYNCWATCH_ASSIGN_OR_RETURN(ServerRecords all, Servers());
   TenantThresholds thresholds;
   for (const auto& info : all) thresholds.Add(*info);
   std::vector<FiringAlert> firing;
@@ -304,8 +252,7 @@ absl::StatusOr<v1::GetServerResponse> QueryService::GetServer(
     size_t taken = 0;
     for (it->SeekForPrev(bound_slice); it->Valid() && taken < max_runs; it->Prev()) {
       if (it->key().compare(rocksdb::Slice(lower)) < 0) break;
-      SYNCWATCH_ASSIGN_OR_RETURN(v1::StoredRun run, Parse<v1::StoredRun>(absl::string_view(
-                                                        it->value().data(), it->value().size())));
+      SYNCWATCH_ASSIGN_OR_RETURN(v1::StoredRun run, ParseRecord<v1::StoredRun>(it->value()));
       runs.push_back(std::move(run));
       ++taken;
     }
@@ -324,8 +271,7 @@ absl::StatusOr<v1::GetServerResponse> QueryService::GetServer(
     auto it = store_.NewIterator(Family::kSnapshots, &bound_slice);
     for (it->Seek(prefix); it->Valid(); it->Next()) {
       SYNCWATCH_ASSIGN_OR_RETURN(*out.add_pending_exports(),
-                                 Parse<v1::StoredPendingExports>(
-                                     absl::string_view(it->value().data(), it->value().size())));
+                                 ParseRecord<v1::StoredPendingExports>(it->value()));
     }
     SYNCWATCH_RETURN_IF_ERROR(FromRocksStatus(it->status(), "read pending exports"));
   }
@@ -337,9 +283,8 @@ absl::StatusOr<v1::GetServerResponse> QueryService::GetServer(
         out.set_export_errors_truncated(true);
         break;
       }
-      SYNCWATCH_ASSIGN_OR_RETURN(
-          *out.add_export_errors(),
-          Parse<v1::StoredExportError>(absl::string_view(it->value().data(), it->value().size())));
+      SYNCWATCH_ASSIGN_OR_RETURN(*out.add_export_errors(),
+                                 ParseRecord<v1::StoredExportError>(it->value()));
     }
     SYNCWATCH_RETURN_IF_ERROR(FromRocksStatus(it->status(), "read export errors"));
   }
@@ -352,8 +297,7 @@ absl::StatusOr<v1::GetServerResponse> QueryService::GetServer(
     } else {
       auto it = store_.NewIterator(Family::kAlerts, nullptr);
       for (it->SeekToFirst(); it->Valid(); it->Next()) {
-        SYNCWATCH_ASSIGN_OR_RETURN(v1::Alert a, Parse<v1::Alert>(absl::string_view(
-                                                    it->value().data(), it->value().size())));
+        SYNCWATCH_ASSIGN_OR_RETURN(v1::Alert a, ParseRecord<v1::Alert>(it->value()));
         if (a.server() == info.server()) alerts.push_back(std::move(a));
       }
       SYNCWATCH_RETURN_IF_ERROR(FromRocksStatus(it->status(), "read alerts"));
@@ -392,7 +336,7 @@ grpc::Status QueryService::ListRuns(grpc::ServerContext*, const v1::ListRunsRequ
   absl::Status st = ScanPage(
       store_, Family::kRuns, PrefixFor(f), request->page_token(), PageSize(request->page_size()),
       [&](absl::string_view bytes) -> absl::StatusOr<bool> {
-        auto run = Parse<v1::StoredRun>(bytes);
+        auto run = ParseRecord<v1::StoredRun>(bytes);
         if (!run.ok()) return run.status();
         if (!MatchesCommon(f, run->tenant(), run->run().connector_name())) return false;
         if (!AtOrAfter(run->run().start_time(), f)) return false;
@@ -412,7 +356,7 @@ grpc::Status QueryService::ListPendingExports(grpc::ServerContext*,
       store_, Family::kSnapshots, PrefixFor(f), request->page_token(),
       PageSize(request->page_size()),
       [&](absl::string_view bytes) -> absl::StatusOr<bool> {
-        auto s = Parse<v1::StoredPendingExports>(bytes);
+        auto s = ParseRecord<v1::StoredPendingExports>(bytes);
         if (!s.ok()) return s.status();
         if (!MatchesCommon(f, s->tenant(), s->snapshot().connector_name())) return false;
         if (!AtOrAfter(s->snapshot().taken_at(), f)) return false;
@@ -431,7 +375,7 @@ grpc::Status QueryService::ListExportErrors(grpc::ServerContext*,
       store_, Family::kExportErrors, PrefixFor(f), request->page_token(),
       PageSize(request->page_size()),
       [&](absl::string_view bytes) -> absl::StatusOr<bool> {
-        auto e = Parse<v1::StoredExportError>(bytes);
+        auto e = ParseRecord<v1::StoredExportError>(bytes);
         if (!e.ok()) return e.status();
         if (!MatchesCommon(f, e->tenant(), e->error().connector_name())) return false;
         if (!AtOrAfter(e->error().date_occurred(), f)) return false;
@@ -456,7 +400,7 @@ grpc::Status QueryService::ListAlerts(grpc::ServerContext*, const v1::ListAlerts
   absl::Status st = ScanPage(
       store_, Family::kAlerts, "", request->page_token(), PageSize(request->page_size()),
       [&](absl::string_view bytes) -> absl::StatusOr<bool> {
-        auto a = Parse<v1::Alert>(bytes);
+        auto a = ParseRecord<v1::Alert>(bytes);
         if (!a.ok()) return a.status();
         if (request->state() != v1::ALERT_STATE_UNSPECIFIED && a->state() != request->state()) {
           return false;

@@ -14,35 +14,13 @@
 
 #include "absl/status/statusor.h"
 #include "collector/alerts/alert_store.h"
+#include "collector/server_cache.h"
 #include "collector/store.h"
 #include "common/clock.h"
 #include "common/mutex.h"
 #include "syncwatch/v1/query.grpc.pb.h"
 
 namespace syncwatch::collector {
-
-// The server records as last committed, kept in memory so that the fleet
-// view does not read and parse every record on every call: the writer's
-// commit observer marks the servers a commit touched, and the next read
-// re-reads only those. Thread-safe.
-class ServerCache {
- public:
-  // `store` must outlive the cache.
-  explicit ServerCache(const Store& store) : store_(store) {}
-
-  // `server`'s record changed (cheap: called on the writer thread).
-  void MarkChanged(const std::string& server);
-
-  // Every record, by name.
-  absl::StatusOr<std::vector<std::shared_ptr<const v1::ServerInfo>>> All();
-
- private:
-  const Store& store_;
-  Mutex mu_;
-  bool loaded_ ABSL_GUARDED_BY(mu_) = false;
-  std::set<std::string> changed_ ABSL_GUARDED_BY(mu_);
-  std::map<std::string, std::shared_ptr<const v1::ServerInfo>> records_ ABSL_GUARDED_BY(mu_);
-};
 
 // Thread-safe. Page tokens are opaque (the last key returned, base64).
 class QueryService final : public v1::Query::Service {
@@ -87,7 +65,7 @@ class QueryService final : public v1::Query::Service {
 
  private:
   // Every server record, by name.
-  absl::StatusOr<std::vector<std::shared_ptr<const v1::ServerInfo>>> Servers() const;
+  absl::StatusOr<ServerRecords> Servers() const;
   // The records `filter` matches, by name, with the query-time fields filled in.
   absl::StatusOr<std::vector<v1::ServerInfo>> JudgedServers(const v1::Filter& filter) const;
 

@@ -25,6 +25,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "common/mutex.h"
 #include "rocksdb/db.h"
@@ -48,6 +49,26 @@ enum class Family {
 // on the device becomes ResourceExhausted, corruption DataLoss, I/O errors
 // Unavailable. `context` prefixes the message.
 absl::Status FromRocksStatus(const rocksdb::Status& s, absl::string_view context);
+
+// A stored record parsed; DataLoss naming the record's type when the bytes do
+// not parse.
+template <typename Record>
+absl::StatusOr<Record> ParseRecord(absl::string_view bytes) {
+  Record r;
+  if (!r.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
+    return absl::DataLossError(
+        absl::StrCat("a stored ", Record::descriptor()->name(), " does not parse"));
+  }
+  return r;
+}
+template <typename Record>
+absl::StatusOr<Record> ParseRecord(const rocksdb::Slice& bytes) {
+  return ParseRecord<Record>(absl::string_view(bytes.data(), bytes.size()));
+}
+template <typename Record>
+absl::StatusOr<Record> ParseRecord(const std::string& bytes) {
+  return ParseRecord<Record>(absl::string_view(bytes));
+}
 
 // Thread-safe (RocksDB is); writes of agent data should come from one thread
 // (StorageWriter), writes of the alert families from the alert engine.

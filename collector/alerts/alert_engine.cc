@@ -1,6 +1,7 @@
 #include "collector/alerts/alert_engine.h"
 
 #include <algorithm>
+#include <chrono>
 #include <set>
 #include <utility>
 
@@ -48,6 +49,7 @@ AlertEngine::AlertEngine(Store& store, Clock& clock, const AlertsOptions& option
 AlertEngine::~AlertEngine() { Stop(); }
 
 void AlertEngine::Stop() {
+  stop_requested_.store(true);
   {
     MutexLock lock(&mu_);
     stopping_ = true;
@@ -73,35 +75,54 @@ void AlertEngine::OnCommit(const std::vector<ServerChange>& changes) {
       overflow_ = true;
     }
   }
+  has_pending_.store(!pending_.empty(), std::memory_order_relaxed);
   cv_.Signal();
 }
 
+bool AlertEngine::TakePending(std::map<std::string, ServerChange>* work) {
+  MutexLock lock(&mu_);
+  work->swap(pending_);
+  pending_.clear();
+  has_pending_.store(false, std::memory_order_relaxed);
+  const bool overflow = overflow_;
+  overflow_ = false;
+  return overflow;
+}
+
 void AlertEngine::Run() {
+  using SteadyClock = std::chrono::steady_clock;
+  const auto coalesce = absl::ToChronoNanoseconds(engine_options_.coalesce);
   absl::Time next_full = clock_.Now();  // at once: catch up with what changed while down
+  SteadyClock::time_point next_changes = SteadyClock::now();
   for (;;) {
-    std::map<std::string, ServerChange> work;
-    bool overflow = false;
     bool stopping = false;
     {
       MutexLock lock(&mu_);
-      while (!stopping_ && pending_.empty() && !overflow_) {
+      for (;;) {
+        if (stopping_ || overflow_) break;
         const absl::Time now = clock_.Now();
         if (now >= next_full) break;
-        cv_.WaitFor(
-            absl::ToChronoNanoseconds(std::min(next_full - now, engine_options_.idle_poll)));
+        absl::Duration wait = std::min(next_full - now, engine_options_.idle_poll);
+        if (!pending_.empty()) {
+          const SteadyClock::time_point steady = SteadyClock::now();
+          if (steady >= next_changes) break;
+          wait = std::min(wait, absl::FromChrono(next_changes - steady));
+        }
+        cv_.WaitFor(absl::ToChronoNanoseconds(wait));
       }
-      work.swap(pending_);
-      overflow = overflow_;
-      overflow_ = false;
       stopping = stopping_;
     }
+    std::map<std::string, ServerChange> work;
+    const bool overflow = TakePending(&work);
     const absl::Time now = clock_.Now();
     absl::Status s;
     if (!stopping && (overflow || now >= next_full)) {
+      // The full pass evaluates every server, those in `work` too.
       s = EvaluateAll();
       next_full = now + options_.rules.evaluation_interval;
     } else if (!work.empty()) {
       s = EvaluateChanges(work);
+      next_changes = SteadyClock::now() + coalesce;
     }
     if (!s.ok()) {
       // The next timer round evaluates everything again.
@@ -113,22 +134,31 @@ void AlertEngine::Run() {
 
 absl::Status AlertEngine::EvaluatePending() {
   std::map<std::string, ServerChange> work;
-  bool overflow = false;
-  {
-    MutexLock lock(&mu_);
-    work.swap(pending_);
-    overflow = overflow_;
-    overflow_ = false;
-  }
-  if (overflow) return EvaluateAll();
+  if (TakePending(&work)) return EvaluateAll();
   return EvaluateChanges(work);
 }
 
-absl::StatusOr<ServerFacts> AlertEngine::ReadFacts(
-    const FactsReader& reader, const v1::ServerInfo& info,
-    const std::map<std::string, v1::ServerInfo>& servers, absl::Time now, bool liveness_only) {
+absl::StatusOr<AlertEngine::ServerView> AlertEngine::LoadServers() const {
+  ServerView view;
+  if (engine_options_.servers != nullptr) {
+    SYNCWATCH_ASSIGN_OR_RETURN(view.records, engine_options_.servers->All());
+  } else {
+    SYNCWATCH_ASSIGN_OR_RETURN(view.records, ReadServerRecords(store_));
+  }
+  for (const auto& record : view.records) {
+    view.by_name.emplace(record->server(), record.get());
+    view.by_group[TenantGroup(*record)].push_back(record.get());
+    view.thresholds.Add(*record);
+  }
+  return view;
+}
+
+absl::StatusOr<ServerFacts> AlertEngine::ReadFacts(const FactsReader& reader,
+                                                   const v1::ServerInfo& info,
+                                                   const TenantThresholds& thresholds,
+                                                   absl::Time now, bool liveness_only) {
   SYNCWATCH_ASSIGN_OR_RETURN(ServerFacts facts,
-                             reader.ReadServer(info, servers, now, liveness_only));
+                             reader.ReadServer(info, thresholds, now, liveness_only));
   facts.watching_since = started_;
   SYNCWATCH_ASSIGN_OR_RETURN(
       std::vector<v1::Alert> firing,
@@ -178,30 +208,47 @@ absl::Status AlertEngine::ReconcileTenant(const std::string& group,
 absl::Status AlertEngine::EvaluateChanges(const std::map<std::string, ServerChange>& changes) {
   if (changes.empty()) return absl::OkStatus();
   MutexLock lock(&eval_mu_);
+  return EvaluateChangesLocked(changes);
+}
+
+absl::Status AlertEngine::EvaluateChangesLocked(
+    const std::map<std::string, ServerChange>& changes) {
   stats_.evaluations.fetch_add(1);
   absl::Status result = [&]() -> absl::Status {
     const absl::Time now = clock_.Now();
     FactsReader reader(store_, options_.rules);
-    SYNCWATCH_ASSIGN_OR_RETURN(auto servers, reader.AllServers());
+    SYNCWATCH_ASSIGN_OR_RETURN(ServerView view, LoadServers());
+    // The facts read for a changed server serve its tenant's pass too.
+    std::map<std::string, ServerFacts> read;
     std::set<std::string> groups;
     for (const auto& [name, change] : changes) {
-      auto it = servers.find(name);
-      if (it == servers.end()) continue;
-      SYNCWATCH_ASSIGN_OR_RETURN(ServerFacts facts,
-                                 ReadFacts(reader, it->second, servers, now, !change.data));
+      auto it = view.by_name.find(name);
+      if (it == view.by_name.end()) continue;
+      SYNCWATCH_ASSIGN_OR_RETURN(
+          ServerFacts facts, ReadFacts(reader, *it->second, view.thresholds, now, !change.data));
       SYNCWATCH_RETURN_IF_ERROR(ReconcileServer(facts, change.data, now));
-      if (change.data) groups.insert(facts.tenant_group);
+      if (change.data) {
+        groups.insert(facts.tenant_group);
+        read.emplace(name, std::move(facts));
+      }
     }
     for (const std::string& group : groups) {
-      std::vector<ServerFacts> members;
-      for (const auto& [name, info] : servers) {
-        if (TenantGroup(info) != group) continue;
-        SYNCWATCH_ASSIGN_OR_RETURN(ServerFacts facts, ReadFacts(reader, info, servers, now, false));
-        members.push_back(std::move(facts));
+      std::vector<ServerFacts> others;
+      std::vector<const ServerFacts*> members;
+      const std::vector<const v1::ServerInfo*>& infos = view.by_group[group];
+      others.reserve(infos.size());
+      for (const v1::ServerInfo* info : infos) {
+        auto known = read.find(info->server());
+        if (known != read.end()) {
+          members.push_back(&known->second);
+          continue;
+        }
+        SYNCWATCH_ASSIGN_OR_RETURN(ServerFacts facts,
+                                   ReadFacts(reader, *info, view.thresholds, now, false));
+        others.push_back(std::move(facts));
+        members.push_back(&others.back());
       }
-      std::vector<const ServerFacts*> pointers;
-      for (const ServerFacts& m : members) pointers.push_back(&m);
-      SYNCWATCH_RETURN_IF_ERROR(ReconcileTenant(group, pointers, now));
+      SYNCWATCH_RETURN_IF_ERROR(ReconcileTenant(group, members, now));
     }
     return absl::OkStatus();
   }();
@@ -215,33 +262,51 @@ absl::Status AlertEngine::EvaluateAll() {
   absl::Status result = [&]() -> absl::Status {
     const absl::Time now = clock_.Now();
     FactsReader reader(store_, options_.rules);
-    SYNCWATCH_ASSIGN_OR_RETURN(auto servers, reader.AllServers());
+    SYNCWATCH_ASSIGN_OR_RETURN(ServerView view, LoadServers());
+    std::vector<std::string> groups;
+    for (const auto& [group, infos] : view.by_group) groups.push_back(group);
     // One tenant at a time, so that only its servers' facts are in memory.
-    std::map<std::string, std::vector<const v1::ServerInfo*>> groups;
-    for (const auto& [name, info] : servers) groups[TenantGroup(info)].push_back(&info);
-    std::set<std::string> evaluated;
-    for (const auto& [group, infos] : groups) {
+    for (const std::string& group : groups) {
+      // Stopping: the pass is not finished, so nothing is swept either.
+      if (stop_requested_.load(std::memory_order_relaxed)) return absl::OkStatus();
+      if (has_pending_.load(std::memory_order_relaxed)) {
+        // Changes committed meanwhile (a threshold crossed) go first; then the
+        // pass goes on with the records as they are now.
+        std::map<std::string, ServerChange> work;
+        if (TakePending(&work)) {
+          // Too many to track: one more full pass after this one.
+          MutexLock requeue(&mu_);
+          overflow_ = true;
+        } else {
+          SYNCWATCH_RETURN_IF_ERROR(EvaluateChangesLocked(work));
+        }
+        SYNCWATCH_ASSIGN_OR_RETURN(view, LoadServers());
+      }
+      auto infos = view.by_group.find(group);
+      if (infos == view.by_group.end()) continue;  // its servers moved to another tenant
       std::vector<ServerFacts> members;
-      for (const v1::ServerInfo* info : infos) {
+      members.reserve(infos->second.size());
+      for (const v1::ServerInfo* info : infos->second) {
         SYNCWATCH_ASSIGN_OR_RETURN(ServerFacts facts,
-                                   ReadFacts(reader, *info, servers, now, false));
+                                   ReadFacts(reader, *info, view.thresholds, now, false));
         SYNCWATCH_RETURN_IF_ERROR(ReconcileServer(facts, /*data=*/true, now));
-        evaluated.insert(ServerScope(info->server()));
         members.push_back(std::move(facts));
       }
       std::vector<const ServerFacts*> pointers;
       for (const ServerFacts& m : members) pointers.push_back(&m);
       SYNCWATCH_RETURN_IF_ERROR(ReconcileTenant(group, pointers, now));
-      evaluated.insert(TenantScope(group));
     }
     // A scope nobody evaluates any more (its server moved to another tenant):
     // what fires there can never clear by itself.
+    std::set<std::string> live;
+    for (const auto& record : view.records) live.insert(ServerScope(record->server()));
+    for (const auto& [group, infos] : view.by_group) live.insert(TenantScope(group));
     SYNCWATCH_ASSIGN_OR_RETURN(std::set<std::string> scopes, alert_store_->Scopes());
     std::set<std::string> every_name = LivenessAlertNames();
     every_name.insert(ServerDataAlertNames().begin(), ServerDataAlertNames().end());
     every_name.insert(TenantAlertNames().begin(), TenantAlertNames().end());
     for (const std::string& scope : scopes) {
-      if (evaluated.count(scope) == 0) {
+      if (live.count(scope) == 0) {
         SYNCWATCH_RETURN_IF_ERROR(Reconcile(scope, every_name, {}, now));
       }
     }

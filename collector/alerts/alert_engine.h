@@ -5,9 +5,13 @@
 // Threads: the StorageWriter calls OnCommit on its own thread; OnCommit only
 // records which servers changed (a coalescing, bounded queue) and wakes the
 // evaluator thread, so evaluation never holds up the writer. The evaluator
-// re-evaluates the changed servers and their tenants, and every rule of every
-// server and tenant each `rules.evaluation_interval` (staleness and silence
-// need time to pass, not data to arrive). Each receiver has a delivery thread.
+// re-evaluates the changed servers and their tenants (at most once per
+// Options::coalesce: the changes of many commits are evaluated together), and
+// every rule of every server and tenant each `rules.evaluation_interval`
+// (staleness and silence need time to pass, not data to arrive). The full
+// pass goes one tenant at a time and evaluates queued changes between
+// tenants, so a threshold crossed meanwhile does not wait for the pass to
+// end. Each receiver has a delivery thread.
 #ifndef SYNCWATCH_COLLECTOR_ALERTS_ALERT_ENGINE_H_
 #define SYNCWATCH_COLLECTOR_ALERTS_ALERT_ENGINE_H_
 
@@ -27,6 +31,8 @@
 #include "collector/alerts/alerts_options.h"
 #include "collector/alerts/facts.h"
 #include "collector/alerts/notifier.h"
+#include "collector/server_cache.h"
+#include "collector/server_state.h"
 #include "collector/store.h"
 #include "common/clock.h"
 #include "common/mutex.h"
@@ -67,6 +73,14 @@ class AlertEngine {
     // Longest sleep of the worker threads between looks at the clock (a
     // FakeClock only moves when a test says so). Default: 1s.
     absl::Duration idle_poll = absl::Seconds(1);
+    // Least time between two evaluations of queued changes by the evaluator
+    // thread (measured on the steady clock, not the injected one): under
+    // steady ingest every commit changes a few servers, and evaluating them
+    // one commit at a time costs more than the commits. Default: 100ms.
+    absl::Duration coalesce = absl::Milliseconds(100);
+    // The server records from memory; nullptr reads them from the store on
+    // each evaluation. Must outlive the engine. Default: none.
+    ServerCache* servers = nullptr;
   };
 
   // Validates `options`, opens the alert state in `store` and, with
@@ -90,8 +104,8 @@ class AlertEngine {
   // scopes that no longer exist and purges resolved alerts past retention.
   absl::Status EvaluateAll();
 
-  // Stops evaluating (the changes already queued are evaluated first), then
-  // stops delivering. Idempotent.
+  // Stops evaluating (a full pass in progress ends early; the changes already
+  // queued are evaluated first), then stops delivering. Idempotent.
   void Stop();
 
   AlertStore& alert_store() { return *alert_store_; }
@@ -101,11 +115,24 @@ class AlertEngine {
  private:
   AlertEngine(Store& store, Clock& clock, const AlertsOptions& options,
               const Options& engine_options);
+  // Every server record with what an evaluation looks up in it.
+  struct ServerView {
+    ServerRecords records;
+    std::map<std::string, const v1::ServerInfo*> by_name;
+    std::map<std::string, std::vector<const v1::ServerInfo*>> by_group;
+    TenantThresholds thresholds;
+  };
+
   void Run();
+  absl::StatusOr<ServerView> LoadServers() const;
+  // Takes the queued changes; true when the queue had overflowed.
+  bool TakePending(std::map<std::string, ServerChange>* work);
   absl::Status EvaluateChanges(const std::map<std::string, ServerChange>& changes);
+  absl::Status EvaluateChangesLocked(const std::map<std::string, ServerChange>& changes)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(eval_mu_);
   absl::StatusOr<ServerFacts> ReadFacts(const FactsReader& reader, const v1::ServerInfo& info,
-                                        const std::map<std::string, v1::ServerInfo>& servers,
-                                        absl::Time now, bool liveness_only);
+                                        const TenantThresholds& thresholds, absl::Time now,
+                                        bool liveness_only);
   absl::Status ReconcileServer(const ServerFacts& facts, bool data, absl::Time now);
   absl::Status ReconcileTenant(const std::string& group,
                                const std::vector<const ServerFacts*>& members, absl::Time now);
@@ -129,6 +156,10 @@ class AlertEngine {
   Mutex mu_;
   CondVar cv_{&mu_};
   std::map<std::string, ServerChange> pending_ ABSL_GUARDED_BY(mu_);
+  // pending_ is not empty (read without mu_ by the full pass between tenants).
+  std::atomic<bool> has_pending_{false};
+  // Stop() was called: a full pass in progress ends early.
+  std::atomic<bool> stop_requested_{false};
   bool overflow_ ABSL_GUARDED_BY(mu_) = false;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   std::thread thread_;

@@ -8,10 +8,12 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "collector/alerts/alert.h"
 #include "collector/alerts/test_receiver.h"
 #include "collector/collector_server.h"
 #include "collector/query_service.h"
+#include "collector/server_cache.h"
 #include "collector/storage_writer.h"
 #include "common/time_util.h"
 #include "gmock/gmock.h"
@@ -112,21 +114,30 @@ class AlertEngineTest : public ::testing::Test {
   }
 
   void Open(size_t max_pending = 10000) {
-    auto store = Store::Open(dir_.Sub("db"), Store::Options());
-    ASSERT_TRUE(store.ok()) << store.status();
-    store_ = *std::move(store);
     AlertEngine::Options engine_options;
     engine_options.start_threads = false;
     engine_options.max_pending = max_pending;
+    Open(engine_options);
+  }
+
+  void Open(AlertEngine::Options engine_options) {
+    auto store = Store::Open(dir_.Sub("db"), Store::Options());
+    ASSERT_TRUE(store.ok()) << store.status();
+    store_ = *std::move(store);
+    cache_ = std::make_unique<ServerCache>(*store_);
+    engine_options.servers = cache_.get();
     auto engine = AlertEngine::Create(*store_, clock_, options_, engine_options);
     ASSERT_TRUE(engine.ok()) << engine.status();
     engine_ = *std::move(engine);
     StorageWriter::Options writer_options;
     AlertEngine* engine_ptr = engine_.get();
+    ServerCache* cache = cache_.get();
     // What CollectorServer wires up.
-    writer_options.on_commit = [engine_ptr](const std::vector<CommittedSubmission>& committed) {
+    writer_options.on_commit = [engine_ptr,
+                                cache](const std::vector<CommittedSubmission>& committed) {
       std::vector<ServerChange> changes;
       for (const CommittedSubmission& c : committed) {
+        cache->MarkChanged(c.server);
         bool data = false;
         if (c.batch != nullptr) {
           for (const v1::Event& e : c.batch->events()) data = data || !e.has_heartbeat();
@@ -143,12 +154,21 @@ class AlertEngineTest : public ::testing::Test {
   void Close() {
     writer_.reset();
     engine_.reset();
+    cache_.reset();
     store_.reset();
   }
 
   // Stores `events` as sent by `server`'s agent and evaluates what changed.
   void Send(const std::string& server, std::vector<v1::Event> events,
             const std::string& tenant = kTenant) {
+    Commit(server, std::move(events), tenant);
+    SYNCWATCH_ASSERT_OK(engine_->EvaluatePending());
+  }
+
+  // Stores `events` as sent by `server`'s agent; the engine's queue holds the
+  // change.
+  void Commit(const std::string& server, std::vector<v1::Event> events,
+              const std::string& tenant = kTenant) {
     auto agent = std::make_shared<AgentContext>();
     agent->hello.set_agent_id(server);
     agent->hello.set_server(server);
@@ -168,7 +188,6 @@ class AlertEngineTest : public ::testing::Test {
     writer_->Submit(agent, std::move(batch),
                     [&done](absl::Status s, bool) { done.set_value(std::move(s)); });
     SYNCWATCH_ASSERT_OK(done.get_future().get());
-    SYNCWATCH_ASSERT_OK(engine_->EvaluatePending());
   }
 
   std::vector<v1::Alert> Firing() {
@@ -193,6 +212,7 @@ class AlertEngineTest : public ::testing::Test {
   FakeClock clock_{kT0};
   AlertsOptions options_;
   std::unique_ptr<Store> store_;
+  std::unique_ptr<ServerCache> cache_;
   std::unique_ptr<AlertEngine> engine_;
   std::unique_ptr<StorageWriter> writer_;
   std::map<std::string, uint64_t> seq_;
@@ -366,6 +386,50 @@ TEST_F(AlertEngineTest, AFullQueueFallsBackToEvaluatingEverything) {
   SYNCWATCH_ASSERT_OK(engine_->EvaluatePending());
   EXPECT_THAT(FiringNames(),
               ElementsAre("PendingDeletesOverThreshold", "PendingDeletesOverThreshold"));
+}
+
+TEST_F(AlertEngineTest, AFullPassEvaluatesChangesQueuedMeanwhileFirst) {
+  for (const char* tenant : {"alpha.example", "beta.example", "gamma.example"}) {
+    Send(absl::StrCat("sync-", tenant), {SettingsEvent(500), SnapshotEvent(0, kT0)}, tenant);
+  }
+  ASSERT_THAT(Firing(), IsEmpty());
+  // Committed while a full pass is due (here: before it starts); the pass
+  // takes the queued change up before its first tenant.
+  Commit("sync-beta.example", {SnapshotEvent(900, kT0 + absl::Minutes(1))}, "beta.example");
+  const uint64_t before = engine_->stats().evaluations.load();
+  SYNCWATCH_ASSERT_OK(engine_->EvaluateAll());
+  EXPECT_EQ(engine_->stats().evaluations.load(), before + 2);  // the pass and the change
+  EXPECT_THAT(FiringNames(), ElementsAre("PendingDeletesOverThreshold"));
+  EXPECT_EQ(engine_->stats().fired.load(), 1u);
+  // Nothing is left queued for after the pass.
+  SYNCWATCH_ASSERT_OK(engine_->EvaluatePending());
+  EXPECT_EQ(engine_->stats().evaluations.load(), before + 2);
+}
+
+TEST_F(AlertEngineTest, TheEvaluatorThreadEvaluatesManyCommitsTogether) {
+  Close();
+  AlertEngine::Options engine_options;
+  engine_options.idle_poll = absl::Milliseconds(10);
+  engine_options.coalesce = absl::Milliseconds(500);
+  Open(engine_options);
+  // The thread's first full pass (the fake clock never moves, so its last).
+  for (int i = 0; i < 500 && engine_->stats().evaluations.load() == 0; ++i) {
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  ASSERT_EQ(engine_->stats().evaluations.load(), 1u);
+
+  // 20 commits 10 ms apart, each a change to evaluate; the last crosses the
+  // threshold. One evaluation each would be 20.
+  Commit("sync01", {SettingsEvent(500)});
+  for (int i = 1; i < 20; ++i) {
+    absl::SleepFor(absl::Milliseconds(10));
+    Commit("sync01", {SnapshotEvent(i == 19 ? 600 : i, kT0 + absl::Minutes(i))});
+  }
+  for (int i = 0; i < 1000 && Firing().empty(); ++i) absl::SleepFor(absl::Milliseconds(10));
+  EXPECT_THAT(FiringNames(), Contains("PendingDeletesOverThreshold"));
+  const uint64_t change_evaluations = engine_->stats().evaluations.load() - 1;
+  EXPECT_GE(change_evaluations, 1u);
+  EXPECT_LE(change_evaluations, 5u);
 }
 
 TEST_F(AlertEngineTest, ListAlertsFiltersAndPages) {

@@ -21,16 +21,6 @@ constexpr int kMaxRunsPerConnector = 200;
 // Clock skew between the export run's start and the errors it recorded.
 constexpr absl::Duration kErrorSlack = absl::Minutes(1);
 
-template <typename Message>
-absl::StatusOr<Message> ParseRecord(const rocksdb::Slice& bytes) {
-  Message m;
-  if (!m.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
-    return absl::DataLossError(
-        absl::StrCat("a stored ", Message::descriptor()->name(), " does not parse"));
-  }
-  return m;
-}
-
 bool StartsWith(const rocksdb::Slice& key, const std::string& prefix) {
   return key.starts_with(rocksdb::Slice(prefix));
 }
@@ -39,27 +29,12 @@ bool IsExportRun(const v1::RunProfileResult& run) { return RunKind(run) == "expo
 
 }  // namespace
 
-absl::StatusOr<std::map<std::string, v1::ServerInfo>> FactsReader::AllServers() const {
-  std::map<std::string, v1::ServerInfo> out;
-  auto it = store_.NewIterator(Family::kServers, nullptr);
-  for (it->SeekToFirst(); it->Valid(); it->Next()) {
-    SYNCWATCH_ASSIGN_OR_RETURN(v1::ServerInfo info, ParseRecord<v1::ServerInfo>(it->value()));
-    std::string name = info.server();
-    out.emplace(std::move(name), std::move(info));
-  }
-  SYNCWATCH_RETURN_IF_ERROR(FromRocksStatus(it->status(), "read servers"));
-  return out;
-}
-
-absl::StatusOr<ServerFacts> FactsReader::ReadServer(
-    const v1::ServerInfo& info, const std::map<std::string, v1::ServerInfo>& servers,
-    absl::Time now, bool liveness_only) const {
+absl::StatusOr<ServerFacts> FactsReader::ReadServer(const v1::ServerInfo& info,
+                                                    const TenantThresholds& thresholds,
+                                                    absl::Time now, bool liveness_only) const {
   ServerFacts facts;
   facts.info = info;
   facts.tenant_group = TenantGroup(info);
-
-  TenantThresholds thresholds;
-  for (const auto& [name, peer] : servers) thresholds.Add(peer);
   facts.threshold = thresholds.For(info);
   if (liveness_only) return facts;
 

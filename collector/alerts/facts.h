@@ -84,21 +84,18 @@ class FactsReader {
   // `store` must outlive the reader.
   FactsReader(const Store& store, const RulesConfig& rules) : store_(store), rules_(rules) {}
 
-  // Every server record, by name.
-  absl::StatusOr<std::map<std::string, v1::ServerInfo>> AllServers() const;
-
-  // The facts of `info`'s server at `now`. `servers` (all server records)
-  // supplies a tenant peer's deletion threshold when this server's agent
-  // reported none. With `liveness_only`, only info, tenant_group and the
-  // threshold are filled (enough for the silence rule).
+  // The facts of `info`'s server at `now`. `thresholds` (built over every
+  // server record) supplies a tenant peer's deletion threshold when this
+  // server's agent reported none. With `liveness_only`, only info,
+  // tenant_group and the threshold are filled (enough for the silence rule).
   //
   // An export error is active when it occurred at or after the start of the
   // connector's latest complete export run (minus a minute of slack), or,
   // when no export run of the connector is known, within the server's
   // export_errors.max_age before `now`; errors without any time are active.
   absl::StatusOr<ServerFacts> ReadServer(const v1::ServerInfo& info,
-                                         const std::map<std::string, v1::ServerInfo>& servers,
-                                         absl::Time now, bool liveness_only) const;
+                                         const TenantThresholds& thresholds, absl::Time now,
+                                         bool liveness_only) const;
 
  private:
   absl::Status ReadRuns(const std::string& server, ServerFacts* facts) const;

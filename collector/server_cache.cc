@@ -1,0 +1,50 @@
+#include "collector/server_cache.h"
+
+#include <optional>
+#include <utility>
+
+#include "collector/record_keys.h"
+#include "common/status_macros.h"
+
+namespace syncwatch::collector {
+
+absl::StatusOr<ServerRecords> ReadServerRecords(const Store& store) {
+  ServerRecords out;
+  auto it = store.NewIterator(Family::kServers, nullptr);
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    SYNCWATCH_ASSIGN_OR_RETURN(v1::ServerInfo info, ParseRecord<v1::ServerInfo>(it->value()));
+    out.push_back(std::make_shared<const v1::ServerInfo>(std::move(info)));
+  }
+  SYNCWATCH_RETURN_IF_ERROR(FromRocksStatus(it->status(), "read servers"));
+  return out;
+}
+
+void ServerCache::MarkChanged(const std::string& server) {
+  MutexLock lock(&mu_);
+  if (loaded_) changed_.insert(server);
+}
+
+absl::StatusOr<ServerRecords> ServerCache::All() {
+  MutexLock lock(&mu_);
+  if (!loaded_) {
+    SYNCWATCH_ASSIGN_OR_RETURN(ServerRecords all, ReadServerRecords(store_));
+    for (auto& record : all) records_[record->server()] = std::move(record);
+    loaded_ = true;
+  }
+  for (auto it = changed_.begin(); it != changed_.end(); it = changed_.erase(it)) {
+    SYNCWATCH_ASSIGN_OR_RETURN(std::optional<std::string> bytes,
+                               store_.Get(Family::kServers, ServerKey(*it)));
+    if (!bytes) {
+      records_.erase(*it);
+      continue;
+    }
+    SYNCWATCH_ASSIGN_OR_RETURN(v1::ServerInfo info, ParseRecord<v1::ServerInfo>(*bytes));
+    records_[*it] = std::make_shared<const v1::ServerInfo>(std::move(info));
+  }
+  ServerRecords out;
+  out.reserve(records_.size());
+  for (const auto& [name, record] : records_) out.push_back(record);
+  return out;
+}
+
+}  // namespace syncwatch::collector

@@ -1,0 +1,51 @@
+// The server records (v1::ServerInfo, the `servers` family) as last committed,
+// kept in memory so that neither the fleet view nor the alert engine reads and
+// parses every record each time: the writer's commit observer marks the
+// servers a commit touched, and the next read re-reads only those.
+#ifndef SYNCWATCH_COLLECTOR_SERVER_CACHE_H_
+#define SYNCWATCH_COLLECTOR_SERVER_CACHE_H_
+
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "collector/store.h"
+#include "common/mutex.h"
+#include "syncwatch/v1/query.pb.h"
+
+namespace syncwatch::collector {
+
+// Every server record, in name order. Records are shared and never change
+// once handed out (a newer commit replaces the pointer).
+using ServerRecords = std::vector<std::shared_ptr<const v1::ServerInfo>>;
+
+// Reads every server record from `store`, in name order.
+absl::StatusOr<ServerRecords> ReadServerRecords(const Store& store);
+
+// Thread-safe.
+class ServerCache {
+ public:
+  // `store` must outlive the cache.
+  explicit ServerCache(const Store& store) : store_(store) {}
+
+  // `server`'s record changed (cheap: called on the writer thread).
+  void MarkChanged(const std::string& server);
+
+  // Every record, in name order: the first call reads them all, later calls
+  // re-read only those marked changed since.
+  absl::StatusOr<ServerRecords> All();
+
+ private:
+  const Store& store_;
+  Mutex mu_;
+  bool loaded_ ABSL_GUARDED_BY(mu_) = false;
+  std::set<std::string> changed_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, std::shared_ptr<const v1::ServerInfo>> records_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace syncwatch::collector
+
+#endif  // SYNCWATCH_COLLECTOR_SERVER_CACHE_H_

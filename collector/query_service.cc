@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <functional>
 #include <map>
+#include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <utility>
@@ -117,15 +119,18 @@ absl::StatusOr<ServerRecords> QueryService::Servers() const {
   return ReadServerRecords(store_);
 }
 
+std::vector<FiringAlert> QueryService::FiringAlerts() const {
+  if (options_.alerts == nullptr) return {};
+  return options_.alerts->Firing();
+}
+
 absl::StatusOr<std::vector<v1::ServerInfo>> QueryService::JudgedServers(
-    const v1::Filter& filter) const {
+    const v1::Filter& filter, const std::vector<FiringAlert>& firing, bool with_connectors) const {
   // Every record, also those the filter leaves out: a tenant peer may be the
   // one that reported the deletion threshold.
   SYNCWATCH_ASSIGN_OR_RETURN(ServerRecords all, Servers());
   TenantThresholds thresholds;
   for (const auto& info : all) thresholds.Add(*info);
-  std::vector<FiringAlert> firing;
-  if (options_.alerts != nullptr) firing = options_.alerts->Firing();
   std::map<absl::string_view, std::vector<const FiringAlert*>> firing_by_server;
   for (const FiringAlert& a : firing) {
     if (!a.server.empty()) firing_by_server[a.server].push_back(&a);
@@ -136,12 +141,17 @@ absl::StatusOr<std::vector<v1::ServerInfo>> QueryService::JudgedServers(
   for (const auto& record : all) {
     if (!filter.server().empty() && record->server() != filter.server()) continue;
     if (!filter.tenant().empty() && record->tenant() != filter.tenant()) continue;
-    v1::ServerInfo info = *record;
+    v1::ServerInfo info;
+    if (with_connectors) {
+      info = *record;
+    } else {
+      CopyWithoutConnectors(*record, &info);
+    }
     auto alerts = firing_by_server.find(info.server());
     JudgeHealth(
-        thresholds.For(info),
-        options_.default_threshold ? options_.default_threshold(info) : kEngineDefaultThreshold,
-        alerts == firing_by_server.end() ? kNone : alerts->second, &info);
+        thresholds.For(*record),
+        options_.default_threshold ? options_.default_threshold(*record) : kEngineDefaultThreshold,
+        alerts == firing_by_server.end() ? kNone : alerts->second, *record, &info);
     out.push_back(std::move(info));
   }
   return out;
@@ -154,7 +164,7 @@ grpc::Status QueryService::ListServers(grpc::ServerContext*, const v1::ListServe
       !absl::WebSafeBase64Unescape(request->page_token(), &after)) {
     return ToGrpcStatus(absl::InvalidArgumentError("page_token is not valid for this query"));
   }
-  auto servers = JudgedServers(request->filter());
+  auto servers = JudgedServers(request->filter(), FiringAlerts(), /*with_connectors=*/true);
   if (!servers.ok()) return ToGrpcStatus(servers.status());
   const int page_size = PageSize(request->page_size());
   for (v1::ServerInfo& info : *servers) {  // by name: the store's key order
@@ -177,7 +187,9 @@ absl::StatusOr<v1::FleetSummaryResponse> QueryService::FleetSummary(
   }
   v1::FleetSummaryResponse out;
   *out.mutable_generated_at() = ToProtoTimestamp(clock_.Now());
-  SYNCWATCH_ASSIGN_OR_RETURN(std::vector<v1::ServerInfo> servers, JudgedServers(f));
+  const std::vector<FiringAlert> firing = FiringAlerts();
+  SYNCWATCH_ASSIGN_OR_RETURN(std::vector<v1::ServerInfo> servers,
+                             JudgedServers(f, firing, /*with_connectors=*/false));
   std::stable_sort(servers.begin(), servers.end(),
                    [](const v1::ServerInfo& a, const v1::ServerInfo& b) {
                      return HealthRank(a.health()) < HealthRank(b.health());
@@ -205,17 +217,14 @@ absl::StatusOr<v1::FleetSummaryResponse> QueryService::FleetSummary(
         break;
     }
     out.set_pending_deletes(out.pending_deletes() + info.pending_deletes());
-    info.clear_connectors();
     *out.add_server_list() = std::move(info);
   }
   out.set_servers(out.server_list_size());
   out.set_tenants(static_cast<int32_t>(tenants.size()));
-  if (options_.alerts != nullptr) {
-    for (const FiringAlert& a : options_.alerts->Firing()) {
-      if (!AlertMatches(a, f)) continue;
-      out.set_open_alerts(out.open_alerts() + 1);
-      if (a.severity == "critical") out.set_open_critical_alerts(out.open_critical_alerts() + 1);
-    }
+  for (const FiringAlert& a : firing) {
+    if (!AlertMatches(a, f)) continue;
+    out.set_open_alerts(out.open_alerts() + 1);
+    if (a.severity == "critical") out.set_open_critical_alerts(out.open_critical_alerts() + 1);
   }
   return out;
 }
@@ -225,7 +234,8 @@ absl::StatusOr<v1::GetServerResponse> QueryService::GetServer(
   if (request.server().empty()) return absl::InvalidArgumentError("GetServer: server is empty");
   v1::Filter only;
   only.set_server(request.server());
-  SYNCWATCH_ASSIGN_OR_RETURN(std::vector<v1::ServerInfo> found, JudgedServers(only));
+  SYNCWATCH_ASSIGN_OR_RETURN(std::vector<v1::ServerInfo> found,
+                             JudgedServers(only, FiringAlerts(), /*with_connectors=*/true));
   if (found.empty()) {
     return absl::NotFoundError(
         absl::StrCat("no server named \"", request.server(), "\" has reported to this collector"));
@@ -238,31 +248,51 @@ absl::StatusOr<v1::GetServerResponse> QueryService::GetServer(
   const int64_t since = ToUnixMicrosOrZero(
       request.has_runs_since() ? request.runs_since()
                                : ToProtoTimestamp(clock_.Now() - kDefaultRunsWindow));
-  // Each connector's newest runs first (walking its keys backwards), at most
-  // max_runs of each: the page never parses more than it can show.
+  // The newest max_runs runs of all connectors: each connector's keys walked
+  // backwards (newest first), merged by start time, so that no more runs are
+  // parsed than the page shows (plus one per connector).
   const size_t max_runs = static_cast<size_t>(Limit(request.max_runs(), kDefaultMaxRuns));
-  std::vector<v1::StoredRun> runs;
-  for (const v1::ConnectorState& c : info.connectors()) {
-    const std::string prefix = ServerConnectorPrefix(info.server(), c.connector());
-    const std::string lower =
-        KeyBuilder().String(info.server()).String(c.connector()).Int64(since).Take();
-    const std::string bound = PrefixUpperBound(prefix);
-    rocksdb::Slice bound_slice(bound);
-    auto it = store_.NewIterator(Family::kRuns, &bound_slice);
-    size_t taken = 0;
-    for (it->SeekForPrev(bound_slice); it->Valid() && taken < max_runs; it->Prev()) {
-      if (it->key().compare(rocksdb::Slice(lower)) < 0) break;
-      SYNCWATCH_ASSIGN_OR_RETURN(v1::StoredRun run, ParseRecord<v1::StoredRun>(it->value()));
-      runs.push_back(std::move(run));
-      ++taken;
+  struct Cursor {
+    std::string lower;
+    std::string bound;
+    rocksdb::Slice bound_slice;
+    std::unique_ptr<rocksdb::Iterator> it;
+    std::optional<v1::StoredRun> head;
+  };
+  std::vector<Cursor> cursors(static_cast<size_t>(info.connectors_size()));
+  // Parses the run under the cursor into head, or leaves head empty at its end.
+  auto advance = [](Cursor& c) -> absl::Status {
+    c.head.reset();
+    if (!c.it->Valid() || c.it->key().compare(rocksdb::Slice(c.lower)) < 0) {
+      return FromRocksStatus(c.it->status(), "read runs");
     }
-    SYNCWATCH_RETURN_IF_ERROR(FromRocksStatus(it->status(), "read runs"));
+    SYNCWATCH_ASSIGN_OR_RETURN(c.head, ParseRecord<v1::StoredRun>(c.it->value()));
+    c.it->Prev();
+    return absl::OkStatus();
+  };
+  for (int i = 0; i < info.connectors_size(); ++i) {
+    const std::string& connector = info.connectors(i).connector();
+    Cursor& c = cursors[static_cast<size_t>(i)];
+    c.lower = KeyBuilder().String(info.server()).String(connector).Int64(since).Take();
+    c.bound = PrefixUpperBound(ServerConnectorPrefix(info.server(), connector));
+    c.bound_slice = rocksdb::Slice(c.bound);
+    c.it = store_.NewIterator(Family::kRuns, &c.bound_slice);
+    c.it->SeekForPrev(c.bound_slice);
+    SYNCWATCH_RETURN_IF_ERROR(advance(c));
   }
-  std::sort(runs.begin(), runs.end(), [](const v1::StoredRun& a, const v1::StoredRun& b) {
-    return ToUnixMicrosOrZero(a.run().start_time()) > ToUnixMicrosOrZero(b.run().start_time());
-  });
-  if (runs.size() > max_runs) runs.resize(max_runs);
-  for (v1::StoredRun& run : runs) *out.add_runs() = std::move(run);
+  while (static_cast<size_t>(out.runs_size()) < max_runs) {
+    Cursor* newest = nullptr;
+    for (Cursor& c : cursors) {
+      if (!c.head) continue;
+      if (newest == nullptr || ToUnixMicrosOrZero(c.head->run().start_time()) >
+                                   ToUnixMicrosOrZero(newest->head->run().start_time())) {
+        newest = &c;
+      }
+    }
+    if (newest == nullptr) break;
+    *out.add_runs() = std::move(*newest->head);
+    SYNCWATCH_RETURN_IF_ERROR(advance(*newest));
+  }
 
   const std::string prefix = ServerPrefix(info.server());
   const std::string bound = PrefixUpperBound(prefix);

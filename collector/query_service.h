@@ -66,8 +66,13 @@ class QueryService final : public v1::Query::Service {
  private:
   // Every server record, by name.
   absl::StatusOr<ServerRecords> Servers() const;
-  // The records `filter` matches, by name, with the query-time fields filled in.
-  absl::StatusOr<std::vector<v1::ServerInfo>> JudgedServers(const v1::Filter& filter) const;
+  // The alerts firing now (none without an alert store).
+  std::vector<FiringAlert> FiringAlerts() const;
+  // The records `filter` matches, by name, with the query-time fields filled
+  // in from `firing`; without their connectors unless `with_connectors`.
+  absl::StatusOr<std::vector<v1::ServerInfo>> JudgedServers(const v1::Filter& filter,
+                                                            const std::vector<FiringAlert>& firing,
+                                                            bool with_connectors) const;
 
   const Store& store_;
   const Clock& clock_;

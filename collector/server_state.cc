@@ -1,12 +1,15 @@
 #include "collector/server_state.h"
 
 #include <algorithm>
+#include <vector>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "collector/record_keys.h"
 #include "common/time_util.h"
+#include "google/protobuf/descriptor.h"
+#include "google/protobuf/message.h"
 
 namespace syncwatch::collector {
 namespace {
@@ -179,6 +182,12 @@ ThresholdSource TenantThresholds::For(const v1::ServerInfo& info) const {
 
 void JudgeHealth(const ThresholdSource& threshold, int64_t default_threshold,
                  const std::vector<const FiringAlert*>& firing, v1::ServerInfo* info) {
+  JudgeHealth(threshold, default_threshold, firing, *info, info);
+}
+
+void JudgeHealth(const ThresholdSource& threshold, int64_t default_threshold,
+                 const std::vector<const FiringAlert*>& firing, const v1::ServerInfo& record,
+                 v1::ServerInfo* info) {
   const int64_t value =
       threshold.known && threshold.value > 0 ? threshold.value : default_threshold;
   const bool enabled = !threshold.known || threshold.enabled;
@@ -206,7 +215,7 @@ void JudgeHealth(const ThresholdSource& threshold, int64_t default_threshold,
   info->set_open_critical_alerts(critical);
 
   bool over_threshold = false;
-  for (const v1::ConnectorState& c : info->connectors()) {
+  for (const v1::ConnectorState& c : record.connectors()) {
     if (!enabled || c.pending_deletes() <= value) continue;
     over_threshold = true;
     if (std::find(connectors_alerted.begin(), connectors_alerted.end(), c.connector()) ==
@@ -216,9 +225,9 @@ void JudgeHealth(const ThresholdSource& threshold, int64_t default_threshold,
                                               value, ")"));
     }
   }
-  const bool stopped = absl::StartsWith(info->last_run_result(), "stopped-");
+  const bool stopped = absl::StartsWith(record.last_run_result(), "stopped-");
   if (stopped && warning == 0 && critical == 0) {
-    warning_reasons.push_back(absl::StrCat("the latest run ended ", info->last_run_result()));
+    warning_reasons.push_back(absl::StrCat("the latest run ended ", record.last_run_result()));
   }
 
   v1::Health health = v1::HEALTH_OK;
@@ -226,13 +235,63 @@ void JudgeHealth(const ThresholdSource& threshold, int64_t default_threshold,
     health = v1::HEALTH_CRITICAL;
   } else if (warning > 0 || stopped) {
     health = v1::HEALTH_WARNING;
-  } else if (info->connectors().empty()) {
+  } else if (record.connectors().empty()) {
     health = v1::HEALTH_UNKNOWN;
     warning_reasons.push_back("no run or pending-export snapshot reported yet");
   }
   info->set_health(health);
   for (std::string& r : critical_reasons) info->add_health_reasons(std::move(r));
   for (std::string& r : warning_reasons) info->add_health_reasons(std::move(r));
+}
+
+void CopyWithoutConnectors(const v1::ServerInfo& from, v1::ServerInfo* to) {
+  // By reflection, so that a field added to ServerInfo is copied too.
+  const google::protobuf::Reflection* reflection = from.GetReflection();
+  std::vector<const google::protobuf::FieldDescriptor*> fields;
+  reflection->ListFields(from, &fields);
+  to->Clear();
+  for (const google::protobuf::FieldDescriptor* f : fields) {
+    if (f->number() == v1::ServerInfo::kConnectorsFieldNumber) continue;
+    if (f->is_repeated()) {
+      for (int i = 0; i < reflection->FieldSize(from, f); ++i) {
+        switch (f->cpp_type()) {
+          case google::protobuf::FieldDescriptor::CPPTYPE_STRING:
+            reflection->AddString(to, f, reflection->GetRepeatedString(from, f, i));
+            break;
+          case google::protobuf::FieldDescriptor::CPPTYPE_MESSAGE:
+            reflection->AddMessage(to, f)->CopyFrom(reflection->GetRepeatedMessage(from, f, i));
+            break;
+          default:
+            // No repeated scalars in ServerInfo; a test says so should one come.
+            break;
+        }
+      }
+      continue;
+    }
+    switch (f->cpp_type()) {
+      case google::protobuf::FieldDescriptor::CPPTYPE_STRING:
+        reflection->SetString(to, f, reflection->GetString(from, f));
+        break;
+      case google::protobuf::FieldDescriptor::CPPTYPE_MESSAGE:
+        reflection->MutableMessage(to, f)->CopyFrom(reflection->GetMessage(from, f));
+        break;
+      case google::protobuf::FieldDescriptor::CPPTYPE_INT32:
+        reflection->SetInt32(to, f, reflection->GetInt32(from, f));
+        break;
+      case google::protobuf::FieldDescriptor::CPPTYPE_INT64:
+        reflection->SetInt64(to, f, reflection->GetInt64(from, f));
+        break;
+      case google::protobuf::FieldDescriptor::CPPTYPE_BOOL:
+        reflection->SetBool(to, f, reflection->GetBool(from, f));
+        break;
+      case google::protobuf::FieldDescriptor::CPPTYPE_ENUM:
+        reflection->SetEnumValue(to, f, reflection->GetEnumValue(from, f));
+        break;
+      default:
+        // Other scalar types: none in ServerInfo; a test says so should one come.
+        break;
+    }
+  }
 }
 
 int HealthRank(v1::Health health) {

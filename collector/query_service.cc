@@ -130,7 +130,7 @@ absl::StatusOr<std::vector<v1::ServerInfo>> QueryService::JudgedServers(
   // one that reported the deletion threshold.
   SYNCWATCH_ASSIGN_OR_RETURN(ServerRecords all, Servers());
   TenantThresholds thresholds;
-  for (const auto& info : all) thresholds.Add(*info);
+  for (const auto& entry : all) thresholds.Add(entry->record);
   std::map<absl::string_view, std::vector<const FiringAlert*>> firing_by_server;
   for (const FiringAlert& a : firing) {
     if (!a.server.empty()) firing_by_server[a.server].push_back(&a);
@@ -138,20 +138,16 @@ absl::StatusOr<std::vector<v1::ServerInfo>> QueryService::JudgedServers(
   static const std::vector<const FiringAlert*> kNone;
 
   std::vector<v1::ServerInfo> out;
-  for (const auto& record : all) {
-    if (!filter.server().empty() && record->server() != filter.server()) continue;
-    if (!filter.tenant().empty() && record->tenant() != filter.tenant()) continue;
-    v1::ServerInfo info;
-    if (with_connectors) {
-      info = *record;
-    } else {
-      CopyWithoutConnectors(*record, &info);
-    }
-    auto alerts = firing_by_server.find(info.server());
+  for (const auto& entry : all) {
+    const v1::ServerInfo& record = entry->record;
+    if (!filter.server().empty() && record.server() != filter.server()) continue;
+    if (!filter.tenant().empty() && record.tenant() != filter.tenant()) continue;
+    v1::ServerInfo info = with_connectors ? record : entry->summary;
+    auto alerts = firing_by_server.find(record.server());
     JudgeHealth(
-        thresholds.For(*record),
-        options_.default_threshold ? options_.default_threshold(*record) : kEngineDefaultThreshold,
-        alerts == firing_by_server.end() ? kNone : alerts->second, *record, &info);
+        thresholds.For(record),
+        options_.default_threshold ? options_.default_threshold(record) : kEngineDefaultThreshold,
+        alerts == firing_by_server.end() ? kNone : alerts->second, record, &info);
     out.push_back(std::move(info));
   }
   return out;

@@ -4,16 +4,22 @@
 #include <utility>
 
 #include "collector/record_keys.h"
+#include "collector/server_state.h"
 #include "common/status_macros.h"
 
 namespace syncwatch::collector {
+
+ServerEntry::ServerEntry(v1::ServerInfo stored)
+    : record(std::move(stored)), summary(record), tenant_group(TenantGroup(record)) {
+  summary.clear_connectors();
+}
 
 absl::StatusOr<ServerRecords> ReadServerRecords(const Store& store) {
   ServerRecords out;
   auto it = store.NewIterator(Family::kServers, nullptr);
   for (it->SeekToFirst(); it->Valid(); it->Next()) {
     SYNCWATCH_ASSIGN_OR_RETURN(v1::ServerInfo info, ParseRecord<v1::ServerInfo>(it->value()));
-    out.push_back(std::make_shared<const v1::ServerInfo>(std::move(info)));
+    out.push_back(std::make_shared<const ServerEntry>(std::move(info)));
   }
   SYNCWATCH_RETURN_IF_ERROR(FromRocksStatus(it->status(), "read servers"));
   return out;
@@ -28,7 +34,7 @@ absl::StatusOr<ServerRecords> ServerCache::All() {
   MutexLock lock(&mu_);
   if (!loaded_) {
     SYNCWATCH_ASSIGN_OR_RETURN(ServerRecords all, ReadServerRecords(store_));
-    for (auto& record : all) records_[record->server()] = std::move(record);
+    for (auto& entry : all) records_[entry->record.server()] = std::move(entry);
     loaded_ = true;
   }
   for (auto it = changed_.begin(); it != changed_.end(); it = changed_.erase(it)) {
@@ -39,7 +45,7 @@ absl::StatusOr<ServerRecords> ServerCache::All() {
       continue;
     }
     SYNCWATCH_ASSIGN_OR_RETURN(v1::ServerInfo info, ParseRecord<v1::ServerInfo>(*bytes));
-    records_[*it] = std::make_shared<const v1::ServerInfo>(std::move(info));
+    records_[*it] = std::make_shared<const ServerEntry>(std::move(info));
   }
   ServerRecords out;
   out.reserve(records_.size());

@@ -18,9 +18,22 @@
 
 namespace syncwatch::collector {
 
-// Every server record, in name order. Records are shared and never change
-// once handed out (a newer commit replaces the pointer).
-using ServerRecords = std::vector<std::shared_ptr<const v1::ServerInfo>>;
+// A server record as stored, with what every reader derives from it, worked
+// out once per change of the record rather than once per query.
+struct ServerEntry {
+  explicit ServerEntry(v1::ServerInfo stored);
+
+  v1::ServerInfo record;
+  // The record without its connectors (most of its size): what the fleet
+  // summary lists.
+  v1::ServerInfo summary;
+  // TenantGroup(record).
+  std::string tenant_group;
+};
+
+// Every server, in name order. Entries are shared and never change once
+// handed out (a newer commit replaces the pointer).
+using ServerRecords = std::vector<std::shared_ptr<const ServerEntry>>;
 
 // Reads every server record from `store`, in name order.
 absl::StatusOr<ServerRecords> ReadServerRecords(const Store& store);
@@ -43,7 +56,7 @@ class ServerCache {
   Mutex mu_;
   bool loaded_ ABSL_GUARDED_BY(mu_) = false;
   std::set<std::string> changed_ ABSL_GUARDED_BY(mu_);
-  std::map<std::string, std::shared_ptr<const v1::ServerInfo>> records_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, std::shared_ptr<const ServerEntry>> records_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace syncwatch::collector

@@ -8,8 +8,6 @@
 #include "absl/strings/str_cat.h"
 #include "collector/record_keys.h"
 #include "common/time_util.h"
-#include "google/protobuf/descriptor.h"
-#include "google/protobuf/message.h"
 
 namespace syncwatch::collector {
 namespace {
@@ -242,56 +240,6 @@ void JudgeHealth(const ThresholdSource& threshold, int64_t default_threshold,
   info->set_health(health);
   for (std::string& r : critical_reasons) info->add_health_reasons(std::move(r));
   for (std::string& r : warning_reasons) info->add_health_reasons(std::move(r));
-}
-
-void CopyWithoutConnectors(const v1::ServerInfo& from, v1::ServerInfo* to) {
-  // By reflection, so that a field added to ServerInfo is copied too.
-  const google::protobuf::Reflection* reflection = from.GetReflection();
-  std::vector<const google::protobuf::FieldDescriptor*> fields;
-  reflection->ListFields(from, &fields);
-  to->Clear();
-  for (const google::protobuf::FieldDescriptor* f : fields) {
-    if (f->number() == v1::ServerInfo::kConnectorsFieldNumber) continue;
-    if (f->is_repeated()) {
-      for (int i = 0; i < reflection->FieldSize(from, f); ++i) {
-        switch (f->cpp_type()) {
-          case google::protobuf::FieldDescriptor::CPPTYPE_STRING:
-            reflection->AddString(to, f, reflection->GetRepeatedString(from, f, i));
-            break;
-          case google::protobuf::FieldDescriptor::CPPTYPE_MESSAGE:
-            reflection->AddMessage(to, f)->CopyFrom(reflection->GetRepeatedMessage(from, f, i));
-            break;
-          default:
-            // No repeated scalars in ServerInfo; a test says so should one come.
-            break;
-        }
-      }
-      continue;
-    }
-    switch (f->cpp_type()) {
-      case google::protobuf::FieldDescriptor::CPPTYPE_STRING:
-        reflection->SetString(to, f, reflection->GetString(from, f));
-        break;
-      case google::protobuf::FieldDescriptor::CPPTYPE_MESSAGE:
-        reflection->MutableMessage(to, f)->CopyFrom(reflection->GetMessage(from, f));
-        break;
-      case google::protobuf::FieldDescriptor::CPPTYPE_INT32:
-        reflection->SetInt32(to, f, reflection->GetInt32(from, f));
-        break;
-      case google::protobuf::FieldDescriptor::CPPTYPE_INT64:
-        reflection->SetInt64(to, f, reflection->GetInt64(from, f));
-        break;
-      case google::protobuf::FieldDescriptor::CPPTYPE_BOOL:
-        reflection->SetBool(to, f, reflection->GetBool(from, f));
-        break;
-      case google::protobuf::FieldDescriptor::CPPTYPE_ENUM:
-        reflection->SetEnumValue(to, f, reflection->GetEnumValue(from, f));
-        break;
-      default:
-        // Other scalar types: none in ServerInfo; a test says so should one come.
-        break;
-    }
-  }
 }
 
 int HealthRank(v1::Health health) {

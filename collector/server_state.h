@@ -93,15 +93,11 @@ struct FiringAlert {
 //   ok        otherwise.
 void JudgeHealth(const ThresholdSource& threshold, int64_t default_threshold,
                  const std::vector<const FiringAlert*>& firing, v1::ServerInfo* info);
-// The same, judging the stored `record` and filling in `out` (which may be a
-// copy of `record` without its connectors, or `record` itself).
+// The same, judging the stored `record` and filling in `out` (`record` itself,
+// or a copy of it without its connectors).
 void JudgeHealth(const ThresholdSource& threshold, int64_t default_threshold,
                  const std::vector<const FiringAlert*>& firing, const v1::ServerInfo& record,
                  v1::ServerInfo* out);
-
-// Copies every field of `from` into `to` but the connectors (the fleet
-// summary leaves them out: they are most of a record's size).
-void CopyWithoutConnectors(const v1::ServerInfo& from, v1::ServerInfo* to);
 
 // Worse health first: critical, warning, unknown, ok.
 int HealthRank(v1::Health health);

@@ -3,12 +3,10 @@
 #include <string>
 #include <vector>
 
+#include "collector/server_cache.h"
 #include "common/names.h"
 #include "common/time_util.h"
 #include "gmock/gmock.h"
-#include "google/protobuf/descriptor.h"
-#include "google/protobuf/message.h"
-#include "google/protobuf/util/message_differencer.h"
 #include "gtest/gtest.h"
 
 namespace syncwatch::collector {
@@ -222,86 +220,6 @@ TEST(HealthTest, NamesAndRankWorstFirst) {
   EXPECT_LT(HealthRank(v1::HEALTH_UNKNOWN), HealthRank(v1::HEALTH_OK));
 }
 
-// Sets every field of `m` (one element of each repeated field) to a value
-// that is not the default, whatever its type.
-void FillEveryField(google::protobuf::Message* m, int depth = 0) {
-  using google::protobuf::FieldDescriptor;
-  const google::protobuf::Descriptor* d = m->GetDescriptor();
-  const google::protobuf::Reflection* r = m->GetReflection();
-  for (int i = 0; i < d->field_count(); ++i) {
-    const FieldDescriptor* f = d->field(i);
-    const int n = f->number();
-    if (f->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE) {
-      if (depth > 3) continue;
-      FillEveryField(f->is_repeated() ? r->AddMessage(m, f) : r->MutableMessage(m, f), depth + 1);
-      continue;
-    }
-    if (f->is_repeated()) {
-      switch (f->cpp_type()) {
-        case FieldDescriptor::CPPTYPE_STRING:
-          r->AddString(m, f, "s" + std::to_string(n));
-          break;
-        case FieldDescriptor::CPPTYPE_ENUM:
-          r->AddEnumValue(m, f, f->enum_type()->value(f->enum_type()->value_count() - 1)->number());
-          break;
-        case FieldDescriptor::CPPTYPE_BOOL:
-          r->AddBool(m, f, true);
-          break;
-        default:
-          r->AddInt64(m, f, n);  // any other type: fails loudly if it is not int64
-          break;
-      }
-      continue;
-    }
-    switch (f->cpp_type()) {
-      case FieldDescriptor::CPPTYPE_STRING:
-        r->SetString(m, f, "s" + std::to_string(n));
-        break;
-      case FieldDescriptor::CPPTYPE_ENUM:
-        r->SetEnumValue(m, f, f->enum_type()->value(f->enum_type()->value_count() - 1)->number());
-        break;
-      case FieldDescriptor::CPPTYPE_BOOL:
-        r->SetBool(m, f, true);
-        break;
-      case FieldDescriptor::CPPTYPE_INT32:
-        r->SetInt32(m, f, n);
-        break;
-      case FieldDescriptor::CPPTYPE_INT64:
-        r->SetInt64(m, f, n);
-        break;
-      case FieldDescriptor::CPPTYPE_UINT32:
-        r->SetUInt32(m, f, static_cast<uint32_t>(n));
-        break;
-      case FieldDescriptor::CPPTYPE_UINT64:
-        r->SetUInt64(m, f, static_cast<uint64_t>(n));
-        break;
-      case FieldDescriptor::CPPTYPE_DOUBLE:
-        r->SetDouble(m, f, n + 0.5);
-        break;
-      case FieldDescriptor::CPPTYPE_FLOAT:
-        r->SetFloat(m, f, static_cast<float>(n) + 0.5f);
-        break;
-      default:
-        break;
-    }
-  }
-}
-
-TEST(CopyWithoutConnectors, CopiesEveryOtherFieldOfTheRecord) {
-  v1::ServerInfo full;
-  FillEveryField(&full);
-  ASSERT_GT(full.connectors_size(), 0);
-  v1::ServerInfo expected = full;
-  expected.clear_connectors();
-  v1::ServerInfo copy;
-  copy.add_connectors()->set_connector("left over from before");
-  CopyWithoutConnectors(full, &copy);
-  std::string difference;
-  google::protobuf::util::MessageDifferencer differencer;
-  differencer.ReportDifferencesToString(&difference);
-  EXPECT_TRUE(differencer.Compare(expected, copy)) << difference;
-}
-
 TEST(JudgeHealthTest, JudgesTheRecordIntoACopyWithoutConnectors) {
   v1::ServerInfo record;
   record.set_server("sync01");
@@ -309,12 +227,26 @@ TEST(JudgeHealthTest, JudgesTheRecordIntoACopyWithoutConnectors) {
   c.set_connector("contoso.onmicrosoft.com - AAD");
   c.set_pending_deletes(900);
   record.set_pending_deletes(900);
-  v1::ServerInfo copy;
-  CopyWithoutConnectors(record, &copy);
+  v1::ServerInfo copy = record;
+  copy.clear_connectors();
   JudgeHealth(ThresholdSource(), 500, {}, record, &copy);
   EXPECT_EQ(copy.health(), v1::HEALTH_CRITICAL);
   EXPECT_THAT(copy.health_reasons(), ElementsAre(HasSubstr("900 pending deletes on contoso")));
   EXPECT_EQ(copy.connectors_size(), 0);
+}
+
+TEST(ServerEntryTest, KeepsTheRecordItsSummaryWithoutConnectorsAndItsTenantGroup) {
+  v1::ServerInfo record;
+  record.set_server("sync01");
+  record.set_tenant("Contoso.onmicrosoft.com");
+  record.set_pending_deletes(7);
+  record.add_connectors()->set_connector("contoso.com");
+  const ServerEntry entry(record);
+  EXPECT_EQ(entry.record.connectors_size(), 1);
+  EXPECT_EQ(entry.summary.connectors_size(), 0);
+  EXPECT_EQ(entry.summary.server(), "sync01");
+  EXPECT_EQ(entry.summary.pending_deletes(), 7);
+  EXPECT_EQ(entry.tenant_group, "contoso.onmicrosoft.com");
 }
 
 }  // namespace

@@ -145,10 +145,10 @@ absl::StatusOr<AlertEngine::ServerView> AlertEngine::LoadServers() const {
   } else {
     SYNCWATCH_ASSIGN_OR_RETURN(view.records, ReadServerRecords(store_));
   }
-  for (const auto& record : view.records) {
-    view.by_name.emplace(record->server(), record.get());
-    view.by_group[TenantGroup(*record)].push_back(record.get());
-    view.thresholds.Add(*record);
+  for (const auto& entry : view.records) {
+    view.by_name.emplace(entry->record.server(), &entry->record);
+    view.by_group[entry->tenant_group].push_back(&entry->record);
+    view.thresholds.Add(entry->record);
   }
   return view;
 }
@@ -299,7 +299,7 @@ absl::Status AlertEngine::EvaluateAll() {
     // A scope nobody evaluates any more (its server moved to another tenant):
     // what fires there can never clear by itself.
     std::set<std::string> live;
-    for (const auto& record : view.records) live.insert(ServerScope(record->server()));
+    for (const auto& entry : view.records) live.insert(ServerScope(entry->record.server()));
     for (const auto& [group, infos] : view.by_group) live.insert(TenantScope(group));
     SYNCWATCH_ASSIGN_OR_RETURN(std::set<std::string> scopes, alert_store_->Scopes());
     std::set<std::string> every_name = LivenessAlertNames();

@@ -211,41 +211,77 @@ absl::Status RequireRole(const grpc::ServerContext& context, Role role) {
   return RequireRole(*current_call.principal, role);
 }
 
-absl::StatusOr<Principal> AuthenticatedQueryService::Admit(grpc::ServerContext* context,
-                                                           absl::string_view rpc) {
+std::string CallerName(const grpc::ServerContext& context) {
+  if (current_call.context == &context && current_call.principal != nullptr) {
+    return current_call.principal->name;
+  }
+  const std::shared_ptr<const grpc::AuthContext> auth = context.auth_context();
+  if (auth != nullptr && auth->IsPeerAuthenticated()) {
+    for (const grpc::string_ref& name : auth->GetPeerIdentity()) {
+      if (name.size() > 0) return std::string(name.data(), name.size());
+    }
+  }
+  return "anonymous";
+}
+
+namespace {
+
+// Authenticates the call against `auth`, and checks that its principal has
+// `role`; the principal for RequireRole, or the error to answer with.
+absl::StatusOr<Principal> Admit(Authenticator& auth, grpc::ServerContext* context,
+                                absl::string_view rpc, Role role) {
   const auto& metadata = context->client_metadata();
   const auto it = metadata.find("authorization");
   const absl::string_view header = it == metadata.end()
                                        ? absl::string_view()
                                        : absl::string_view(it->second.data(), it->second.size());
-  absl::StatusOr<Principal> principal = auth_.Authenticate(header);
+  absl::StatusOr<Principal> principal = auth.Authenticate(header);
   if (!principal.ok()) {
     SYNCWATCH_LOG(kWarning, "refused ", rpc, " from ", context->peer(), ": ",
                   principal.status().message());
     return principal.status();
   }
-  SYNCWATCH_RETURN_IF_ERROR(RequireRole(*principal, Role::kRead));
+  const absl::Status allowed = RequireRole(*principal, role);
+  if (!allowed.ok()) {
+    SYNCWATCH_LOG(kWarning, "refused ", rpc, " from ", context->peer(), ": ", allowed.message());
+    return allowed;
+  }
   return principal;
 }
 
-// Each call: admit it, then run the inner service with its principal in reach
-// of RequireRole.
-#define SYNCWATCH_AUTHENTICATED_RPC(Rpc)                                       \
-  grpc::Status AuthenticatedQueryService::Rpc(grpc::ServerContext* context,    \
-                                              const v1::Rpc##Request* request, \
-                                              v1::Rpc##Response* response) {   \
-    const absl::StatusOr<Principal> principal = Admit(context, #Rpc);          \
-    if (!principal.ok()) return ToGrpcStatus(principal.status());              \
-    const ScopedCallPrincipal scope(context, &*principal);                     \
-    return inner_.Rpc(context, request, response);                             \
+}  // namespace
+
+// Each call: admit it with `role`, then run the inner service with its
+// principal in reach of RequireRole.
+#define SYNCWATCH_AUTHENTICATED_RPC(Service, Rpc, Response, role)                          \
+  grpc::Status Service::Rpc(grpc::ServerContext* context, const v1::Rpc##Request* request, \
+                            v1::Response* response) {                                      \
+    const absl::StatusOr<Principal> principal = Admit(auth_, context, #Rpc, role);         \
+    if (!principal.ok()) return ToGrpcStatus(principal.status());                          \
+    const ScopedCallPrincipal scope(context, &*principal);                                 \
+    return inner_.Rpc(context, request, response);                                         \
   }
-SYNCWATCH_AUTHENTICATED_RPC(FleetSummary)
-SYNCWATCH_AUTHENTICATED_RPC(GetServer)
-SYNCWATCH_AUTHENTICATED_RPC(ListServers)
-SYNCWATCH_AUTHENTICATED_RPC(ListRuns)
-SYNCWATCH_AUTHENTICATED_RPC(ListPendingExports)
-SYNCWATCH_AUTHENTICATED_RPC(ListExportErrors)
-SYNCWATCH_AUTHENTICATED_RPC(ListAlerts)
+#define SYNCWATCH_QUERY_RPC(Rpc) \
+  SYNCWATCH_AUTHENTICATED_RPC(AuthenticatedQueryService, Rpc, Rpc##Response, Role::kRead)
+SYNCWATCH_QUERY_RPC(FleetSummary)
+SYNCWATCH_QUERY_RPC(GetServer)
+SYNCWATCH_QUERY_RPC(ListServers)
+SYNCWATCH_QUERY_RPC(ListRuns)
+SYNCWATCH_QUERY_RPC(ListPendingExports)
+SYNCWATCH_QUERY_RPC(ListExportErrors)
+SYNCWATCH_QUERY_RPC(ListAlerts)
+#undef SYNCWATCH_QUERY_RPC
+SYNCWATCH_AUTHENTICATED_RPC(AuthenticatedAdminService, AckAlert, AckAlertResponse, Role::kAdmin)
+SYNCWATCH_AUTHENTICATED_RPC(AuthenticatedAdminService, CreateSilence, CreateSilenceResponse,
+                            Role::kAdmin)
+SYNCWATCH_AUTHENTICATED_RPC(AuthenticatedAdminService, ListSilences, ListSilencesResponse,
+                            Role::kRead)
+SYNCWATCH_AUTHENTICATED_RPC(AuthenticatedAdminService, DeleteSilence, DeleteSilenceResponse,
+                            Role::kAdmin)
+SYNCWATCH_AUTHENTICATED_RPC(AuthenticatedAdminService, GetRetention, GetRetentionResponse,
+                            Role::kRead)
+SYNCWATCH_AUTHENTICATED_RPC(AuthenticatedAdminService, SetRetention, GetRetentionResponse,
+                            Role::kAdmin)
 #undef SYNCWATCH_AUTHENTICATED_RPC
 
 }  // namespace syncwatch::collector

@@ -6,8 +6,9 @@
 //   4f0c3e9a1b7d2c6e8f5a0b3c9d1e7f2a    read   grafana
 //   9a8b7c6d5e4f3a2b1c0d9e8f7a6b5c4d    admin  ops-oncall
 //
-// Roles are `read` (every query, the web pages) and `admin` (read, plus the
-// admin-only actions once there are any). A token is what a client sends; its
+// Roles are `read` (every query, the web pages, reading silences and
+// retention) and `admin` (read, plus the Admin service's actions: ack an
+// alert, silences, changing retention). A token is what a client sends; its
 // name is what logs and errors show. Tokens are compared in constant time and
 // never logged.
 #ifndef SYNCWATCH_COLLECTOR_AUTH_H_
@@ -24,6 +25,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "common/mutex.h"
+#include "syncwatch/v1/admin.grpc.pb.h"
 #include "syncwatch/v1/query.grpc.pb.h"
 
 namespace syncwatch::collector {
@@ -104,6 +106,12 @@ absl::Status RequireRole(const Principal& principal, Role role);
 // controlled).
 absl::Status RequireRole(const grpc::ServerContext& context, Role role);
 
+// Who is calling, for the records an admin action leaves (an ack's `by`, a
+// silence's `created_by`): the token's name on a call that went through an
+// Authenticated*Service, else the client certificate's name under mutual
+// TLS, else "anonymous".
+std::string CallerName(const grpc::ServerContext& context);
+
 // The Query API behind a token check: every call needs a token with role
 // `read` or higher in its `authorization` metadata and gets UNAUTHENTICATED
 // otherwise, then goes to `inner`. A Query RPC added to the proto and not
@@ -132,11 +140,35 @@ class AuthenticatedQueryService final : public v1::Query::Service {
                           v1::ListAlertsResponse* response) override;
 
  private:
-  // Authenticates the call, records its principal for RequireRole, and checks
-  // the read role.
-  absl::StatusOr<Principal> Admit(grpc::ServerContext* context, absl::string_view rpc);
-
   v1::Query::Service& inner_;
+  Authenticator& auth_;
+};
+
+// The Admin API behind the same token check, with the role each RPC needs
+// checked here as well as by `inner` (RequireRole): `admin` for the actions,
+// `read` for ListSilences and GetRetention. An Admin RPC added to the proto
+// and not forwarded here answers UNIMPLEMENTED.
+class AuthenticatedAdminService final : public v1::Admin::Service {
+ public:
+  // `inner` and `auth` must outlive the service.
+  AuthenticatedAdminService(v1::Admin::Service& inner, Authenticator& auth)
+      : inner_(inner), auth_(auth) {}
+
+  grpc::Status AckAlert(grpc::ServerContext* context, const v1::AckAlertRequest* request,
+                        v1::AckAlertResponse* response) override;
+  grpc::Status CreateSilence(grpc::ServerContext* context, const v1::CreateSilenceRequest* request,
+                             v1::CreateSilenceResponse* response) override;
+  grpc::Status ListSilences(grpc::ServerContext* context, const v1::ListSilencesRequest* request,
+                            v1::ListSilencesResponse* response) override;
+  grpc::Status DeleteSilence(grpc::ServerContext* context, const v1::DeleteSilenceRequest* request,
+                             v1::DeleteSilenceResponse* response) override;
+  grpc::Status GetRetention(grpc::ServerContext* context, const v1::GetRetentionRequest* request,
+                            v1::GetRetentionResponse* response) override;
+  grpc::Status SetRetention(grpc::ServerContext* context, const v1::SetRetentionRequest* request,
+                            v1::GetRetentionResponse* response) override;
+
+ private:
+  v1::Admin::Service& inner_;
   Authenticator& auth_;
 };
 

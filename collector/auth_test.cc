@@ -4,11 +4,15 @@
 #include <grpcpp/server_builder.h>
 
 #include <atomic>
+#include <map>
 #include <memory>
+#include <set>
 #include <string>
 
 #include "absl/time/clock.h"
+#include "collector/admin_service.h"
 #include "common/grpc_status.h"
+#include "common/time_util.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/testutil/test_util.h"
@@ -170,6 +174,139 @@ TEST(AuthenticatedQueryService, NeedsATokenAndPassesItsRoleToRequireRole) {
   EXPECT_THAT(read_admin.error_message(), HasSubstr("\"grafana\" has role read; this needs admin"));
   EXPECT_TRUE(call_alerts(kAdminToken).ok());
   server->Shutdown();
+}
+
+// The real Admin service over a real store, behind the token check.
+class AuthenticatedAdminServiceTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    testing::WriteFile(dir_.Sub("tokens"), TokensFile());
+    auto auth = Authenticator::Create(dir_.Sub("tokens"));
+    SYNCWATCH_ASSERT_OK(auth);
+    auth_ = *std::move(auth);
+    auto store = Store::Open(dir_.Sub("db"), Store::Options());
+    SYNCWATCH_ASSERT_OK(store);
+    store_ = *std::move(store);
+    auto alerts = alerts::AlertStore::Open(*store_, {});
+    SYNCWATCH_ASSERT_OK(alerts);
+    alerts_ = *std::move(alerts);
+    retention_ = std::make_unique<Retention>(*store_, RealClock::Get(), RetentionOptions(),
+                                             Retention::Options());
+    admin_ = std::make_unique<AdminService>(*alerts_, *retention_, RealClock::Get());
+    service_ = std::make_unique<AuthenticatedAdminService>(*admin_, *auth_);
+    grpc::ServerBuilder builder;
+    int port = 0;
+    builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
+    builder.RegisterService(service_.get());
+    server_ = builder.BuildAndStart();
+    ASSERT_NE(server_, nullptr);
+    stub_ = v1::Admin::NewStub(
+        grpc::CreateChannel(absl::StrCat("127.0.0.1:", port), grpc::InsecureChannelCredentials()));
+  }
+  void TearDown() override {
+    if (server_) server_->Shutdown();
+  }
+
+  // Calls every Admin RPC with `token`; the statuses by RPC name.
+  std::map<std::string, grpc::Status> CallEach(const std::string& token) {
+    auto context = [&](grpc::ClientContext* ctx) {
+      if (!token.empty()) ctx->AddMetadata("authorization", "Bearer " + token);
+    };
+    std::map<std::string, grpc::Status> out;
+    {
+      grpc::ClientContext ctx;
+      context(&ctx);
+      v1::AckAlertRequest req;
+      req.set_fingerprint("0123456789abcdef");
+      v1::AckAlertResponse resp;
+      out["AckAlert"] = stub_->AckAlert(&ctx, req, &resp);
+    }
+    {
+      grpc::ClientContext ctx;
+      context(&ctx);
+      v1::CreateSilenceRequest req;
+      req.mutable_silence()->set_server("sync01");
+      *req.mutable_duration() = ToProtoDuration(absl::Hours(1));
+      v1::CreateSilenceResponse resp;
+      out["CreateSilence"] = stub_->CreateSilence(&ctx, req, &resp);
+      if (out["CreateSilence"].ok()) silence_id_ = resp.silence().id();
+      if (out["CreateSilence"].ok()) created_by_ = resp.silence().created_by();
+    }
+    {
+      grpc::ClientContext ctx;
+      context(&ctx);
+      v1::ListSilencesResponse resp;
+      out["ListSilences"] = stub_->ListSilences(&ctx, v1::ListSilencesRequest(), &resp);
+    }
+    {
+      grpc::ClientContext ctx;
+      context(&ctx);
+      v1::DeleteSilenceRequest req;
+      req.set_id(silence_id_);
+      v1::DeleteSilenceResponse resp;
+      out["DeleteSilence"] = stub_->DeleteSilence(&ctx, req, &resp);
+    }
+    {
+      grpc::ClientContext ctx;
+      context(&ctx);
+      v1::GetRetentionResponse resp;
+      out["GetRetention"] = stub_->GetRetention(&ctx, v1::GetRetentionRequest(), &resp);
+    }
+    {
+      grpc::ClientContext ctx;
+      context(&ctx);
+      v1::SetRetentionRequest req;
+      *req.mutable_windows()->mutable_runs() = ToProtoDuration(absl::Hours(24 * 200));
+      v1::GetRetentionResponse resp;
+      out["SetRetention"] = stub_->SetRetention(&ctx, req, &resp);
+    }
+    return out;
+  }
+
+  testing::TempDir dir_;
+  std::unique_ptr<Authenticator> auth_;
+  std::unique_ptr<Store> store_;
+  std::unique_ptr<alerts::AlertStore> alerts_;
+  std::unique_ptr<Retention> retention_;
+  std::unique_ptr<AdminService> admin_;
+  std::unique_ptr<AuthenticatedAdminService> service_;
+  std::unique_ptr<grpc::Server> server_;
+  std::unique_ptr<v1::Admin::Stub> stub_;
+  std::string silence_id_ = "no-such-silence";
+  std::string created_by_;
+};
+
+TEST_F(AuthenticatedAdminServiceTest, EveryRpcIsCheckedAndActionsNeedTheAdminRole) {
+  // A new Admin RPC must be added to CallEach (and to AuthenticatedAdminService).
+  ASSERT_EQ(v1::Admin::service_full_name(), std::string("syncwatch.v1.Admin"));
+  ASSERT_EQ(v1::AckAlertRequest::descriptor()->file()->FindServiceByName("Admin")->method_count(),
+            6);
+  for (const auto& [rpc, status] : CallEach("")) {
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAUTHENTICATED) << rpc;
+  }
+  const std::set<std::string> actions = {"AckAlert", "CreateSilence", "DeleteSilence",
+                                         "SetRetention"};
+  for (const auto& [rpc, status] : CallEach(kReadToken)) {
+    if (actions.count(rpc) > 0) {
+      EXPECT_EQ(status.error_code(), grpc::StatusCode::PERMISSION_DENIED) << rpc;
+      EXPECT_THAT(status.error_message(), HasSubstr("\"grafana\" has role read; this needs admin"))
+          << rpc;
+    } else {
+      EXPECT_TRUE(status.ok()) << rpc << ": " << status.error_message();
+    }
+  }
+  EXPECT_FALSE(retention_->override_windows().has_value());
+  EXPECT_THAT(alerts_->Silences(absl::Now()), ::testing::IsEmpty());
+
+  const std::map<std::string, grpc::Status> admin = CallEach(kAdminToken);
+  EXPECT_EQ(admin.at("AckAlert").error_code(), grpc::StatusCode::NOT_FOUND);  // no such alert
+  for (const char* rpc :
+       {"CreateSilence", "ListSilences", "DeleteSilence", "GetRetention", "SetRetention"}) {
+    EXPECT_TRUE(admin.at(rpc).ok()) << rpc << ": " << admin.at(rpc).error_message();
+  }
+  EXPECT_EQ(created_by_, "ops-oncall");
+  ASSERT_TRUE(retention_->override_windows().has_value());
+  EXPECT_EQ(retention_->override_windows()->changed_by(), "ops-oncall");
 }
 
 }  // namespace

@@ -66,6 +66,8 @@ absl::StatusOr<std::unique_ptr<CollectorServer>> CollectorServer::Start(
                              StorageWriter::Create(*cs->store_, clock, writer_options));
   cs->retention_ =
       std::make_unique<Retention>(*cs->store_, clock, options.retention, Retention::Options());
+  // An admin's windows (Admin.SetRetention) over the YAML's; logged.
+  SYNCWATCH_RETURN_IF_ERROR(cs->retention_->LoadOverride());
   cs->retention_->Start();
 
   IngestService::Options ingest_options;
@@ -87,6 +89,10 @@ absl::StatusOr<std::unique_ptr<CollectorServer>> CollectorServer::Start(
     SYNCWATCH_ASSIGN_OR_RETURN(cs->auth_, Authenticator::Create(options.auth.tokens_file));
     cs->authenticated_query_ = std::make_unique<AuthenticatedQueryService>(*cs->query_, *cs->auth_);
   }
+  cs->admin_ = std::make_unique<AdminService>(cs->alerts_->alert_store(), *cs->retention_, clock);
+  if (cs->auth_) {
+    cs->authenticated_admin_ = std::make_unique<AuthenticatedAdminService>(*cs->admin_, *cs->auth_);
+  }
 
   SYNCWATCH_ASSIGN_OR_RETURN(std::shared_ptr<grpc::ServerCredentials> credentials,
                              MakeServerCredentials(options.tls));
@@ -102,6 +108,11 @@ absl::StatusOr<std::unique_ptr<CollectorServer>> CollectorServer::Start(
     builder.RegisterService(cs->authenticated_query_.get());
   } else {
     builder.RegisterService(cs->query_.get());
+  }
+  if (cs->authenticated_admin_) {
+    builder.RegisterService(cs->authenticated_admin_.get());
+  } else {
+    builder.RegisterService(cs->admin_.get());
   }
   cs->server_ = builder.BuildAndStart();
   // On the error returns below, ~CollectorServer shuts down what did start.

@@ -9,6 +9,7 @@
 #include <memory>
 
 #include "absl/status/statusor.h"
+#include "collector/admin_service.h"
 #include "collector/alerts/alert_engine.h"
 #include "collector/auth.h"
 #include "collector/collector_options.h"
@@ -68,6 +69,9 @@ class CollectorServer {
   // With auth.tokens_file: the tokens, and the Query API behind them.
   std::unique_ptr<Authenticator> auth_;
   std::unique_ptr<AuthenticatedQueryService> authenticated_query_;
+  // Acks, silences and retention changes; behind the tokens like the queries.
+  std::unique_ptr<AdminService> admin_;
+  std::unique_ptr<AuthenticatedAdminService> authenticated_admin_;
   std::unique_ptr<grpc::Server> server_;
   std::unique_ptr<HttpServer> http_;
   const Clock* clock_ = nullptr;

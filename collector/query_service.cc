@@ -334,7 +334,10 @@ absl::StatusOr<v1::GetServerResponse> QueryService::GetServer(
       if (af != bf) return af;
       return ToUnixMicrosOrZero(a.last_change()) > ToUnixMicrosOrZero(b.last_change());
     });
-    for (v1::Alert& a : alerts) *out.add_alerts() = std::move(a);
+    for (v1::Alert& a : alerts) {
+      if (options_.alerts != nullptr) options_.alerts->MarkSilenced(&a, clock_.Now());
+      *out.add_alerts() = std::move(a);
+    }
   }
   return out;
 }
@@ -434,6 +437,7 @@ grpc::Status QueryService::ListAlerts(grpc::ServerContext*, const v1::ListAlerts
         if (!f.server().empty() && f.server() != a->server()) return false;
         if (!MatchesCommon(f, a->tenant(), a->connector())) return false;
         if (!AtOrAfter(a->last_change(), f)) return false;
+        if (options_.alerts != nullptr) options_.alerts->MarkSilenced(&*a, clock_.Now());
         *response->add_alerts() = *std::move(a);
         return true;
       },

@@ -55,9 +55,93 @@ absl::Status RetentionOptions::Validate() const {
   return absl::OkStatus();
 }
 
+namespace {
+
+constexpr char kRetentionSettingsKey[] = "retention";
+
+// `config` with the windows `o` sets.
+RetentionOptions Apply(RetentionOptions config, const v1::RetentionWindows& o) {
+  if (o.has_runs()) config.runs = FromProtoDuration(o.runs());
+  if (o.has_export_errors()) config.export_errors = FromProtoDuration(o.export_errors());
+  if (o.has_snapshots()) config.snapshots = FromProtoDuration(o.snapshots());
+  return config;
+}
+
+}  // namespace
+
 Retention::Retention(Store& store, Clock& clock, const RetentionOptions& options,
                      const Options& tuning)
-    : store_(store), clock_(clock), options_(options), tuning_(tuning) {}
+    : store_(store), clock_(clock), config_(options), tuning_(tuning), options_(options) {}
+
+RetentionOptions Retention::options() const {
+  MutexLock lock(&settings_mu_);
+  return options_;
+}
+
+std::optional<v1::RetentionOverride> Retention::override_windows() const {
+  MutexLock lock(&settings_mu_);
+  return override_;
+}
+
+absl::Status Retention::LoadOverride() {
+  SYNCWATCH_ASSIGN_OR_RETURN(std::optional<std::string> bytes,
+                             store_.Get(Family::kSettings, kRetentionSettingsKey));
+  v1::RetentionOverride stored;
+  if (bytes && !stored.ParseFromString(*bytes)) {
+    return absl::DataLossError("the stored retention override does not parse");
+  }
+  const RetentionOptions in_force = Apply(config_, stored.windows());
+  const std::string by =
+      absl::StrCat(" (set by ", stored.changed_by(), " at ",
+                   FormatIso8601(FromProtoTimestamp(stored.changed_at())), ", over the config's ");
+  auto describe = [&by](const char* name, absl::Duration window, absl::Duration config,
+                        bool overridden) {
+    return overridden ? absl::StrCat(name, " ", FormatRetentionWindow(window), by,
+                                     FormatRetentionWindow(config), ")")
+                      : absl::StrCat(name, " ", FormatRetentionWindow(window), " (config)");
+  };
+  const v1::RetentionWindows& o = stored.windows();
+  SYNCWATCH_LOG(
+      kInfo, "retention: ", describe("runs", in_force.runs, config_.runs, o.has_runs()), ", ",
+      describe("export_errors", in_force.export_errors, config_.export_errors,
+               o.has_export_errors()),
+      ", ", describe("snapshots", in_force.snapshots, config_.snapshots, o.has_snapshots()));
+  MutexLock lock(&settings_mu_);
+  options_ = in_force;
+  if (bytes) override_ = std::move(stored);
+  return absl::OkStatus();
+}
+
+absl::Status Retention::SetOverride(const v1::RetentionWindows& windows, const std::string& by,
+                                    absl::Time now) {
+  MutexLock lock(&settings_mu_);
+  v1::RetentionOverride next = override_.value_or(v1::RetentionOverride());
+  next.mutable_windows()->MergeFrom(windows);
+  next.set_changed_by(by);
+  *next.mutable_changed_at() = ToProtoTimestamp(now);
+  RetentionOptions in_force = Apply(config_, next.windows());
+  SYNCWATCH_RETURN_IF_ERROR(in_force.Validate());
+  rocksdb::WriteBatch batch;
+  batch.Put(store_.cf(Family::kSettings), kRetentionSettingsKey, next.SerializeAsString());
+  SYNCWATCH_RETURN_IF_ERROR(store_.Write(&batch));
+  SYNCWATCH_LOG(kInfo, by, " set retention: runs ", FormatRetentionWindow(in_force.runs),
+                ", export_errors ", FormatRetentionWindow(in_force.export_errors), ", snapshots ",
+                FormatRetentionWindow(in_force.snapshots), " (from the next pass)");
+  options_ = in_force;
+  override_ = std::move(next);
+  return absl::OkStatus();
+}
+
+absl::Status Retention::ClearOverride() {
+  MutexLock lock(&settings_mu_);
+  rocksdb::WriteBatch batch;
+  batch.Delete(store_.cf(Family::kSettings), kRetentionSettingsKey);
+  SYNCWATCH_RETURN_IF_ERROR(store_.Write(&batch));
+  SYNCWATCH_LOG(kInfo, "retention override removed: the config's windows apply again");
+  options_ = config_;
+  override_.reset();
+  return absl::OkStatus();
+}
 
 Retention::~Retention() { Stop(); }
 
@@ -91,7 +175,7 @@ void Retention::Run(absl::Time first_pass) {
         const absl::Time now = clock_.Now();
         if (now >= next) {
           // Every `interval` from the start of this pass, however long it takes.
-          next = now + options_.interval;
+          next = now + config_.interval;
           break;
         }
         cv_.WaitFor(absl::ToChronoNanoseconds(std::min(next - now, tuning_.idle_poll)));
@@ -105,6 +189,8 @@ void Retention::Run(absl::Time first_pass) {
 absl::StatusOr<RetentionResult> Retention::RunOnce() {
   MutexLock pass(&pass_mu_);
   const absl::Time now = clock_.Now();
+  // The windows in force when the pass starts (an admin may change them).
+  const RetentionOptions windows = options();
   RetentionResult result;
   absl::Status first_error;
   // Each kind on its own: one that fails (e.g. a key that does not decode)
@@ -118,12 +204,12 @@ absl::StatusOr<RetentionResult> Retention::RunOnce() {
       first_error = n.status();
     }
   };
-  prune(options_.runs, &result.runs, [this](absl::Time cutoff) {
+  prune(windows.runs, &result.runs, [this](absl::Time cutoff) {
     return PruneTimeKeyed(Family::kRuns, cutoff, stats_.runs_deleted);
   });
-  prune(options_.export_errors, &result.export_errors,
+  prune(windows.export_errors, &result.export_errors,
         [this](absl::Time cutoff) { return PruneExportErrors(cutoff); });
-  prune(options_.snapshots, &result.snapshots, [this](absl::Time cutoff) {
+  prune(windows.snapshots, &result.snapshots, [this](absl::Time cutoff) {
     return PruneTimeKeyed(Family::kSnapshotHistory, cutoff, stats_.snapshots_deleted);
   });
   if (absl::IsCancelled(first_error)) return first_error;

@@ -15,12 +15,19 @@
 //  - snapshot_history: by taken_at (in the key, as for runs). The snapshots
 //    family (the latest snapshot per connector) is current state and kept.
 // servers, agent_marks, alerts and alert_outbox are never touched.
+//
+// An admin may change the three windows at run time (Admin.SetRetention):
+// the change is stored in the `settings` family first, then used from the next
+// pass, and after a restart it takes precedence over the YAML window by
+// window (the start-up log says which windows come from where) until it is
+// reset.
 #ifndef SYNCWATCH_COLLECTOR_RETENTION_H_
 #define SYNCWATCH_COLLECTOR_RETENTION_H_
 
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <thread>
 
@@ -30,6 +37,7 @@
 #include "collector/store.h"
 #include "common/clock.h"
 #include "common/mutex.h"
+#include "syncwatch/v1/admin.pb.h"
 
 namespace syncwatch::collector {
 
@@ -107,6 +115,26 @@ class Retention {
 
   const RetentionStats& stats() const { return stats_; }
 
+  // The windows in force: the YAML's, with an admin's override on top.
+  RetentionOptions options() const;
+  // The windows from the YAML (or the defaults).
+  const RetentionOptions& config() const { return config_; }
+  // What an admin set, when anything.
+  std::optional<v1::RetentionOverride> override_windows() const;
+
+  // Puts the override stored by an earlier SetOverride in force and logs the
+  // windows and where each comes from. Call before Start(). DataLoss when the
+  // stored override does not parse.
+  absl::Status LoadOverride();
+  // Sets the windows of `windows` that are set (a zero duration keeps that
+  // kind forever), keeping the others, as `by` at `now`: stored, then used
+  // from the next pass. InvalidArgument, naming the window, for a negative
+  // one; nothing changes then.
+  absl::Status SetOverride(const v1::RetentionWindows& windows, const std::string& by,
+                           absl::Time now);
+  // Drops the override: the YAML's windows from the next pass.
+  absl::Status ClearOverride();
+
  private:
   void Run(absl::Time first_pass);
   bool Stopping();
@@ -118,12 +146,18 @@ class Retention {
 
   Store& store_;
   Clock& clock_;
-  const RetentionOptions options_;
+  // The YAML's windows; interval always comes from here.
+  const RetentionOptions config_;
   const Options tuning_;
   RetentionStats stats_;
 
   // Serialises passes (the thread's and a caller's).
   Mutex pass_mu_;
+
+  // Serialises changes of the override; guards what is in force.
+  mutable Mutex settings_mu_;
+  RetentionOptions options_ ABSL_GUARDED_BY(settings_mu_);
+  std::optional<v1::RetentionOverride> override_ ABSL_GUARDED_BY(settings_mu_);
 
   Mutex mu_;
   CondVar cv_{&mu_};

@@ -384,5 +384,53 @@ TEST(RetentionOptions, DefaultsAreValidAndBadValuesNameTheSetting) {
                                      ::testing::HasSubstr("retention.interval")));
 }
 
+TEST_F(RetentionTest, AnAdminsWindowsApplyFromTheNextPassAndSurviveARestart) {
+  const absl::Time edge = Now() - 200 * kDay;
+  Submit("sync01", {Run("AD", "old", edge - kDay), Run("AD", "new", edge + kDay)});
+  auto retention = MakeRetention();  // runs: 400 days
+  SYNCWATCH_ASSERT_OK(retention->LoadOverride());
+  EXPECT_FALSE(retention->override_windows().has_value());
+  EXPECT_THAT(retention->RunOnce(), Deleted(0, 0, 0));
+
+  v1::RetentionWindows windows;
+  *windows.mutable_runs() = ToProtoDuration(200 * kDay);
+  SYNCWATCH_ASSERT_OK(retention->SetOverride(windows, "ops", Now()));
+  EXPECT_EQ(retention->options().runs, 200 * kDay);
+  EXPECT_EQ(retention->options().snapshots, RetentionOptions().snapshots);  // not set: the YAML's
+  EXPECT_THAT(retention->RunOnce(), Deleted(1, 0, 0));
+  EXPECT_THAT(Runs(), UnorderedElementsAre("sync01/AD/new"));
+
+  // A restart: the stored windows win over the YAML's.
+  retention.reset();
+  retention = MakeRetention();
+  EXPECT_EQ(retention->options().runs, RetentionOptions().runs);
+  SYNCWATCH_ASSERT_OK(retention->LoadOverride());
+  EXPECT_EQ(retention->options().runs, 200 * kDay);
+  ASSERT_TRUE(retention->override_windows().has_value());
+  EXPECT_EQ(retention->override_windows()->changed_by(), "ops");
+
+  // Another change keeps the windows set before; a reset drops them all.
+  v1::RetentionWindows off;
+  *off.mutable_snapshots() = ToProtoDuration(absl::ZeroDuration());
+  SYNCWATCH_ASSERT_OK(retention->SetOverride(off, "ops2", Now()));
+  EXPECT_EQ(retention->options().runs, 200 * kDay);
+  EXPECT_EQ(retention->options().snapshots, absl::ZeroDuration());
+  SYNCWATCH_ASSERT_OK(retention->ClearOverride());
+  EXPECT_EQ(retention->options().runs, RetentionOptions().runs);
+  retention = MakeRetention();
+  SYNCWATCH_ASSERT_OK(retention->LoadOverride());
+  EXPECT_FALSE(retention->override_windows().has_value());
+}
+
+TEST_F(RetentionTest, ANegativeWindowIsRefusedAndChangesNothing) {
+  auto retention = MakeRetention();
+  v1::RetentionWindows windows;
+  *windows.mutable_runs() = ToProtoDuration(-kDay);
+  EXPECT_THAT(retention->SetOverride(windows, "ops", Now()),
+              StatusIs(absl::StatusCode::kInvalidArgument, ::testing::HasSubstr("retention.runs")));
+  EXPECT_EQ(retention->options().runs, RetentionOptions().runs);
+  EXPECT_FALSE(retention->override_windows().has_value());
+}
+
 }  // namespace
 }  // namespace syncwatch::collector

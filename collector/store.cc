@@ -15,14 +15,15 @@
 #include "common/status_macros.h"
 #include "rocksdb/options.h"
 #include "rocksdb/table.h"
+#include "syncwatch/v1/admin.pb.h"
 #include "syncwatch/v1/query.pb.h"
 
 namespace syncwatch::collector {
 namespace {
 
-constexpr const char* kFamilyNames[] = {"servers",          "runs",          "snapshots",
-                                        "snapshot_history", "export_errors", "agent_marks",
-                                        "alerts",           "alert_outbox"};
+constexpr const char* kFamilyNames[] = {
+    "servers",     "runs",   "snapshots",    "snapshot_history", "export_errors",
+    "agent_marks", "alerts", "alert_outbox", "silences",         "settings"};
 static_assert(sizeof(kFamilyNames) / sizeof(kFamilyNames[0]) ==
               static_cast<size_t>(Family::kCount));
 
@@ -70,6 +71,8 @@ RecordCheck CheckFor(absl::string_view family) {
   if (family == "export_errors") return Parses<v1::StoredExportError>;
   if (family == "agent_marks") return AgentMarkDecodes;
   if (family == "alerts" || family == "alert_outbox") return Parses<v1::Alert>;
+  if (family == "silences") return Parses<v1::Silence>;
+  if (family == "settings") return Parses<v1::RetentionOverride>;
   return [](const rocksdb::Slice&, const rocksdb::Slice&) { return true; };
 }
 

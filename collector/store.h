@@ -9,10 +9,13 @@
 //   agent_marks       agent id, spool epoch                   -> fixed64 stored seq
 //   alerts            scope, fingerprint                      -> v1::Alert (state, lifecycle)
 //   alert_outbox      receiver id, seq                        -> v1::Alert (one notification)
+//   silences          silence id                              -> v1::Silence
+//   settings          "retention"                             -> v1::RetentionOverride
 //
 // The alerts and alert_outbox families are written by the alert engine
 // (collector/alerts/), not by the StorageWriter: they hold no agent data, and an
-// alert transition and its notifications must commit together.
+// alert transition and its notifications must commit together. silences are
+// written by the AlertStore too; settings by the admin actions (retention.h).
 #ifndef SYNCWATCH_COLLECTOR_STORE_H_
 #define SYNCWATCH_COLLECTOR_STORE_H_
 
@@ -42,6 +45,8 @@ enum class Family {
   kAgentMarks,
   kAlerts,
   kAlertOutbox,
+  kSilences,
+  kSettings,
   kCount,  // not a family
 };
 

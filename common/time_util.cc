@@ -102,6 +102,13 @@ std::string FormatIso8601(absl::Time t) {
   return absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", t, absl::UTCTimeZone());
 }
 
+std::string FormatRetentionWindow(absl::Duration d) {
+  if (d == absl::ZeroDuration()) return "off";
+  const absl::Duration day = absl::Hours(24);
+  if (d % day == absl::ZeroDuration()) return absl::StrCat(d / day, "d");
+  return absl::FormatDuration(d);
+}
+
 google::protobuf::Timestamp ToProtoTimestamp(absl::Time t) {
   google::protobuf::Timestamp ts;
   const int64_t s = absl::ToUnixSeconds(t);

@@ -30,6 +30,10 @@ absl::StatusOr<absl::Duration> ParseTimeSpan(absl::string_view text);
 // engine's own precision), so that columns of times line up.
 std::string FormatIso8601(absl::Time t);
 
+// A retention window as the YAML and the CLI write it: "off" for zero, "400d"
+// for whole days, else absl::FormatDuration ("36h", "1h30m").
+std::string FormatRetentionWindow(absl::Duration d);
+
 google::protobuf::Timestamp ToProtoTimestamp(absl::Time t);
 absl::Time FromProtoTimestamp(const google::protobuf::Timestamp& ts);
 google::protobuf::Duration ToProtoDuration(absl::Duration d);

@@ -1,8 +1,12 @@
 #include "collector/alerts/alert_store.h"
 
+#include <algorithm>
+#include <random>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "common/key_codec.h"
 #include "common/log.h"
 #include "common/status_macros.h"
@@ -36,7 +40,24 @@ bool HasPrefix(const rocksdb::Slice& key, const std::string& prefix) {
   return key.starts_with(rocksdb::Slice(prefix));
 }
 
+bool InForce(const v1::Silence& silence, absl::Time now) {
+  return FromProtoTimestamp(silence.ends_at()) > now;
+}
+
+// 16 hex digits, from the OS's entropy: ids must not repeat across restarts.
+std::string NewSilenceId() {
+  std::random_device random;
+  const uint64_t id = (uint64_t{random()} << 32) | random();
+  return absl::StrFormat("%016x", id);
+}
+
 }  // namespace
+
+bool SilenceMatches(const v1::Silence& silence, const v1::Alert& alert) {
+  return (silence.server().empty() || silence.server() == alert.server()) &&
+         (silence.tenant().empty() || silence.tenant() == alert.tenant()) &&
+         (silence.alert_name().empty() || silence.alert_name() == alert.name());
+}
 
 std::string AlertKey(const std::string& scope, const std::string& fingerprint) {
   return KeyBuilder().String(scope).String(fingerprint).Take();
@@ -86,7 +107,50 @@ absl::Status AlertStore::Load() {
       firing_.emplace(alerts->key().ToString(), Summary(alert));
     }
   }
-  return FromRocksStatus(alerts->status(), "load alerts");
+  SYNCWATCH_RETURN_IF_ERROR(FromRocksStatus(alerts->status(), "load alerts"));
+
+  auto silences = store_.NewIterator(Family::kSilences, nullptr);
+  for (silences->SeekToFirst(); silences->Valid(); silences->Next()) {
+    v1::Silence silence;
+    if (!silence.ParseFromArray(silences->value().data(),
+                                static_cast<int>(silences->value().size()))) {
+      return absl::DataLossError("a stored silence does not parse");
+    }
+    silences_.emplace(silence.id(), std::move(silence));
+  }
+  return FromRocksStatus(silences->status(), "load silences");
+}
+
+std::vector<std::string> AlertStore::MatchingSilencesLocked(const v1::Alert& alert,
+                                                            absl::Time now) const {
+  std::vector<std::string> ids;
+  for (const auto& [id, silence] : silences_) {
+    if (InForce(silence, now) && SilenceMatches(silence, alert)) ids.push_back(id);
+  }
+  return ids;
+}
+
+bool AlertStore::NotifyLocked(v1::Alert* record, absl::Time now, rocksdb::WriteBatch* batch,
+                              uint64_t* seq, std::map<std::string, uint64_t>* queued) {
+  record->clear_silenced_by();
+  if (!MatchingSilencesLocked(*record, now).empty()) {
+    // A record from before notified_state existed that was delivered while
+    // firing: its receivers know it fires.
+    if (record->notified_state() == v1::ALERT_STATE_UNSPECIFIED &&
+        record->state() == v1::ALERT_STATE_RESOLVED && record->has_last_delivery()) {
+      record->set_notified_state(v1::ALERT_STATE_FIRING);
+    }
+    record->set_notification_withheld(true);
+    return false;
+  }
+  record->set_notified_state(record->state());
+  record->set_notification_withheld(false);
+  const std::string bytes = record->SerializeAsString();
+  for (const std::string& receiver : receivers_) {
+    batch->Put(store_.cf(Family::kAlertOutbox), OutboxKey(receiver, (*seq)++), bytes);
+    ++(*queued)[receiver];
+  }
+  return true;
 }
 
 absl::StatusOr<AlertStore::Changes> AlertStore::Reconcile(const std::string& scope,
@@ -111,13 +175,6 @@ absl::StatusOr<AlertStore::Changes> AlertStore::Reconcile(const std::string& sco
   Changes changes;
   uint64_t seq = next_seq_;
   std::map<std::string, uint64_t> queued;
-  auto queue = [&](const v1::Alert& alert) {
-    const std::string bytes = alert.SerializeAsString();
-    for (const std::string& receiver : receivers_) {
-      batch.Put(store_.cf(Family::kAlertOutbox), OutboxKey(receiver, seq++), bytes);
-      ++queued[receiver];
-    }
-  };
   // What firing_ becomes once the batch is written: an alert, or nullopt to erase.
   std::map<std::string, std::optional<FiringAlert>> firing_changes;
   std::set<std::string> seen;
@@ -137,9 +194,12 @@ absl::StatusOr<AlertStore::Changes> AlertStore::Reconcile(const std::string& sco
       } else {
         *record.mutable_first_seen() = ts;
       }
+      // A new episode: no ack; what the receivers were last told carries over.
+      record.clear_ack();
+      if (it != stored.end()) record.set_notified_state(it->second.notified_state());
+      if (!NotifyLocked(&record, now, &batch, &seq, &queued)) ++changes.withheld;
       batch.Put(store_.cf(Family::kAlerts), AlertKey(scope, a.fingerprint()),
                 record.SerializeAsString());
-      queue(record);
       firing_changes[AlertKey(scope, a.fingerprint())] = Summary(record);
       ++changes.fired;
       continue;
@@ -151,6 +211,10 @@ absl::StatusOr<AlertStore::Changes> AlertStore::Reconcile(const std::string& sco
     *record.mutable_last_change() = old.last_change();
     *record.mutable_first_seen() = old.first_seen();
     if (old.has_last_delivery()) *record.mutable_last_delivery() = old.last_delivery();
+    if (old.has_ack()) *record.mutable_ack() = old.ack();
+    record.set_notified_state(old.notified_state());
+    record.set_notification_withheld(old.notification_withheld());
+    record.clear_silenced_by();
     if (!google::protobuf::util::MessageDifferencer::Equals(record, old)) {
       batch.Put(store_.cf(Family::kAlerts), AlertKey(scope, a.fingerprint()),
                 record.SerializeAsString());
@@ -166,8 +230,8 @@ absl::StatusOr<AlertStore::Changes> AlertStore::Reconcile(const std::string& sco
     old.set_state(v1::ALERT_STATE_RESOLVED);
     *old.mutable_resolved_at() = ts;
     *old.mutable_last_change() = ts;
+    if (!NotifyLocked(&old, now, &batch, &seq, &queued)) ++changes.withheld;
     batch.Put(store_.cf(Family::kAlerts), AlertKey(scope, fingerprint), old.SerializeAsString());
-    queue(old);
     firing_changes[AlertKey(scope, fingerprint)] = std::nullopt;
     ++changes.resolved;
   }
@@ -315,6 +379,160 @@ absl::StatusOr<int> AlertStore::PurgeResolved(absl::Time before) {
 std::map<std::string, uint64_t> AlertStore::OutboxSizes() const {
   MutexLock lock(&mu_);
   return outbox_sizes_;
+}
+
+absl::StatusOr<v1::Alert> AlertStore::Ack(const std::string& fingerprint, const std::string& by,
+                                          const std::string& comment, absl::Time now) {
+  MutexLock lock(&mu_);
+  std::optional<v1::Alert> found;
+  std::string key;
+  auto it = store_.NewIterator(Family::kAlerts, nullptr);
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    SYNCWATCH_ASSIGN_OR_RETURN(v1::Alert alert, ParseAlert(it->value()));
+    if (alert.fingerprint() != fingerprint) continue;
+    // Fingerprints hash the labels, server and tenant included, so one scope
+    // holds it; should two, the firing one is meant.
+    if (!found || alert.state() == v1::ALERT_STATE_FIRING) {
+      found = std::move(alert);
+      key = it->key().ToString();
+    }
+  }
+  SYNCWATCH_RETURN_IF_ERROR(FromRocksStatus(it->status(), "read alerts"));
+  if (!found) {
+    return absl::NotFoundError(absl::StrCat(
+        "no alert has the id \"", fingerprint,
+        "\" (the id is the fingerprint, the ID column of `syncwatch alerts --state all`)"));
+  }
+  if (found->state() != v1::ALERT_STATE_FIRING) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("alert ", fingerprint, " (", found->name(), " on ",
+                     found->server().empty() ? found->tenant() : found->server(), ") resolved at ",
+                     FormatIso8601(FromProtoTimestamp(found->resolved_at())),
+                     "; only a firing alert can be acknowledged"));
+  }
+  v1::AlertAck& ack = *found->mutable_ack();
+  ack.set_by(by);
+  *ack.mutable_at() = ToProtoTimestamp(now);
+  ack.set_comment(comment);
+  rocksdb::WriteBatch batch;
+  batch.Put(store_.cf(Family::kAlerts), key, found->SerializeAsString());
+  SYNCWATCH_RETURN_IF_ERROR(store_.Write(&batch));
+  return *std::move(found);
+}
+
+absl::StatusOr<v1::Silence> AlertStore::AddSilence(v1::Silence silence, absl::Time now) {
+  if (silence.server().empty() && silence.tenant().empty() && silence.alert_name().empty()) {
+    return absl::InvalidArgumentError(
+        "a silence needs at least one matcher: a server, a tenant or an alert name");
+  }
+  if (FromProtoTimestamp(silence.ends_at()) <= now) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "the silence would end at ", FormatIso8601(FromProtoTimestamp(silence.ends_at())),
+        ", which is not in the future"));
+  }
+  MutexLock lock(&mu_);
+  do {
+    silence.set_id(NewSilenceId());
+  } while (silences_.count(silence.id()) > 0);
+  *silence.mutable_starts_at() = ToProtoTimestamp(now);
+  rocksdb::WriteBatch batch;
+  batch.Put(store_.cf(Family::kSilences), silence.id(), silence.SerializeAsString());
+  SYNCWATCH_RETURN_IF_ERROR(store_.Write(&batch));
+  silences_[silence.id()] = silence;
+  return silence;
+}
+
+std::vector<v1::Silence> AlertStore::Silences(absl::Time now) const {
+  std::vector<v1::Silence> out;
+  {
+    MutexLock lock(&mu_);
+    for (const auto& [id, silence] : silences_) {
+      if (InForce(silence, now)) out.push_back(silence);
+    }
+  }
+  std::stable_sort(out.begin(), out.end(), [](const v1::Silence& a, const v1::Silence& b) {
+    return FromProtoTimestamp(a.ends_at()) < FromProtoTimestamp(b.ends_at());
+  });
+  return out;
+}
+
+absl::StatusOr<v1::Silence> AlertStore::RemoveSilence(const std::string& id, absl::Time now) {
+  MutexLock lock(&mu_);
+  auto it = silences_.find(id);
+  if (it == silences_.end() || !InForce(it->second, now)) {
+    return absl::NotFoundError(
+        absl::StrCat("no silence in force has the id \"", id, "\" (see `syncwatch silences`)"));
+  }
+  v1::Silence silence = it->second;
+  SYNCWATCH_RETURN_IF_ERROR(EndSilencesLocked({id}, now));
+  return silence;
+}
+
+absl::StatusOr<int> AlertStore::EndExpiredSilences(absl::Time now) {
+  MutexLock lock(&mu_);
+  std::vector<std::string> ended;
+  for (const auto& [id, silence] : silences_) {
+    if (!InForce(silence, now)) ended.push_back(id);
+  }
+  if (ended.empty()) return 0;
+  SYNCWATCH_RETURN_IF_ERROR(EndSilencesLocked(ended, now));
+  return static_cast<int>(ended.size());
+}
+
+absl::Status AlertStore::EndSilencesLocked(const std::vector<std::string>& ids, absl::Time now) {
+  std::map<std::string, v1::Silence> remaining = silences_;
+  rocksdb::WriteBatch batch;
+  for (const std::string& id : ids) {
+    batch.Delete(store_.cf(Family::kSilences), id);
+    remaining.erase(id);
+  }
+  // Matching against what remains: the ended silences must not hold back
+  // what they withheld.
+  std::swap(silences_, remaining);
+  uint64_t seq = next_seq_;
+  std::map<std::string, uint64_t> queued;
+  int released = 0;
+  absl::Status status;
+  auto it = store_.NewIterator(Family::kAlerts, nullptr);
+  for (it->SeekToFirst(); it->Valid() && status.ok(); it->Next()) {
+    absl::StatusOr<v1::Alert> alert = ParseAlert(it->value());
+    if (!alert.ok()) {
+      status = alert.status();
+      break;
+    }
+    if (!alert->notification_withheld() || !MatchingSilencesLocked(*alert, now).empty()) continue;
+    const bool told_firing = alert->notified_state() == v1::ALERT_STATE_FIRING;
+    if (alert->state() == v1::ALERT_STATE_FIRING ||
+        (alert->state() == v1::ALERT_STATE_RESOLVED && told_firing)) {
+      if (NotifyLocked(&*alert, now, &batch, &seq, &queued)) ++released;
+    } else {
+      // The receivers never heard of this episode: nothing to tell them.
+      alert->set_notification_withheld(false);
+    }
+    batch.Put(store_.cf(Family::kAlerts), it->key(), alert->SerializeAsString());
+  }
+  if (status.ok()) status = FromRocksStatus(it->status(), "read alerts");
+  if (status.ok()) status = store_.Write(&batch);
+  if (!status.ok()) {
+    std::swap(silences_, remaining);  // nothing changed
+    return status;
+  }
+  next_seq_ = seq;
+  for (const auto& [receiver, n] : queued) outbox_sizes_[receiver] += n;
+  SYNCWATCH_LOG(kInfo, "silences ended: ", absl::StrJoin(ids, ", "), "; ", released,
+                " alerts they held back are notified now");
+  return absl::OkStatus();
+}
+
+bool AlertStore::Silenced(const v1::Alert& alert, absl::Time now) const {
+  MutexLock lock(&mu_);
+  return !MatchingSilencesLocked(alert, now).empty();
+}
+
+void AlertStore::MarkSilenced(v1::Alert* alert, absl::Time now) const {
+  MutexLock lock(&mu_);
+  alert->clear_silenced_by();
+  for (std::string& id : MatchingSilencesLocked(*alert, now)) alert->add_silenced_by(std::move(id));
 }
 
 }  // namespace syncwatch::collector::alerts

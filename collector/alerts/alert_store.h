@@ -8,6 +8,21 @@
 // removed from the outbox only after its receiver accepted it: delivery is at
 // least once (a crash between the receiver's answer and the removal repeats
 // that one notification).
+//
+// Admin actions (Admin service) live here too, because they touch the same
+// records under the same lock:
+//  - An ack (who, when, comment) is stored on a firing alert's record; it
+//    stays while the alert fires and a new firing episode starts without one.
+//    It changes no notification.
+//  - Silences (family `silences`) match alerts by server, tenant and name.
+//    While one matches, a state change is stored but not queued for the
+//    receivers (and firing alerts are not re-sent); the record says
+//    `notification_withheld`. When the last matching silence ends (its time is
+//    up, EndExpiredSilences, or it is deleted), what the receivers missed is
+//    queued then, in the same write that ends the silence: the alert's firing
+//    state when it still fires (Alertmanager's behaviour: it notifies when a
+//    silence ends on a firing alert), its resolution when the receivers had
+//    been told it fires, nothing when they never heard of the episode.
 #ifndef SYNCWATCH_COLLECTOR_ALERTS_ALERT_STORE_H_
 #define SYNCWATCH_COLLECTOR_ALERTS_ALERT_STORE_H_
 
@@ -26,6 +41,7 @@
 #include "collector/server_state.h"
 #include "collector/store.h"
 #include "common/mutex.h"
+#include "syncwatch/v1/admin.pb.h"
 #include "syncwatch/v1/query.pb.h"
 
 namespace syncwatch::collector::alerts {
@@ -53,6 +69,8 @@ class AlertStore {
     int resolved = 0;
     // Firing alerts whose annotations changed (no notification).
     int updated = 0;
+    // State changes not queued because a silence matched.
+    int withheld = 0;
   };
 
   // Makes the alerts of `scope` whose names are in `owned` match `current`
@@ -98,6 +116,30 @@ class AlertStore {
   // Notifications queued, per receiver.
   std::map<std::string, uint64_t> OutboxSizes() const;
 
+  // Acknowledges the firing alert with `fingerprint` (any scope) as `by`;
+  // returns the stored alert. NotFound for an unknown fingerprint,
+  // FailedPrecondition when the alert has resolved. Acking again replaces the
+  // ack.
+  absl::StatusOr<v1::Alert> Ack(const std::string& fingerprint, const std::string& by,
+                                const std::string& comment, absl::Time now);
+
+  // Stores `silence` with a new id and starts_at = now; returns it.
+  // InvalidArgument when it has no matcher or does not end after `now`.
+  absl::StatusOr<v1::Silence> AddSilence(v1::Silence silence, absl::Time now);
+  // The silences in force at `now`, ending soonest first.
+  std::vector<v1::Silence> Silences(absl::Time now) const;
+  // Ends the silence `id` now and queues what it withheld (see above); returns
+  // it as it was. NotFound when no silence in force has that id.
+  absl::StatusOr<v1::Silence> RemoveSilence(const std::string& id, absl::Time now);
+  // Ends the silences whose time is up at `now` and queues what they withheld;
+  // returns how many ended. Cheap when none did (the deliverers call it every
+  // round).
+  absl::StatusOr<int> EndExpiredSilences(absl::Time now);
+  // Whether a silence in force at `now` matches `alert`.
+  bool Silenced(const v1::Alert& alert, absl::Time now) const;
+  // Sets alert->silenced_by to the ids of the silences matching it at `now`.
+  void MarkSilenced(v1::Alert* alert, absl::Time now) const;
+
  private:
   AlertStore(Store& store, std::vector<std::string> receivers)
       : store_(store), receivers_(std::move(receivers)) {}
@@ -105,6 +147,19 @@ class AlertStore {
   // Sets last_delivery on the stored records of `alerts`, into `batch`.
   absl::Status MarkDeliveredLocked(const std::vector<const v1::Alert*>& alerts, absl::Time now,
                                    rocksdb::WriteBatch* batch) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The ids of the silences matching `alert` at `now`.
+  std::vector<std::string> MatchingSilencesLocked(const v1::Alert& alert, absl::Time now) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Queues `*record` (whose state just changed) for every receiver into
+  // `batch`, counting in *queued, or withholds it while a silence matches;
+  // updates its notified_state / notification_withheld either way. Returns
+  // true when queued.
+  bool NotifyLocked(v1::Alert* record, absl::Time now, rocksdb::WriteBatch* batch, uint64_t* seq,
+                    std::map<std::string, uint64_t>* queued) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Removes the silences `ids` from the store and memory and queues what the
+  // alerts no longer silenced at `now` had withheld, in one write.
+  absl::Status EndSilencesLocked(const std::vector<std::string>& ids, absl::Time now)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   Store& store_;
   const std::vector<std::string> receivers_;
@@ -114,7 +169,12 @@ class AlertStore {
   std::map<std::string, uint64_t> outbox_sizes_ ABSL_GUARDED_BY(mu_);
   // The firing alerts by AlertKey, kept equal to what the store holds.
   std::map<std::string, FiringAlert> firing_ ABSL_GUARDED_BY(mu_);
+  // Every stored silence by id, including ended ones not removed yet.
+  std::map<std::string, v1::Silence> silences_ ABSL_GUARDED_BY(mu_);
 };
+
+// Whether `silence` matches `alert` (whatever the time).
+bool SilenceMatches(const v1::Silence& silence, const v1::Alert& alert);
 
 // The key of an alert in the `alerts` family.
 std::string AlertKey(const std::string& scope, const std::string& fingerprint);

@@ -201,5 +201,132 @@ TEST_F(AlertStoreTest, ListsScopes) {
   EXPECT_THAT(*scopes, ElementsAre("server/sync01", "server/sync02", "tenant/contoso"));
 }
 
+// ---- acks and silences ----
+
+v1::Silence SilenceFor(const std::string& server, absl::Time ends_at) {
+  v1::Silence silence;
+  silence.set_server(server);
+  silence.set_comment("maintenance");
+  silence.set_created_by("ops");
+  *silence.mutable_ends_at() = ToProtoTimestamp(ends_at);
+  return silence;
+}
+
+TEST_F(AlertStoreTest, AckRecordsWhoAndWhenAndANewEpisodeStartsWithout) {
+  Reconcile({Alert("A", "sync01")}, kT0);
+  const std::string id = All()[0].fingerprint();
+  auto acked = alerts_->Ack(id, "ops-oncall", "looking", kT0 + absl::Minutes(1));
+  ASSERT_TRUE(acked.ok()) << acked.status();
+  EXPECT_EQ(acked->ack().by(), "ops-oncall");
+  EXPECT_EQ(acked->ack().comment(), "looking");
+  EXPECT_EQ(FromProtoTimestamp(acked->ack().at()), kT0 + absl::Minutes(1));
+
+  // Still firing with new details: the ack stays, and no notification.
+  Reconcile({Alert("A", "sync01", "changed")}, kT0 + absl::Minutes(2));
+  EXPECT_EQ(All()[0].ack().by(), "ops-oncall");
+  EXPECT_THAT(Outbox("r1"), SizeIs(1));
+
+  Reconcile({}, kT0 + absl::Minutes(3));                      // resolves
+  Reconcile({Alert("A", "sync01")}, kT0 + absl::Minutes(4));  // a new episode
+  EXPECT_FALSE(All()[0].has_ack());
+}
+
+TEST_F(AlertStoreTest, AckOfAnUnknownOrResolvedAlertSaysWhy) {
+  EXPECT_THAT(alerts_->Ack("0123456789abcdef", "ops", "", kT0),
+              testing::StatusIs(absl::StatusCode::kNotFound,
+                                ::testing::HasSubstr("no alert has the id \"0123456789abcdef\"")));
+  Reconcile({Alert("A", "sync01")}, kT0);
+  Reconcile({}, kT0 + absl::Minutes(1));
+  EXPECT_THAT(alerts_->Ack(All()[0].fingerprint(), "ops", "", kT0 + absl::Minutes(2)),
+              testing::StatusIs(absl::StatusCode::kFailedPrecondition,
+                                ::testing::HasSubstr("only a firing alert can be acknowledged")));
+}
+
+TEST_F(AlertStoreTest, ASilenceNeedsAMatcherAndAnEndInTheFuture) {
+  v1::Silence none;
+  *none.mutable_ends_at() = ToProtoTimestamp(kT0 + absl::Hours(1));
+  EXPECT_THAT(alerts_->AddSilence(none, kT0),
+              testing::StatusIs(absl::StatusCode::kInvalidArgument,
+                                ::testing::HasSubstr("at least one matcher")));
+  EXPECT_THAT(alerts_->AddSilence(SilenceFor("sync01", kT0), kT0),
+              testing::StatusIs(absl::StatusCode::kInvalidArgument,
+                                ::testing::HasSubstr("not in the future")));
+  EXPECT_THAT(alerts_->Silences(kT0), IsEmpty());
+}
+
+TEST_F(AlertStoreTest, SilencedChangesAreStoredButNotQueuedUntilTheSilenceEnds) {
+  auto silence = alerts_->AddSilence(SilenceFor("sync01", kT0 + absl::Hours(1)), kT0);
+  ASSERT_TRUE(silence.ok()) << silence.status();
+  EXPECT_EQ(silence->id().size(), 16u);
+
+  AlertStore::Changes c =
+      Reconcile({Alert("A", "sync01"), Alert("B", "sync02")}, kT0, "server/sync01");
+  EXPECT_EQ(c.fired, 2);
+  EXPECT_EQ(c.withheld, 1);
+  ASSERT_THAT(Outbox("r1"), SizeIs(1));
+  EXPECT_EQ(Outbox("r1")[0].alert.server(), "sync02");
+  const std::vector<v1::Alert> all = All();
+  ASSERT_THAT(all, SizeIs(2));
+  const v1::Alert& silenced = all[0].server() == "sync01" ? all[0] : all[1];
+  EXPECT_EQ(silenced.state(), v1::ALERT_STATE_FIRING);
+  EXPECT_TRUE(alerts_->Silenced(silenced, kT0));
+  v1::Alert marked = silenced;
+  alerts_->MarkSilenced(&marked, kT0);
+  EXPECT_THAT(marked.silenced_by(), ElementsAre(silence->id()));
+
+  // Not yet over: nothing happens.
+  auto ended = alerts_->EndExpiredSilences(kT0 + absl::Minutes(59));
+  ASSERT_TRUE(ended.ok());
+  EXPECT_EQ(*ended, 0);
+  // Over while the alert still fires: its firing is queued now, once.
+  ended = alerts_->EndExpiredSilences(kT0 + absl::Hours(1));
+  ASSERT_TRUE(ended.ok());
+  EXPECT_EQ(*ended, 1);
+  ASSERT_THAT(Outbox("r2"), SizeIs(2));
+  EXPECT_EQ(Outbox("r2")[1].alert.server(), "sync01");
+  EXPECT_EQ(Outbox("r2")[1].alert.state(), v1::ALERT_STATE_FIRING);
+  EXPECT_THAT(alerts_->Silences(kT0), IsEmpty());
+  ended = alerts_->EndExpiredSilences(kT0 + absl::Hours(2));
+  ASSERT_TRUE(ended.ok());
+  EXPECT_EQ(*ended, 0);
+  EXPECT_THAT(Outbox("r2"), SizeIs(2));
+}
+
+TEST_F(AlertStoreTest, DeletingASilenceSendsTheResolutionTheReceiversMissed) {
+  Reconcile({Alert("A", "sync01")}, kT0);  // firing: queued
+  auto silence = alerts_->AddSilence(SilenceFor("sync01", kT0 + absl::Hours(4)), kT0);
+  ASSERT_TRUE(silence.ok());
+  Reconcile({}, kT0 + absl::Minutes(5));  // resolved: withheld
+  EXPECT_THAT(Outbox("r1"), SizeIs(1));
+  auto removed = alerts_->RemoveSilence(silence->id(), kT0 + absl::Minutes(10));
+  ASSERT_TRUE(removed.ok()) << removed.status();
+  ASSERT_THAT(Outbox("r1"), SizeIs(2));
+  EXPECT_EQ(Outbox("r1")[1].alert.state(), v1::ALERT_STATE_RESOLVED);
+  EXPECT_THAT(alerts_->RemoveSilence(silence->id(), kT0 + absl::Minutes(11)),
+              testing::StatusIs(absl::StatusCode::kNotFound));
+}
+
+TEST_F(AlertStoreTest, AnEpisodeWhollyInsideASilenceIsNeverSent) {
+  auto silence = alerts_->AddSilence(SilenceFor("sync01", kT0 + absl::Hours(1)), kT0);
+  ASSERT_TRUE(silence.ok());
+  Reconcile({Alert("A", "sync01")}, kT0);
+  Reconcile({}, kT0 + absl::Minutes(5));
+  ASSERT_TRUE(alerts_->EndExpiredSilences(kT0 + absl::Hours(1)).ok());
+  EXPECT_THAT(Outbox("r1"), IsEmpty());
+  EXPECT_FALSE(All()[0].notification_withheld());
+}
+
+TEST_F(AlertStoreTest, SilencesSurviveAReopen) {
+  auto silence = alerts_->AddSilence(SilenceFor("sync01", kT0 + absl::Hours(1)), kT0);
+  ASSERT_TRUE(silence.ok());
+  Open({"r1", "r2"});
+  const std::vector<v1::Silence> silences = alerts_->Silences(kT0);
+  ASSERT_THAT(silences, SizeIs(1));
+  EXPECT_EQ(silences[0].id(), silence->id());
+  EXPECT_EQ(silences[0].created_by(), "ops");
+  Reconcile({Alert("A", "sync01")}, kT0);
+  EXPECT_THAT(Outbox("r1"), IsEmpty());
+}
+
 }  // namespace
 }  // namespace syncwatch::collector::alerts

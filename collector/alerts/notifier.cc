@@ -328,6 +328,9 @@ std::vector<v1::Alert> Deliverer::AlertsFor(const std::vector<OutboxEntry>& entr
 
 void Deliverer::RunOnce() {
   MutexLock run_lock(&run_mu_);
+  // What silences that ran out held back joins the outbox before it is read.
+  absl::StatusOr<int> ended = store_.EndExpiredSilences(clock_.Now());
+  if (!ended.ok()) SYNCWATCH_LOG(kWarning, "ending expired silences: ", ended.status().ToString());
   for (;;) {
     const absl::Time now = clock_.Now();
     {
@@ -363,6 +366,10 @@ void Deliverer::RunOnce() {
     Failed(firing.status(), now);
     return;
   }
+  // Silenced alerts are not re-sent (Alertmanager lets them expire).
+  firing->erase(std::remove_if(firing->begin(), firing->end(),
+                               [&](const v1::Alert& a) { return store_.Silenced(a, now); }),
+                firing->end());
   for (size_t i = 0; i < firing->size(); i += receiver_->max_batch()) {
     const size_t end = std::min(firing->size(), i + receiver_->max_batch());
     const std::vector<v1::Alert> chunk(firing->begin() + static_cast<std::ptrdiff_t>(i),

@@ -6,6 +6,8 @@
 // One Deliverer (one thread) per receiver, so that a receiver that is down
 // delays only its own notifications. A failed delivery is retried with
 // exponential back-off; nothing is dropped while the receiver stays configured.
+// Silenced alerts (alert_store.h) are not re-sent; each round first ends the
+// silences whose time is up, so what they held back goes out in that round.
 #ifndef SYNCWATCH_COLLECTOR_ALERTS_NOTIFIER_H_
 #define SYNCWATCH_COLLECTOR_ALERTS_NOTIFIER_H_
 

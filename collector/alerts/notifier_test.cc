@@ -320,5 +320,45 @@ TEST_F(DelivererTest, TheThreadDeliversWhenWoken) {
   deliverer_->Stop();
 }
 
+TEST_F(DelivererTest, ASilencedAlertReachesTheReceiverOnlyWhenItsSilenceEnds) {
+  MakeDeliverer("webhook");
+  ASSERT_TRUE(receiver_->Start());
+  v1::Silence silence;
+  silence.set_alert_name(std::string(kPendingDeletesOverThreshold));
+  *silence.mutable_ends_at() = ToProtoTimestamp(kT0 + absl::Hours(2));
+  ASSERT_TRUE(alerts_->AddSilence(silence, clock_.Now()).ok());
+  Fire({FiringAlert()});
+  deliverer_->RunOnce();
+  EXPECT_THAT(receiver_->requests(), IsEmpty());
+
+  clock_.Advance(absl::Hours(1));
+  deliverer_->RunOnce();
+  EXPECT_THAT(receiver_->requests(), IsEmpty());
+
+  // The silence runs out while the alert still fires: the receiver hears of it.
+  clock_.Advance(absl::Hours(1));
+  deliverer_->RunOnce();
+  const auto requests = receiver_->requests();
+  ASSERT_THAT(requests, SizeIs(1));
+  EXPECT_EQ(Json::parse(requests[0].body)["status"], "firing");
+  EXPECT_EQ(Queued(), 0u);
+}
+
+TEST_F(DelivererTest, SilencedAlertsAreNotReSentToAlertmanager) {
+  MakeDeliverer("alertmanager");
+  ASSERT_TRUE(receiver_->Start());
+  Fire({FiringAlert()});
+  deliverer_->RunOnce();  // the firing, then the first re-send round
+  const size_t before = receiver_->requests().size();
+  ASSERT_GE(before, 1u);
+  v1::Silence silence;
+  silence.set_server("sync01");
+  *silence.mutable_ends_at() = ToProtoTimestamp(kT0 + absl::Hours(1));
+  ASSERT_TRUE(alerts_->AddSilence(silence, clock_.Now()).ok());
+  clock_.Advance(absl::Minutes(5));
+  deliverer_->RunOnce();
+  EXPECT_EQ(receiver_->requests().size(), before);
+}
+
 }  // namespace
 }  // namespace syncwatch::collector::alerts

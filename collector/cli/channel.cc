@@ -15,13 +15,12 @@ constexpr int kMaxResponseBytes = 64 * 1024 * 1024;
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<v1::Query::StubInterface>> NewQueryStub(const CliOptions& options) {
+absl::StatusOr<std::shared_ptr<grpc::Channel>> NewCollectorChannel(const CliOptions& options) {
   grpc::ChannelArguments args;
   args.SetMaxReceiveMessageSize(kMaxResponseBytes);
   auto credentials = MakeChannelCredentials(options.tls, &args);
   if (!credentials.ok()) return credentials.status();
-  return std::unique_ptr<v1::Query::StubInterface>(
-      v1::Query::NewStub(grpc::CreateCustomChannel(options.collector, *credentials, args)));
+  return grpc::CreateCustomChannel(options.collector, *credentials, args);
 }
 
 }  // namespace syncwatch::cli

@@ -4,13 +4,13 @@
 #ifndef SYNCWATCH_COLLECTOR_CLI_CHANNEL_H_
 #define SYNCWATCH_COLLECTOR_CLI_CHANNEL_H_
 
+#include <grpcpp/channel.h>
 #include <grpcpp/security/credentials.h>
 
 #include <memory>
 
 #include "absl/status/statusor.h"
 #include "collector/cli/cli_options.h"
-#include "syncwatch/v1/query.grpc.pb.h"
 
 namespace syncwatch::cli {
 
@@ -18,9 +18,10 @@ namespace syncwatch::cli {
 // accepts plaintext on loopback only (ARCHITECTURE.md), which is where the CLI
 // usually runs.
 
-// A Query stub for options.collector. Connects lazily: an unreachable collector
-// shows up as UNAVAILABLE on the first call, not here.
-absl::StatusOr<std::unique_ptr<v1::Query::StubInterface>> NewQueryStub(const CliOptions& options);
+// A channel to options.collector, for the Query and Admin stubs. Connects
+// lazily: an unreachable collector shows up as UNAVAILABLE on the first call,
+// not here.
+absl::StatusOr<std::shared_ptr<grpc::Channel>> NewCollectorChannel(const CliOptions& options);
 
 }  // namespace syncwatch::cli
 

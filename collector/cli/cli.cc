@@ -28,9 +28,11 @@
 namespace syncwatch::cli {
 namespace {
 
+using v1::Admin;
 using v1::Query;
 
-// The filter flags, as a bit set saying which ones a command honours.
+// The filter (and action) flags, as a bit set saying which ones a command
+// honours.
 enum FilterFlag : unsigned {
   kServerFilter = 1u << 0,
   kTenantFilter = 1u << 1,
@@ -38,13 +40,26 @@ enum FilterFlag : unsigned {
   kSinceFilter = 1u << 3,
   kTypeFilter = 1u << 4,
   kStateFilter = 1u << 5,
+  kAlertFlag = 1u << 6,
+  kCommentFlag = 1u << 7,
+  kEndFlags = 1u << 8,     // --for, --until
+  kWindowFlags = 1u << 9,  // --runs, --export-errors, --snapshots
 };
 
 struct Command {
   absl::string_view name;
   absl::string_view summary;
   unsigned filters;
+  // The words after the command, for messages and --help ("ALERT_ID"); empty
+  // for none. At least min_arguments and at most max_arguments of them.
+  absl::string_view arguments;
+  size_t min_arguments;
+  size_t max_arguments;
+  // Exactly one is set: a Query command or an Admin one.
   absl::Status (*run)(const CliOptions& options, Query::StubInterface& stub, std::ostream& out);
+  absl::Status (*admin)(const CliOptions& options, Admin::StubInterface& stub, std::ostream& out);
+  // Usage checks beyond the flags' own (nullptr for none); an error is exit 2.
+  absl::Status (*check)(const CliOptions& options);
 };
 
 // A synchronous list call of the Query stub, e.g. &Query::StubInterface::ListRuns.
@@ -230,6 +245,10 @@ void SortAlerts(v1::ListAlertsResponse* response) {
                    [&rank](const v1::Alert& a, const v1::Alert& b) { return rank(a) < rank(b); });
 }
 
+const Renderers<v1::ListAlertsResponse> kAlertRenderers = {
+    [](const v1::ListAlertsResponse& r) { return RenderTable(AlertsTable(r)); }, AlertsToJson,
+    AlertsCsvTable};
+
 absl::Status AlertsCommand(const CliOptions& options, Query::StubInterface& stub,
                            std::ostream& out) {
   v1::ListAlertsRequest request;
@@ -249,25 +268,170 @@ absl::Status AlertsCommand(const CliOptions& options, Query::StubInterface& stub
   SYNCWATCH_RETURN_IF_ERROR(ListAll(options, stub, &Query::StubInterface::ListAlerts, "ListAlerts",
                                     std::move(request), &all));
   SortAlerts(&all);
-  const Renderers<v1::ListAlertsResponse> render = {
-      [](const v1::ListAlertsResponse& r) { return RenderTable(AlertsTable(r)); }, AlertsToJson,
-      AlertsCsvTable};
-  return Print(options, all, render, out);
+  return Print(options, all, kAlertRenderers, out);
 }
+
+// A single Admin call with the --timeout deadline and the token.
+template <typename Request, typename Response>
+absl::Status CallAdmin(const CliOptions& options,
+                       grpc::Status (Admin::StubInterface::*rpc)(grpc::ClientContext*,
+                                                                 const Request&, Response*),
+                       Admin::StubInterface& stub, absl::string_view rpc_name,
+                       const Request& request, Response* response) {
+  grpc::ClientContext context;
+  PrepareContext(options, &context);
+  const grpc::Status status = (stub.*rpc)(&context, request, response);
+  if (status.ok()) return absl::OkStatus();
+  const absl::Status failure = RpcFailure(options, rpc_name, status);
+  if (!absl::IsPermissionDenied(failure)) return failure;
+  return absl::PermissionDeniedError(
+      absl::StrCat(failure.message(),
+                   " (pass a token with the admin role: --token-file FILE or SYNCWATCH_TOKEN)"));
+}
+
+const Renderers<v1::ListSilencesResponse> kSilenceRenderers = {
+    [](const v1::ListSilencesResponse& r) { return RenderTable(SilencesTable(r)); }, SilencesToJson,
+    SilencesCsvTable};
+const Renderers<v1::GetRetentionResponse> kRetentionRenderers = {
+    [](const v1::GetRetentionResponse& r) { return RenderTable(RetentionTable(r)); },
+    RetentionToJson, RetentionCsvTable};
+
+absl::Status AckCommand(const CliOptions& options, Admin::StubInterface& stub, std::ostream& out) {
+  v1::AckAlertRequest request;
+  request.set_fingerprint(options.arguments[0]);
+  if (options.comment) request.set_comment(*options.comment);
+  v1::AckAlertResponse response;
+  SYNCWATCH_RETURN_IF_ERROR(
+      CallAdmin(options, &Admin::StubInterface::AckAlert, stub, "AckAlert", request, &response));
+  v1::ListAlertsResponse acked;
+  *acked.add_alerts() = response.alert();
+  return Print(options, acked, kAlertRenderers, out);
+}
+
+absl::Status CheckSilence(const CliOptions& options) {
+  if (options.server.value_or("").empty() && options.tenant.value_or("").empty() &&
+      options.alert.value_or("").empty()) {
+    return absl::InvalidArgumentError(
+        "silence needs at least one matcher: --server NAME, --tenant NAME or --alert NAME");
+  }
+  if (options.for_duration.has_value() == options.until.has_value()) {
+    return absl::InvalidArgumentError(
+        "silence needs either --for DURATION (e.g. 4h, 2d) or --until TIME, not both");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status SilenceCommand(const CliOptions& options, Admin::StubInterface& stub,
+                            std::ostream& out) {
+  v1::CreateSilenceRequest request;
+  v1::Silence& silence = *request.mutable_silence();
+  silence.set_server(options.server.value_or(""));
+  silence.set_tenant(options.tenant.value_or(""));
+  silence.set_alert_name(options.alert.value_or(""));
+  silence.set_comment(options.comment.value_or(""));
+  if (options.for_duration) {
+    *request.mutable_duration() = ToProtoDuration(*options.for_duration);
+  } else {
+    *request.mutable_ends_at() = ToProtoTimestamp(*options.until);
+  }
+  v1::CreateSilenceResponse response;
+  SYNCWATCH_RETURN_IF_ERROR(CallAdmin(options, &Admin::StubInterface::CreateSilence, stub,
+                                      "CreateSilence", request, &response));
+  v1::ListSilencesResponse created;
+  *created.add_silences() = response.silence();
+  return Print(options, created, kSilenceRenderers, out);
+}
+
+absl::Status SilencesCommand(const CliOptions& options, Admin::StubInterface& stub,
+                             std::ostream& out) {
+  v1::ListSilencesResponse response;
+  SYNCWATCH_RETURN_IF_ERROR(CallAdmin(options, &Admin::StubInterface::ListSilences, stub,
+                                      "ListSilences", v1::ListSilencesRequest(), &response));
+  return Print(options, response, kSilenceRenderers, out);
+}
+
+absl::Status UnsilenceCommand(const CliOptions& options, Admin::StubInterface& stub,
+                              std::ostream& out) {
+  v1::DeleteSilenceRequest request;
+  request.set_id(options.arguments[0]);
+  v1::DeleteSilenceResponse response;
+  SYNCWATCH_RETURN_IF_ERROR(CallAdmin(options, &Admin::StubInterface::DeleteSilence, stub,
+                                      "DeleteSilence", request, &response));
+  v1::ListSilencesResponse ended;
+  *ended.add_silences() = response.silence();
+  return Print(options, ended, kSilenceRenderers, out);
+}
+
+absl::Status CheckRetention(const CliOptions& options) {
+  const std::string action = options.arguments.empty() ? "" : options.arguments[0];
+  const bool windows = options.runs || options.export_errors || options.snapshots;
+  if (action == "set") {
+    if (!windows) {
+      return absl::InvalidArgumentError(
+          "retention set needs at least one of --runs, --export-errors, --snapshots "
+          "(a duration such as 200d, or off)");
+    }
+    return absl::OkStatus();
+  }
+  if (action != "" && action != "reset") {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "unknown retention action \"", action, "\"; want set or reset (or nothing to show it)"));
+  }
+  if (windows) {
+    return absl::InvalidArgumentError(
+        "--runs, --export-errors and --snapshots only apply to `retention set`");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status RetentionCommand(const CliOptions& options, Admin::StubInterface& stub,
+                              std::ostream& out) {
+  v1::GetRetentionResponse response;
+  if (options.arguments.empty()) {
+    SYNCWATCH_RETURN_IF_ERROR(CallAdmin(options, &Admin::StubInterface::GetRetention, stub,
+                                        "GetRetention", v1::GetRetentionRequest(), &response));
+  } else {
+    v1::SetRetentionRequest request;
+    if (options.arguments[0] == "reset") request.set_reset_to_config(true);
+    v1::RetentionWindows& w = *request.mutable_windows();
+    if (options.runs) *w.mutable_runs() = ToProtoDuration(*options.runs);
+    if (options.export_errors) *w.mutable_export_errors() = ToProtoDuration(*options.export_errors);
+    if (options.snapshots) *w.mutable_snapshots() = ToProtoDuration(*options.snapshots);
+    SYNCWATCH_RETURN_IF_ERROR(CallAdmin(options, &Admin::StubInterface::SetRetention, stub,
+                                        "SetRetention", request, &response));
+  }
+  return Print(options, response, kRetentionRenderers, out);
+}
+
+constexpr unsigned kAlertFilters =
+    kServerFilter | kTenantFilter | kConnectorFilter | kSinceFilter | kStateFilter;
 
 constexpr Command kCommands[] = {
     {"fleet", "every server's health, worst first, with fleet-wide counts",
-     kServerFilter | kTenantFilter, FleetCommand},
+     kServerFilter | kTenantFilter, "", 0, 0, FleetCommand, nullptr, nullptr},
     {"servers", "sync servers by name: health, pending deletes, last cycle, alerts, last seen",
-     kServerFilter | kTenantFilter, ServersCommand},
+     kServerFilter | kTenantFilter, "", 0, 0, ServersCommand, nullptr, nullptr},
     {"runs", "run-profile results, oldest first per connector",
-     kServerFilter | kTenantFilter | kConnectorFilter | kSinceFilter | kTypeFilter, RunsCommand},
+     kServerFilter | kTenantFilter | kConnectorFilter | kSinceFilter | kTypeFilter, "", 0, 0,
+     RunsCommand, nullptr, nullptr},
     {"deletes", "pending export deletes per connector (latest snapshot) and the objects",
-     kServerFilter | kTenantFilter | kConnectorFilter | kSinceFilter, DeletesCommand},
+     kServerFilter | kTenantFilter | kConnectorFilter | kSinceFilter, "", 0, 0, DeletesCommand,
+     nullptr, nullptr},
     {"errors", "export errors with their Connect Health category",
-     kServerFilter | kTenantFilter | kConnectorFilter | kSinceFilter | kTypeFilter, ErrorsCommand},
+     kServerFilter | kTenantFilter | kConnectorFilter | kSinceFilter | kTypeFilter, "", 0, 0,
+     ErrorsCommand, nullptr, nullptr},
     {"alerts", "alerts (deletion threshold, uniqueness, failed or stale sync, silent agent)",
-     kServerFilter | kTenantFilter | kConnectorFilter | kSinceFilter | kStateFilter, AlertsCommand},
+     kAlertFilters, "", 0, 0, AlertsCommand, nullptr, nullptr},
+    {"ack", "acknowledge a firing alert by its ID (admin)", kCommentFlag, "ALERT_ID", 1, 1, nullptr,
+     AckCommand, nullptr},
+    {"silence", "hold back the notifications of matching alerts for a while (admin)",
+     kServerFilter | kTenantFilter | kAlertFlag | kEndFlags | kCommentFlag, "", 0, 0, nullptr,
+     SilenceCommand, CheckSilence},
+    {"silences", "the silences in force", 0, "", 0, 0, nullptr, SilencesCommand, nullptr},
+    {"unsilence", "end a silence now (admin)", 0, "SILENCE_ID", 1, 1, nullptr, UnsilenceCommand,
+     nullptr},
+    {"retention", "the retention windows; `retention set|reset` changes them (admin)", kWindowFlags,
+     "[set|reset]", 0, 1, nullptr, RetentionCommand, CheckRetention},
 };
 
 const Command* FindCommand(absl::string_view name) {
@@ -305,6 +469,13 @@ absl::Status CheckFiltersApply(const Command& command, const CliOptions& options
       {options.since.has_value(), kSinceFilter, "since"},
       {options.type.has_value(), kTypeFilter, "type"},
       {options.state.has_value(), kStateFilter, "state"},
+      {options.alert.has_value(), kAlertFlag, "alert"},
+      {options.comment.has_value(), kCommentFlag, "comment"},
+      {options.for_duration.has_value(), kEndFlags, "for"},
+      {options.until.has_value(), kEndFlags, "until"},
+      {options.runs.has_value(), kWindowFlags, "runs"},
+      {options.export_errors.has_value(), kWindowFlags, "export-errors"},
+      {options.snapshots.has_value(), kWindowFlags, "snapshots"},
   };
   for (const auto& filter : filters) {
     if (filter.given && !(command.filters & filter.flag)) {
@@ -312,6 +483,21 @@ absl::Status CheckFiltersApply(const Command& command, const CliOptions& options
                                                      command.name, " (only to ",
                                                      CommandsWithFilter(filter.flag), ")"));
     }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckArguments(const Command& command, const CliOptions& options) {
+  const size_t n = options.arguments.size();
+  if (n > command.max_arguments) {
+    return absl::InvalidArgumentError(absl::StrCat("unexpected argument \"",
+                                                   options.arguments[command.max_arguments],
+                                                   "\" after the command \"", command.name, "\""));
+  }
+  if (n < command.min_arguments) {
+    return absl::InvalidArgumentError(absl::StrCat(command.name, " needs ", command.arguments,
+                                                   " (syncwatch ", command.name, " ",
+                                                   command.arguments, ")"));
   }
   return absl::OkStatus();
 }
@@ -345,7 +531,9 @@ const Command* Prepare(const absl::StatusOr<CliOptions>& options, std::ostream& 
     *exit_code = kExitUsage;
     return nullptr;
   }
-  const absl::Status applies = CheckFiltersApply(*command, *options);
+  absl::Status applies = CheckFiltersApply(*command, *options);
+  if (applies.ok()) applies = CheckArguments(*command, *options);
+  if (applies.ok() && command->check != nullptr) applies = command->check(*options);
   if (!applies.ok()) {
     err << "syncwatch: " << applies.message() << hint;
     *exit_code = kExitUsage;
@@ -354,9 +542,10 @@ const Command* Prepare(const absl::StatusOr<CliOptions>& options, std::ostream& 
   return command;
 }
 
-int Execute(const Command& command, const CliOptions& options, Query::StubInterface& stub,
-            std::ostream& out, std::ostream& err) {
-  const absl::Status status = command.run(options, stub, out);
+int Execute(const Command& command, const CliOptions& options, Query::StubInterface& query,
+            Admin::StubInterface& admin, std::ostream& out, std::ostream& err) {
+  const absl::Status status = command.run != nullptr ? command.run(options, query, out)
+                                                     : command.admin(options, admin, out);
   if (!status.ok()) {
     err << "syncwatch: " << status.message() << "\n";
     return kExitFailure;
@@ -374,9 +563,12 @@ std::string UsageText() {
       "\n"
       "Commands:\n";
   for (const Command& command : kCommands) {
-    constexpr size_t kNameWidth = 10;
-    const size_t pad = command.name.size() < kNameWidth ? kNameWidth - command.name.size() : 1;
-    absl::StrAppend(&text, "  ", command.name, std::string(pad, ' '), command.summary, "\n");
+    constexpr size_t kNameWidth = 22;
+    const std::string usage = command.arguments.empty()
+                                  ? std::string(command.name)
+                                  : absl::StrCat(command.name, " ", command.arguments);
+    const size_t pad = usage.size() < kNameWidth ? kNameWidth - usage.size() : 1;
+    absl::StrAppend(&text, "  ", usage, std::string(pad, ' '), command.summary, "\n");
   }
   absl::StrAppend(
       &text,
@@ -396,6 +588,12 @@ std::string UsageText() {
       "  --type VALUE        runs: result prefix, e.g. stopped- or completed-;\n"
       "                      errors: error type, e.g. AttributeValueMustBeUnique\n"
       "  --state STATE       alerts: firing (default), resolved or all\n"
+      "  --comment TEXT      ack, silence: why\n"
+      "  --alert NAME        silence: the alert name to match (with --server, --tenant:\n"
+      "                      at least one of the three)\n"
+      "  --for DURATION      silence: how long (4h, 2d, 1w), or --until TIME (ISO 8601)\n"
+      "  --runs, --export-errors, --snapshots DURATION\n"
+      "                      retention set: the new window (200d, 36h) or off\n"
       "  --timeout DURATION  deadline of each call to the collector (default 10s)\n"
       "  --tls-ca FILE       CA of the collector's certificate (TLS; plain text without it)\n"
       "  --tls-cert FILE, --tls-key FILE  client certificate for mutual TLS\n"
@@ -404,17 +602,20 @@ std::string UsageText() {
       "                      (default: the SYNCWATCH_TOKEN environment variable)\n"
       "  --help              show this text\n"
       "\n"
-      "Exit status: 0 done, 1 the collector could not answer, 2 bad usage.\n");
+      "Admin commands need a token with the admin role on a collector with access\n"
+      "control.\n"
+      "\n"
+      "Exit status: 0 done, 1 the collector could not answer or refused, 2 bad usage.\n");
   return text;
 }
 
-int RunCommand(const std::vector<std::string>& args, Query::StubInterface& stub, std::ostream& out,
-               std::ostream& err) {
+int RunCommand(const std::vector<std::string>& args, Query::StubInterface& query,
+               Admin::StubInterface& admin, std::ostream& out, std::ostream& err) {
   const absl::StatusOr<CliOptions> options = ParseArgs(args, RealClock::Get().Now());
   int exit_code = kExitOk;
   const Command* command = Prepare(options, out, err, &exit_code);
   if (command == nullptr) return exit_code;
-  return Execute(*command, *options, stub, out, err);
+  return Execute(*command, *options, query, admin, out, err);
 }
 
 int RunCli(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
@@ -422,12 +623,14 @@ int RunCli(const std::vector<std::string>& args, std::ostream& out, std::ostream
   int exit_code = kExitOk;
   const Command* command = Prepare(options, out, err, &exit_code);
   if (command == nullptr) return exit_code;
-  absl::StatusOr<std::unique_ptr<Query::StubInterface>> stub = NewQueryStub(*options);
-  if (!stub.ok()) {
-    err << "syncwatch: " << stub.status().message() << "\n";
+  absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = NewCollectorChannel(*options);
+  if (!channel.ok()) {
+    err << "syncwatch: " << channel.status().message() << "\n";
     return kExitFailure;
   }
-  return Execute(*command, *options, **stub, out, err);
+  const std::unique_ptr<Query::StubInterface> query = Query::NewStub(*channel);
+  const std::unique_ptr<Admin::StubInterface> admin = Admin::NewStub(*channel);
+  return Execute(*command, *options, *query, *admin, out, err);
 }
 
 }  // namespace syncwatch::cli

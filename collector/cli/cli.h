@@ -2,8 +2,8 @@
 // collector's Query API (walking every page) and prints the result. Kept apart
 // from main() so that tests run it against an in-process collector double.
 //
-// Adding a command (`fleet`, `alerts`, …) means one entry in the command table
-// in cli.cc plus its record/table functions in records.h.
+// Adding a command (`fleet`, `alerts`, `ack`, …) means one entry in the command
+// table in cli.cc plus its record/table functions in records.h.
 #ifndef SYNCWATCH_COLLECTOR_CLI_CLI_H_
 #define SYNCWATCH_COLLECTOR_CLI_CLI_H_
 
@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "syncwatch/v1/admin.grpc.pb.h"
 #include "syncwatch/v1/query.grpc.pb.h"
 
 namespace syncwatch::cli {
@@ -27,12 +28,13 @@ inline constexpr int kExitUsage = 2;
 // The text printed by --help.
 std::string UsageText();
 
-// Runs the command line `args` (without the program name) against `stub`;
-// --collector only names the collector in messages. Writes the result to
-// `out`, and to `err` one line starting with "syncwatch: " for any failure.
-// Returns one of the exit codes above. `stub` is only borrowed for the call.
-int RunCommand(const std::vector<std::string>& args, v1::Query::StubInterface& stub,
-               std::ostream& out, std::ostream& err);
+// Runs the command line `args` (without the program name) against `query`
+// (the list commands) or `admin` (ack, silences, retention); --collector only
+// names the collector in messages. Writes the result to `out`, and to `err`
+// one line starting with "syncwatch: " for any failure. Returns one of the
+// exit codes above. The stubs are only borrowed for the call.
+int RunCommand(const std::vector<std::string>& args, v1::Query::StubInterface& query,
+               v1::Admin::StubInterface& admin, std::ostream& out, std::ostream& err);
 
 // Same as RunCommand with a stub connected to --collector; what main() runs.
 int RunCli(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);

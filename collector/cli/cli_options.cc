@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <fstream>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -40,6 +41,24 @@ absl::StatusOr<std::string> ReadTokenFile(const std::string& path) {
     if (!token.empty() && token[0] != '#') return std::string(token);
   }
   return BadValue("token-file", path, "the file holds no token");
+}
+
+// An absolute time: ISO 8601 ("2024-05-01T06:00:00Z", UTC when no zone is
+// given) or a date ("2024-05-01", midnight UTC).
+std::optional<absl::Time> ParseAbsoluteTime(absl::string_view text) {
+  absl::Time day;
+  std::string err;
+  if (absl::ParseTime("%Y-%m-%d", std::string(text), absl::UTCTimeZone(), &day, &err)) return day;
+  absl::StatusOr<absl::Time> time = ParseEngineTime(text);
+  if (time.ok()) return *time;
+  return std::nullopt;
+}
+
+// Sets *target from a --`flag` span value.
+absl::Status SetSpan(absl::string_view flag, absl::string_view value, bool allow_off,
+                     std::optional<absl::Duration>* target) {
+  SYNCWATCH_ASSIGN_OR_RETURN(*target, ParseSpan(flag, value, allow_off));
+  return absl::OkStatus();
 }
 
 constexpr FlagSpec kFlags[] = {
@@ -111,6 +130,42 @@ constexpr FlagSpec kFlags[] = {
        SYNCWATCH_ASSIGN_OR_RETURN(options.token, ReadTokenFile(std::string(value)));
        return absl::OkStatus();
      }},
+    {"alert",
+     [](absl::string_view value, absl::Time, CliOptions& options) {
+       options.alert = std::string(value);
+       return absl::OkStatus();
+     }},
+    {"comment",
+     [](absl::string_view value, absl::Time, CliOptions& options) {
+       options.comment = std::string(value);
+       return absl::OkStatus();
+     }},
+    {"for",
+     [](absl::string_view value, absl::Time, CliOptions& options) {
+       return SetSpan("for", value, /*allow_off=*/false, &options.for_duration);
+     }},
+    {"until",
+     [](absl::string_view value, absl::Time now, CliOptions& options) {
+       const std::optional<absl::Time> until = ParseAbsoluteTime(absl::StripAsciiWhitespace(value));
+       if (!until) {
+         return BadValue("until", value, "want an ISO-8601 time such as 2024-05-01T18:00:00Z");
+       }
+       if (*until <= now) return BadValue("until", value, "the time is not in the future");
+       options.until = *until;
+       return absl::OkStatus();
+     }},
+    {"runs",
+     [](absl::string_view value, absl::Time, CliOptions& options) {
+       return SetSpan("runs", value, /*allow_off=*/true, &options.runs);
+     }},
+    {"export-errors",
+     [](absl::string_view value, absl::Time, CliOptions& options) {
+       return SetSpan("export-errors", value, /*allow_off=*/true, &options.export_errors);
+     }},
+    {"snapshots",
+     [](absl::string_view value, absl::Time, CliOptions& options) {
+       return SetSpan("snapshots", value, /*allow_off=*/true, &options.snapshots);
+     }},
     {"timeout",
      [](absl::string_view value, absl::Time, CliOptions& options) {
        absl::Duration timeout;
@@ -177,21 +232,31 @@ absl::StatusOr<AlertStateFilter> ParseAlertStateFilter(absl::string_view text) {
   return BadValue("state", text, "want firing, resolved or all");
 }
 
+absl::StatusOr<absl::Duration> ParseSpan(absl::string_view flag, absl::string_view text,
+                                         bool allow_off) {
+  const absl::string_view t = absl::StripAsciiWhitespace(text);
+  if (allow_off && (t == "off" || t == "0")) return absl::ZeroDuration();
+  absl::Duration span;
+  if (!ParseLookback(t, &span)) {
+    return BadValue(flag, text,
+                    absl::StrCat("want a duration such as 4h, 30m, 7d or 2w",
+                                 allow_off ? ", or off (keep forever)" : ""));
+  }
+  // "0s" would ask for nothing; a negative or infinite span is a typo.
+  if (span <= absl::ZeroDuration() || span == absl::InfiniteDuration()) {
+    return BadValue(flag, text, "the duration must be positive");
+  }
+  return span;
+}
+
 absl::StatusOr<absl::Time> ParseSince(absl::string_view text, absl::Time now) {
   const absl::string_view t = absl::StripAsciiWhitespace(text);
   absl::Duration lookback;
   if (ParseLookback(t, &lookback)) {
-    // "0s" would ask for nothing; a negative or infinite span is a typo.
-    if (lookback <= absl::ZeroDuration() || lookback == absl::InfiniteDuration()) {
-      return BadValue("since", text, "the duration must be positive");
-    }
+    SYNCWATCH_ASSIGN_OR_RETURN(lookback, ParseSpan("since", text, /*allow_off=*/false));
     return now - lookback;
   }
-  absl::Time day;
-  std::string err;
-  if (absl::ParseTime("%Y-%m-%d", std::string(t), absl::UTCTimeZone(), &day, &err)) return day;
-  absl::StatusOr<absl::Time> time = ParseEngineTime(t);
-  if (time.ok()) return time;
+  if (const std::optional<absl::Time> time = ParseAbsoluteTime(t)) return *time;
   return BadValue("since", text,
                   "want a duration such as 30m, 24h or 7d, or an ISO-8601 time such as "
                   "2024-05-01T06:00:00Z");
@@ -243,15 +308,14 @@ absl::StatusOr<CliOptions> ParseArgs(const std::vector<std::string>& args, absl:
     } else {
       options.command = std::string(positional[0]);
     }
+    for (size_t i = 1; i < positional.size(); ++i) {
+      options.arguments.emplace_back(positional[i]);
+    }
   }
   if (options.token.empty()) {
     if (const char* env = std::getenv("SYNCWATCH_TOKEN"); env != nullptr) {
       options.token = std::string(absl::StripAsciiWhitespace(env));
     }
-  }
-  if (positional.size() > 1) {
-    return absl::InvalidArgumentError(absl::StrCat("unexpected argument \"", positional[1],
-                                                   "\" after the command \"", positional[0], "\""));
   }
   return options;
 }

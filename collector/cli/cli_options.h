@@ -33,6 +33,9 @@ struct CliOptions {
 
   // The command word ("runs", ...); empty when none was given.
   std::string command;
+  // The words after the command (`ack ALERT_ID`, `retention set`); how many a
+  // command takes is checked by the command table.
+  std::vector<std::string> arguments;
 
   // --help / -h / `help`: print the usage and do nothing else.
   bool help = false;
@@ -50,6 +53,18 @@ struct CliOptions {
   // --state: firing, resolved or all (alerts only; the command lists firing
   // alerts when it is not given).
   std::optional<AlertStateFilter> state;
+
+  // Admin actions. --alert: a silence's alert-name matcher. --comment: an
+  // ack's or a silence's comment. --for / --until: when a silence ends
+  // (--for resolved against the time the line was parsed).
+  std::optional<std::string> alert;
+  std::optional<std::string> comment;
+  std::optional<absl::Duration> for_duration;
+  std::optional<absl::Time> until;
+  // `retention set`: the new windows; zero is "off" (keep forever).
+  std::optional<absl::Duration> runs;
+  std::optional<absl::Duration> export_errors;
+  std::optional<absl::Duration> snapshots;
 
   // --timeout: the deadline of each call to the collector (one per page).
   // Default: 10s, far above a healthy collector's answer time yet short enough
@@ -79,6 +94,13 @@ absl::StatusOr<CliOptions> ParseArgs(const std::vector<std::string>& args, absl:
 // given, or a date "2024-05-01" meaning midnight UTC). Returns InvalidArgument
 // otherwise.
 absl::StatusOr<absl::Time> ParseSince(absl::string_view text, absl::Time now);
+
+// Parses a span such as "4h", "30m", "7d", "2w" or "1d12h" for --`flag`
+// (the --since durations); with `allow_off`, "off" and "0" are zero. Returns
+// InvalidArgument naming the flag otherwise, and for a span that is not
+// positive.
+absl::StatusOr<absl::Duration> ParseSpan(absl::string_view flag, absl::string_view text,
+                                         bool allow_off);
 
 // "table" | "json" | "csv".
 absl::StatusOr<OutputFormat> ParseOutputFormat(absl::string_view text);

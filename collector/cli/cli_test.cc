@@ -20,6 +20,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
+#include "syncwatch/v1/admin.grpc.pb.h"
 #include "syncwatch/v1/query.grpc.pb.h"
 
 namespace syncwatch::cli {
@@ -150,6 +151,7 @@ class FakeQueryService final : public v1::Query::Service {
     auto add = [response](const char* name, const char* severity, v1::AlertState state,
                           int64_t started) {
       v1::Alert& a = *response->add_alerts();
+      a.set_fingerprint(std::string(name).substr(0, 4));
       a.set_name(name);
       a.set_severity(severity);
       a.set_state(state);
@@ -190,16 +192,82 @@ class FakeQueryService final : public v1::Query::Service {
   std::vector<v1::ListAlertsRequest> alerts_requests_ ABSL_GUARDED_BY(mu_);
 };
 
+// An Admin double: remembers the requests and answers with what they asked
+// for; every call fails with failure_ when set.
+class FakeAdminService final : public v1::Admin::Service {
+ public:
+  void FailWith(grpc::Status status) {
+    MutexLock lock(&mu_);
+    failure_ = std::move(status);
+  }
+  std::vector<v1::AckAlertRequest> acks() {
+    MutexLock lock(&mu_);
+    return acks_;
+  }
+  std::vector<v1::CreateSilenceRequest> silences() {
+    MutexLock lock(&mu_);
+    return silences_;
+  }
+  std::vector<v1::SetRetentionRequest> retention_changes() {
+    MutexLock lock(&mu_);
+    return retention_changes_;
+  }
+
+  // v1::Admin::Service
+  grpc::Status AckAlert(grpc::ServerContext*, const v1::AckAlertRequest* request,
+                        v1::AckAlertResponse* response) override {
+    MutexLock lock(&mu_);
+    acks_.push_back(*request);
+    if (!failure_.ok()) return failure_;
+    v1::Alert& a = *response->mutable_alert();
+    a.set_fingerprint(request->fingerprint());
+    a.set_name("AgentSilent");
+    a.set_state(v1::ALERT_STATE_FIRING);
+    a.mutable_ack()->set_by("ops");
+    a.mutable_ack()->set_comment(request->comment());
+    return grpc::Status::OK;
+  }
+  grpc::Status CreateSilence(grpc::ServerContext*, const v1::CreateSilenceRequest* request,
+                             v1::CreateSilenceResponse* response) override {
+    MutexLock lock(&mu_);
+    silences_.push_back(*request);
+    if (!failure_.ok()) return failure_;
+    *response->mutable_silence() = request->silence();
+    response->mutable_silence()->set_id("00000000000000aa");
+    return grpc::Status::OK;
+  }
+  grpc::Status SetRetention(grpc::ServerContext*, const v1::SetRetentionRequest* request,
+                            v1::GetRetentionResponse* response) override {
+    MutexLock lock(&mu_);
+    retention_changes_.push_back(*request);
+    if (!failure_.ok()) return failure_;
+    *response->mutable_windows() = request->windows();
+    *response->mutable_admin_override()->mutable_windows() = request->windows();
+    response->mutable_admin_override()->set_changed_by("ops");
+    return grpc::Status::OK;
+  }
+
+ private:
+  Mutex mu_;
+  grpc::Status failure_ ABSL_GUARDED_BY(mu_);
+  std::vector<v1::AckAlertRequest> acks_ ABSL_GUARDED_BY(mu_);
+  std::vector<v1::CreateSilenceRequest> silences_ ABSL_GUARDED_BY(mu_);
+  std::vector<v1::SetRetentionRequest> retention_changes_ ABSL_GUARDED_BY(mu_);
+};
+
 class CliTest : public ::testing::Test {
  protected:
   void SetUp() override {
     grpc::ServerBuilder builder;
     builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port_);
     builder.RegisterService(&service_);
+    builder.RegisterService(&admin_service_);
     server_ = builder.BuildAndStart();
     ASSERT_NE(server_, nullptr);
     ASSERT_GT(port_, 0);
-    stub_ = v1::Query::NewStub(grpc::CreateChannel(Address(), grpc::InsecureChannelCredentials()));
+    auto channel = grpc::CreateChannel(Address(), grpc::InsecureChannelCredentials());
+    stub_ = v1::Query::NewStub(channel);
+    admin_stub_ = v1::Admin::NewStub(channel);
   }
 
   void TearDown() override {
@@ -212,13 +280,15 @@ class CliTest : public ::testing::Test {
   int Run(const std::vector<std::string>& args) {
     out_.str("");
     err_.str("");
-    return RunCommand(args, *stub_, out_, err_);
+    return RunCommand(args, *stub_, *admin_stub_, out_, err_);
   }
 
   FakeQueryService service_;
+  FakeAdminService admin_service_;
   int port_ = 0;
   std::unique_ptr<grpc::Server> server_;
   std::unique_ptr<v1::Query::Stub> stub_;
+  std::unique_ptr<v1::Admin::Stub> admin_stub_;
   std::ostringstream out_;
   std::ostringstream err_;
 };
@@ -353,11 +423,9 @@ TEST_F(CliTest, AlertsStateFlagReachesTheCollector) {
 
   ASSERT_EQ(Run({"alerts"}), kExitOk) << err_.str();
   EXPECT_THAT(out_.str(),
-              StartsWith("STATE     SEVERITY  NAME                         SCOPE   STARTED"));
-  EXPECT_THAT(
-      out_.str(),
-      HasSubstr(
-          "\nfiring    critical  PendingDeletesOverThreshold  sync01  2024-05-01T07:53:20.000Z"));
+              StartsWith("ID    STATE     SEVERITY  NAME                         SCOPE   STARTED"));
+  EXPECT_THAT(out_.str(), HasSubstr("\nPend  firing    critical  PendingDeletesOverThreshold  "
+                                    "sync01  2024-05-01T07:53:20.000Z"));
 
   EXPECT_EQ(Run({"alerts", "--state", "open"}), kExitUsage);
   EXPECT_THAT(err_.str(), HasSubstr("bad value \"open\" for --state"));
@@ -468,6 +536,87 @@ TEST(RunCli, UnreachableCollectorExitsOneWithOneClearLine) {
   EXPECT_THAT(err.str(),
               StartsWith(absl::StrCat("syncwatch: cannot reach the collector at ", address, ": ")));
   EXPECT_EQ(err.str().find('\n'), err.str().size() - 1) << err.str();
+}
+
+TEST_F(CliTest, AckSendsTheIdAndCommentAndPrintsTheAlert) {
+  ASSERT_EQ(Run({"ack", "0123456789abcdef", "--comment", "on it", "--output", "json"}), kExitOk)
+      << err_.str();
+  const std::vector<v1::AckAlertRequest> acks = admin_service_.acks();
+  ASSERT_EQ(acks.size(), 1u);
+  EXPECT_EQ(acks[0].fingerprint(), "0123456789abcdef");
+  EXPECT_EQ(acks[0].comment(), "on it");
+  const nlohmann::json alerts = nlohmann::json::parse(out_.str());
+  ASSERT_EQ(alerts.size(), 1u);
+  EXPECT_EQ(alerts[0]["acked_by"], "ops");
+  EXPECT_EQ(alerts[0]["ack_comment"], "on it");
+}
+
+TEST_F(CliTest, AdminCommandsCheckTheirArgumentsBeforeCallingTheCollector) {
+  const struct {
+    std::vector<std::string> args;
+    std::string message;
+  } cases[] = {
+      {{"ack"}, "ack needs ALERT_ID"},
+      {{"ack", "a", "b"}, "unexpected argument \"b\" after the command \"ack\""},
+      {{"runs", "errors"}, "unexpected argument \"errors\" after the command \"runs\""},
+      {{"silence", "--for", "4h"}, "silence needs at least one matcher"},
+      {{"silence", "--server", "sync01"}, "either --for DURATION"},
+      {{"silence", "--server", "sync01", "--for", "soon"}, "bad value \"soon\" for --for"},
+      {{"silence", "--server", "sync01", "--for", "0"}, "the duration must be positive"},
+      {{"silence", "--server", "sync01", "--until", "2001-01-01T00:00:00Z"}, "not in the future"},
+      {{"ack", "x", "--server", "sync01"}, "--server does not apply to ack"},
+      {{"retention", "set"}, "retention set needs at least one of --runs"},
+      {{"retention", "--runs", "200d"}, "only apply to `retention set`"},
+      {{"retention", "grow"}, "unknown retention action \"grow\""},
+      {{"retention", "set", "--runs", "forever"}, "bad value \"forever\" for --runs"},
+      {{"unsilence"}, "unsilence needs SILENCE_ID"},
+  };
+  for (const auto& c : cases) {
+    EXPECT_EQ(Run(c.args), kExitUsage) << c.message;
+    EXPECT_THAT(err_.str(), HasSubstr(c.message));
+  }
+  EXPECT_TRUE(admin_service_.acks().empty());
+  EXPECT_TRUE(admin_service_.silences().empty());
+  EXPECT_TRUE(admin_service_.retention_changes().empty());
+}
+
+TEST_F(CliTest, SilenceSendsTheMatchersAndHowLong) {
+  ASSERT_EQ(Run({"silence", "--server", "sync01", "--alert", "AgentSilent", "--for", "1d2h",
+                 "--comment", "patching"}),
+            kExitOk)
+      << err_.str();
+  const std::vector<v1::CreateSilenceRequest> silences = admin_service_.silences();
+  ASSERT_EQ(silences.size(), 1u);
+  EXPECT_EQ(silences[0].silence().server(), "sync01");
+  EXPECT_EQ(silences[0].silence().tenant(), "");
+  EXPECT_EQ(silences[0].silence().alert_name(), "AgentSilent");
+  EXPECT_EQ(silences[0].silence().comment(), "patching");
+  EXPECT_EQ(silences[0].duration().seconds(), 26 * 3600);
+  EXPECT_THAT(out_.str(), StartsWith("ID                SERVER  TENANT  ALERT        ENDS"));
+  EXPECT_THAT(out_.str(), HasSubstr("00000000000000aa  sync01  -       AgentSilent"));
+}
+
+TEST_F(CliTest, RetentionSetSendsOnlyTheWindowsGiven) {
+  ASSERT_EQ(Run({"retention", "set", "--runs", "200d", "--snapshots", "off", "--output", "csv"}),
+            kExitOk)
+      << err_.str();
+  const std::vector<v1::SetRetentionRequest> changes = admin_service_.retention_changes();
+  ASSERT_EQ(changes.size(), 1u);
+  EXPECT_EQ(changes[0].windows().runs().seconds(), 200 * 24 * 3600);
+  EXPECT_FALSE(changes[0].windows().has_export_errors());
+  ASSERT_TRUE(changes[0].windows().has_snapshots());
+  EXPECT_EQ(changes[0].windows().snapshots().seconds(), 0);
+  EXPECT_FALSE(changes[0].reset_to_config());
+  EXPECT_THAT(out_.str(), StartsWith("kind,window,config,overridden,changed_by,changed_at\r\n"
+                                     "runs,200d,off,true,ops,"));
+}
+
+TEST_F(CliTest, ARefusedAdminCallSaysAnAdminTokenIsNeeded) {
+  admin_service_.FailWith(grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
+                                       "\"grafana\" has role read; this needs admin"));
+  EXPECT_EQ(Run({"ack", "0123456789abcdef"}), kExitFailure);
+  EXPECT_THAT(err_.str(), HasSubstr("failed AckAlert: PERMISSION_DENIED: \"grafana\" has role "
+                                    "read; this needs admin (pass a token with the admin role"));
 }
 
 }  // namespace

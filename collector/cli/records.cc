@@ -378,6 +378,11 @@ Json AlertRecord(const v1::Alert& alert) {
   record["fingerprint"] = alert.fingerprint();
   record["description"] =
       description == alert.annotations().end() ? Json() : Json(description->second);
+  record["acked_by"] = alert.has_ack() ? Json(alert.ack().by()) : Json();
+  record["acked_at"] = TimeOrNull(alert.has_ack(), alert.ack().at());
+  record["ack_comment"] = alert.has_ack() ? StringOrNull(alert.ack().comment()) : Json();
+  record["silenced_by"] = Json::array();
+  for (const std::string& id : alert.silenced_by()) record["silenced_by"].push_back(id);
   return record;
 }
 
@@ -390,10 +395,14 @@ Json AlertsToJson(const v1::ListAlertsResponse& response) {
 Table AlertsTable(const v1::ListAlertsResponse& response) {
   // The connector and the tenant are in the summary; the table keeps the
   // columns a person scans by.
-  Table table{{"STATE", "SEVERITY", "NAME", "SCOPE", "STARTED", "RESOLVED", "SUMMARY"}, {}};
+  Table table{{"ID", "STATE", "SEVERITY", "NAME", "SCOPE", "STARTED", "RESOLVED", "SUMMARY"}, {}};
   for (const v1::Alert& alert : response.alerts()) {
-    table.rows.push_back({std::string(AlertStateName(alert.state())), alert.severity(),
-                          alert.name(),
+    // Who acked it and which silences match are in the JSON; the table only
+    // flags them, to stay narrow.
+    std::string state(AlertStateName(alert.state()));
+    if (alert.has_ack()) absl::StrAppend(&state, " acked");
+    if (alert.silenced_by_size() > 0) absl::StrAppend(&state, " silenced");
+    table.rows.push_back({alert.fingerprint(), std::move(state), alert.severity(), alert.name(),
                           TextCell(alert.server().empty() ? alert.tenant() : alert.server()),
                           TimeCell(alert.has_started_at(), alert.started_at()),
                           TimeCell(alert.has_resolved_at(), alert.resolved_at()), alert.summary()});
@@ -403,6 +412,87 @@ Table AlertsTable(const v1::ListAlertsResponse& response) {
 
 Table AlertsCsvTable(const v1::ListAlertsResponse& response) {
   return RecordsToCsvTable(AlertsToJson(response), AlertRecord(v1::Alert()));
+}
+
+Json SilenceRecord(const v1::Silence& silence) {
+  Json record = Json::object();
+  record["id"] = silence.id();
+  record["server"] = StringOrNull(silence.server());
+  record["tenant"] = StringOrNull(silence.tenant());
+  record["alert"] = StringOrNull(silence.alert_name());
+  record["starts_at"] = TimeOrNull(silence.has_starts_at(), silence.starts_at());
+  record["ends_at"] = TimeOrNull(silence.has_ends_at(), silence.ends_at());
+  record["created_by"] = silence.created_by();
+  record["comment"] = StringOrNull(silence.comment());
+  return record;
+}
+
+Json SilencesToJson(const v1::ListSilencesResponse& response) {
+  Json out = Json::array();
+  for (const v1::Silence& silence : response.silences()) out.push_back(SilenceRecord(silence));
+  return out;
+}
+
+Table SilencesTable(const v1::ListSilencesResponse& response) {
+  Table table{{"ID", "SERVER", "TENANT", "ALERT", "ENDS", "CREATED BY", "COMMENT"}, {}};
+  for (const v1::Silence& s : response.silences()) {
+    table.rows.push_back({s.id(), TextCell(s.server()), TextCell(s.tenant()),
+                          TextCell(s.alert_name()), TimeCell(s.has_ends_at(), s.ends_at()),
+                          s.created_by(), TextCell(s.comment())});
+  }
+  return table;
+}
+
+Table SilencesCsvTable(const v1::ListSilencesResponse& response) {
+  return RecordsToCsvTable(SilencesToJson(response), SilenceRecord(v1::Silence()));
+}
+
+namespace {
+
+Json RetentionRecord(absl::string_view kind, const google::protobuf::Duration& window,
+                     const google::protobuf::Duration& config, bool overridden,
+                     const v1::RetentionOverride& by) {
+  Json record = Json::object();
+  record["kind"] = std::string(kind);
+  record["window"] = FormatRetentionWindow(FromProtoDuration(window));
+  record["config"] = FormatRetentionWindow(FromProtoDuration(config));
+  record["overridden"] = overridden;
+  record["changed_by"] = overridden ? Json(by.changed_by()) : Json();
+  record["changed_at"] = TimeOrNull(overridden, by.changed_at());
+  return record;
+}
+
+}  // namespace
+
+Json RetentionToJson(const v1::GetRetentionResponse& r) {
+  const v1::RetentionWindows& o = r.admin_override().windows();
+  Json out = Json::array();
+  out.push_back(RetentionRecord("runs", r.windows().runs(), r.config().runs(), o.has_runs(),
+                                r.admin_override()));
+  out.push_back(RetentionRecord("export_errors", r.windows().export_errors(),
+                                r.config().export_errors(), o.has_export_errors(),
+                                r.admin_override()));
+  out.push_back(RetentionRecord("snapshots", r.windows().snapshots(), r.config().snapshots(),
+                                o.has_snapshots(), r.admin_override()));
+  return out;
+}
+
+Table RetentionTable(const v1::GetRetentionResponse& response) {
+  Table table{{"KIND", "WINDOW", "CONFIG", "SET BY", "SET AT"}, {}};
+  for (const Json& record : RetentionToJson(response)) {
+    std::vector<std::string> row;
+    AppendCells(record, {"kind", "window", "config", "changed_by", "changed_at"}, &row);
+    for (std::string& cell : row) {
+      if (cell.empty()) cell = std::string(kNoValue);
+    }
+    table.rows.push_back(std::move(row));
+  }
+  return table;
+}
+
+Table RetentionCsvTable(const v1::GetRetentionResponse& response) {
+  return RecordsToCsvTable(RetentionToJson(response),
+                           RetentionRecord("", {}, {}, false, v1::RetentionOverride()));
 }
 
 std::string RenderJson(const Json& value) {

@@ -15,6 +15,7 @@
 #include "absl/strings/string_view.h"
 #include "collector/cli/table.h"
 #include "nlohmann/json.hpp"
+#include "syncwatch/v1/admin.pb.h"
 #include "syncwatch/v1/query.pb.h"
 
 namespace syncwatch::cli {
@@ -77,16 +78,37 @@ Table ExportErrorsTable(const v1::ListExportErrorsResponse& response);
 Table ExportErrorsCsvTable(const v1::ListExportErrorsResponse& response);
 
 // `alerts`: {"name","severity","state","server","tenant","connector","summary","labels",
-//  "started_at","resolved_at","last_change","last_delivery","fingerprint","description"};
+//  "started_at","resolved_at","last_change","last_delivery","fingerprint","description",
+//  "acked_by","acked_at","ack_comment","silenced_by"};
 // state is "firing" or "resolved", labels an object, description null when the
-// alert has none. Empty server/tenant/connector are null.
+// alert has none. Empty server/tenant/connector are null; the ack fields are
+// null without an ack; silenced_by is an array of silence ids (empty when none).
 Json AlertRecord(const v1::Alert& alert);
 Json AlertsToJson(const v1::ListAlertsResponse& response);
-// STATE SEVERITY NAME SCOPE STARTED RESOLVED SUMMARY; SCOPE is the server, or
-// the tenant for a tenant-wide alert.
+// ID STATE SEVERITY NAME SCOPE STARTED RESOLVED SUMMARY; ID is the fingerprint
+// (what `ack` takes), STATE "firing" or "resolved" followed by "acked" and/or
+// "silenced" when they apply, SCOPE the server, or the tenant for a
+// tenant-wide alert.
 Table AlertsTable(const v1::ListAlertsResponse& response);
 // The JSON records flattened; labels is one cell holding the labels as JSON.
 Table AlertsCsvTable(const v1::ListAlertsResponse& response);
+
+// `silences`: {"id","server","tenant","alert","starts_at","ends_at","created_by",
+//  "comment"}; empty matchers and comment are null.
+Json SilenceRecord(const v1::Silence& silence);
+Json SilencesToJson(const v1::ListSilencesResponse& response);
+// ID SERVER TENANT ALERT ENDS CREATED BY COMMENT.
+Table SilencesTable(const v1::ListSilencesResponse& response);
+Table SilencesCsvTable(const v1::ListSilencesResponse& response);
+
+// `retention`: one record per kind, {"kind","window","config","overridden","changed_by",
+//  "changed_at"}; kind is runs, export_errors or snapshots, window and config
+// are "400d", "36h" or "off"; changed_by/changed_at are null for a window
+// from the config.
+Json RetentionToJson(const v1::GetRetentionResponse& response);
+// KIND WINDOW CONFIG SET BY SET AT.
+Table RetentionTable(const v1::GetRetentionResponse& response);
+Table RetentionCsvTable(const v1::GetRetentionResponse& response);
 
 // Pretty-printed JSON with a final newline. Invalid UTF-8 is replaced by U+FFFD
 // rather than failing the whole output.

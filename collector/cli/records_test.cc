@@ -378,10 +378,11 @@ TEST(AlertRecord, HasTheDocumentedKeysAndValues) {
   *alert.mutable_started_at() = Ts("2024-05-01T06:00:00Z");
   *alert.mutable_resolved_at() = Ts("2024-05-01T07:00:00Z");
   const Json record = AlertRecord(alert);
-  EXPECT_THAT(KeysOf(record),
-              ElementsAre("name", "severity", "state", "server", "tenant", "connector", "summary",
-                          "labels", "started_at", "resolved_at", "last_change", "last_delivery",
-                          "fingerprint", "description"));
+  EXPECT_THAT(
+      KeysOf(record),
+      ElementsAre("name", "severity", "state", "server", "tenant", "connector", "summary", "labels",
+                  "started_at", "resolved_at", "last_change", "last_delivery", "fingerprint",
+                  "description", "acked_by", "acked_at", "ack_comment", "silenced_by"));
   EXPECT_EQ(record["state"], "resolved");
   EXPECT_EQ(record["started_at"], "2024-05-01T06:00:00.000Z");
   EXPECT_EQ(record["resolved_at"], "2024-05-01T07:00:00.000Z");
@@ -396,6 +397,21 @@ TEST(AlertRecord, HasTheDocumentedKeysAndValues) {
   EXPECT_EQ(r["state"], "firing");
   EXPECT_TRUE(r["server"].is_null());
   EXPECT_TRUE(r["description"].is_null());
+  EXPECT_TRUE(r["acked_by"].is_null());
+  EXPECT_EQ(r["silenced_by"], Json::array());
+
+  v1::Alert handled = tenant_wide;
+  handled.mutable_ack()->set_by("ops-oncall");
+  *handled.mutable_ack()->mutable_at() = Ts("2024-05-01T06:30:00Z");
+  handled.add_silenced_by("00000000000000aa");
+  const Json h = AlertRecord(handled);
+  EXPECT_EQ(h["acked_by"], "ops-oncall");
+  EXPECT_EQ(h["acked_at"], "2024-05-01T06:30:00.000Z");
+  EXPECT_TRUE(h["ack_comment"].is_null());
+  EXPECT_EQ(h["silenced_by"], Json::array({"00000000000000aa"}));
+  v1::ListAlertsResponse one;
+  *one.add_alerts() = handled;
+  EXPECT_EQ(AlertsTable(one).rows[0][1], "firing acked silenced");
 }
 
 TEST(AlertsCsvTable, FlattensLabelsIntoOneCell) {

@@ -179,10 +179,32 @@ std::string Connectors(const v1::ServerInfo& s, absl::Time now) {
 
 // ---- alerts ----
 
+// Who acknowledged the alert and which silences hold back its notifications;
+// "-" for neither.
+std::string Handling(const v1::Alert& a, absl::Time now) {
+  std::vector<std::string> parts;
+  if (a.has_ack()) {
+    std::string ack = absl::StrCat("acked by ", HtmlEscape(a.ack().by()), " ",
+                                   Ago(a.ack().has_at(), a.ack().at(), now, ""));
+    if (!a.ack().comment().empty()) {
+      absl::StrAppend(&ack, ": <q>", HtmlEscape(a.ack().comment()), "</q>");
+    }
+    parts.push_back(std::move(ack));
+  }
+  if (a.silenced_by_size() > 0) {
+    std::vector<std::string> ids;
+    for (const std::string& id : a.silenced_by()) ids.push_back(HtmlEscape(id));
+    parts.push_back(absl::StrCat(Badge("unknown", "silenced"), " <span class=\"mono\">",
+                                 absl::StrJoin(ids, " "), "</span>"));
+  }
+  return parts.empty() ? "-" : absl::StrJoin(parts, "<br>");
+}
+
 std::string AlertTable(const std::vector<const v1::Alert*>& alerts, bool firing, absl::Time now) {
   std::string out = TableStart(
       absl::StrCat("<th>Severity</th><th>Alert</th><th>Connector</th><th>Summary</th><th>",
-                   firing ? "Firing since" : "Resolved", "</th><th>Last notified</th>"));
+                   firing ? "Firing since" : "Resolved",
+                   "</th><th>Last notified</th><th>Ack / silence</th><th>ID</th>"));
   for (const v1::Alert* a : alerts) {
     const auto description = a->annotations().find("description");
     const std::string title =
@@ -199,7 +221,8 @@ std::string AlertTable(const std::vector<const v1::Alert*>& alerts, bool firing,
                     firing ? TimeWithAgo(a->has_started_at(), a->started_at(), now)
                            : TimeWithAgo(a->has_resolved_at(), a->resolved_at(), now),
                     "</td><td>", Ago(a->has_last_delivery(), a->last_delivery(), now, "not yet"),
-                    "</td></tr>\n");
+                    "</td><td>", Handling(*a, now), "</td><td class=\"mono\">",
+                    HtmlEscape(a->fingerprint()), "</td></tr>\n");
   }
   absl::StrAppend(&out, TableEnd());
   return out;

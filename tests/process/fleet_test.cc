@@ -1,7 +1,6 @@
 // issue 5: a generated fleet sent to the real collector over the real ingest
 // protocol, then every `syncwatch` command in every output form, checked
 // against what was sent; and `promtool check metrics` on /metrics.
-#include <grpcpp/create_channel.h>
 #include <httplib.h>
 
 #include <algorithm>
@@ -21,7 +20,7 @@
 #include "common/time_util.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "syncwatch/v1/ingest.grpc.pb.h"
+#include "tests/testutil/ingest_client.h"
 #include "tests/testutil/subprocess.h"
 #include "tests/testutil/test_util.h"
 
@@ -171,30 +170,14 @@ class FleetTest : public ::testing::Test {
   // Sends `events` as one batch from `s`'s agent over the Ingest stream and
   // waits for its Ack.
   void Send(const ServerPlan& s, std::vector<v1::Event> events) {
-    auto stub =
-        v1::Ingest::NewStub(grpc::CreateChannel(Address(), grpc::InsecureChannelCredentials()));
-    grpc::ClientContext context;
-    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
-    auto stream = stub->StreamEvents(&context);
-    v1::AgentMessage hello;
-    hello.mutable_hello()->set_agent_id("agent-" + s.name);
-    hello.mutable_hello()->set_server(s.name);
-    hello.mutable_hello()->set_tenant(s.tenant);
-    hello.mutable_hello()->set_role(s.staging ? v1::SERVER_ROLE_STAGING : v1::SERVER_ROLE_ACTIVE);
-    hello.mutable_hello()->set_agent_version("fleet-test");
-    hello.mutable_hello()->set_spool_epoch("epoch-1");
-    ASSERT_TRUE(stream->Write(hello));
-    v1::CollectorMessage reply;
-    ASSERT_TRUE(stream->Read(&reply));
-    ASSERT_TRUE(reply.has_welcome());
-    v1::AgentMessage batch;
-    batch.mutable_batch()->set_seq(1);
-    for (auto& e : events) *batch.mutable_batch()->add_events() = std::move(e);
-    ASSERT_TRUE(stream->Write(batch));
-    ASSERT_TRUE(stream->Read(&reply));
-    ASSERT_TRUE(reply.has_ack()) << reply.DebugString();
-    stream->WritesDone();
-    stream->Finish();
+    v1::Hello hello;
+    hello.set_agent_id("agent-" + s.name);
+    hello.set_server(s.name);
+    hello.set_tenant(s.tenant);
+    hello.set_role(s.staging ? v1::SERVER_ROLE_STAGING : v1::SERVER_ROLE_ACTIVE);
+    hello.set_agent_version("fleet-test");
+    hello.set_spool_epoch("epoch-1");
+    SYNCWATCH_ASSERT_OK(testing::SendBatch(Address(), hello, std::move(events)));
   }
 
   // Runs the `syncwatch` CLI against the collector; its stdout.

@@ -1,12 +1,14 @@
 #include "collector/collector_options.h"
 
 #include <limits>
+#include <optional>
 
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "common/status_macros.h"
+#include "common/time_util.h"
 #include "common/yaml_config.h"
 
 namespace syncwatch::collector {
@@ -24,25 +26,19 @@ bool SplitHostPort(const std::string& addr, std::string* host, int* port) {
          !host->empty();
 }
 
-// A duration as absl::ParseDuration reads it ("36h", "90m") or in whole days
-// ("400d", which it does not know). With `allow_off`, "off" and "0" mean zero
-// (keep forever); otherwise the duration must be positive.
+// A duration such as "400d", "2w", "36h" or "90m" (ParseHumanDuration), at
+// most a century. With `allow_off`, "off" and "0" mean zero (keep forever);
+// otherwise the duration must be positive.
 absl::StatusOr<absl::Duration> RetentionDuration(const YamlFile& file, const YAML::Node& node,
                                                  absl::string_view key, bool allow_off) {
   const std::string text = node.IsScalar() ? node.Scalar() : "";
   if (allow_off && (text == "off" || text == "0")) return absl::ZeroDuration();
-  absl::Duration d;
-  int64_t days = 0;
-  if (absl::EndsWith(text, "d") &&
-      absl::SimpleAtoi(absl::string_view(text).substr(0, text.size() - 1), &days) && days > 0 &&
-      days <= 100 * 365) {
-    d = days * absl::Hours(24);
-  } else if (!absl::ParseDuration(text, &d) || d <= absl::ZeroDuration() ||
-             d == absl::InfiniteDuration()) {
+  const std::optional<absl::Duration> d = ParseHumanDuration(text);
+  if (!d || *d <= absl::ZeroDuration() || *d > absl::Hours(24 * 365 * 100)) {
     return file.Error(node, absl::StrCat("'", key, "' must be a positive duration such as 400d, ",
                                          "36h or 90m", allow_off ? ", or off" : ""));
   }
-  return d;
+  return *d;
 }
 
 absl::Status ParseRetention(const YamlFile& file, const YAML::Node& node, RetentionOptions* out) {

@@ -20,10 +20,12 @@ ABSL_FLAG(std::string, listen, "127.0.0.1:7443", "gRPC listen address host:port"
 ABSL_FLAG(std::string, http_listen, "127.0.0.1:9464",
           "HTTP address for /healthz, /readyz, /metrics; empty turns it off");
 ABSL_FLAG(std::string, tls_cert, "", "PEM certificate chain of the gRPC port (turns TLS on)");
-ABSL_FLAG(std::string, tls_key, "", "PEM private key for --tls-cert");
+ABSL_FLAG(std::string, tls_key, "", "PEM private key for --tls_cert");
 ABSL_FLAG(std::string, tls_client_ca, "",
           "PEM CA that agents' client certificates must chain to (mTLS)");
-ABSL_FLAG(bool, insecure, false, "Allow plain text on a non-loopback listen address");
+ABSL_FLAG(bool, insecure, false,
+          "Off loopback, allow plain text or TLS without --tls_client_ca (agents then are not "
+          "identified by certificate), and an HTTP port off loopback");
 ABSL_FLAG(bool, sync_writes, true, "fsync each commit before acknowledging it");
 ABSL_FLAG(bool, check, false,
           "Check the store in the data dir (read-only) and exit: 0 healthy, 1 problems found");

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/ascii.h"
@@ -100,6 +101,32 @@ absl::StatusOr<absl::Duration> ParseTimeSpan(absl::string_view text) {
 
 std::string FormatIso8601(absl::Time t) {
   return absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", t, absl::UTCTimeZone());
+}
+
+std::optional<absl::Duration> ParseHumanDuration(absl::string_view text) {
+  if (text.empty() || !absl::ascii_isdigit(static_cast<unsigned char>(text[0]))) {
+    return std::nullopt;
+  }
+  absl::Duration total = absl::ZeroDuration();
+  // "<n>w" and "<n>d" prefixes, which absl::ParseDuration does not know.
+  for (auto [unit, length] : {std::pair<char, absl::Duration>{'w', absl::Hours(7 * 24)},
+                              std::pair<char, absl::Duration>{'d', absl::Hours(24)}}) {
+    const size_t pos = text.find(unit);
+    if (pos == absl::string_view::npos) continue;
+    int64_t count = 0;
+    if (!absl::SimpleAtoi(text.substr(0, pos), &count) || count < 0) return std::nullopt;
+    total += count * length;
+    text.remove_prefix(pos + 1);
+  }
+  if (!text.empty()) {
+    absl::Duration tail;
+    if (!absl::ParseDuration(std::string(text), &tail) || tail < absl::ZeroDuration() ||
+        tail == absl::InfiniteDuration()) {
+      return std::nullopt;
+    }
+    total += tail;
+  }
+  return total;
 }
 
 std::string FormatRetentionWindow(absl::Duration d) {

@@ -3,6 +3,7 @@
 #ifndef SYNCWATCH_COMMON_TIME_UTIL_H_
 #define SYNCWATCH_COMMON_TIME_UTIL_H_
 
+#include <optional>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -29,6 +30,12 @@ absl::StatusOr<absl::Duration> ParseTimeSpan(absl::string_view text);
 // "2017-01-04T23:00:55.253Z": ISO 8601 in UTC, always with milliseconds (the
 // engine's own precision), so that columns of times line up.
 std::string FormatIso8601(absl::Time t);
+
+// A duration as people write it in flags and YAML: absl::ParseDuration's
+// units ("36h", "90m", "1.5h") after optional whole weeks and days ("2w",
+// "7d", "1d12h"). nullopt when `text` is not one (it may be a time instead);
+// never negative or infinite (it must start with a digit).
+std::optional<absl::Duration> ParseHumanDuration(absl::string_view text);
 
 // A retention window as the YAML and the CLI write it: "off" for zero, "400d"
 // for whole days, else absl::FormatDuration ("36h", "1h30m").

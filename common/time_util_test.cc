@@ -49,6 +49,19 @@ TEST(ParseEngineTime, RejectsGarbageNamingIt) {
   EXPECT_FALSE(ParseEngineTime("").ok());
 }
 
+TEST(ParseHumanDuration, ReadsWeeksDaysAndAbslUnits) {
+  EXPECT_EQ(ParseHumanDuration("400d"), absl::Hours(24 * 400));
+  EXPECT_EQ(ParseHumanDuration("2w"), absl::Hours(24 * 14));
+  EXPECT_EQ(ParseHumanDuration("1d12h"), absl::Hours(36));
+  EXPECT_EQ(ParseHumanDuration("1w2d"), absl::Hours(24 * 9));
+  EXPECT_EQ(ParseHumanDuration("90m"), absl::Minutes(90));
+  EXPECT_EQ(ParseHumanDuration("1.5h"), absl::Minutes(90));
+  EXPECT_EQ(ParseHumanDuration("0"), absl::ZeroDuration());
+  for (const char* bad : {"", "d", "-1h", "inf", "2024-05-01", "7days", "1x", "3d-1h", "off"}) {
+    EXPECT_EQ(ParseHumanDuration(bad), std::nullopt) << bad;
+  }
+}
+
 TEST(ParseTimeSpan, ReadsDotNetTimeSpans) {
   auto d = ParseTimeSpan("00:30:00");
   ASSERT_TRUE(d.ok());

@@ -185,37 +185,6 @@ const FlagSpec* FindFlag(absl::string_view name) {
   return nullptr;
 }
 
-// "<n>d" and "<n>w" prefixes, which absl::ParseDuration does not know; the rest
-// ("12h", "30m") is left in *text.
-bool ConsumeDaysAndWeeks(absl::string_view* text, absl::Duration* out) {
-  for (auto [unit, length] : {std::pair<char, absl::Duration>{'w', absl::Hours(7 * 24)},
-                              std::pair<char, absl::Duration>{'d', absl::Hours(24)}}) {
-    const size_t pos = text->find(unit);
-    if (pos == absl::string_view::npos) continue;
-    int64_t count = 0;
-    if (!absl::SimpleAtoi(text->substr(0, pos), &count) || count < 0) return false;
-    *out += count * length;
-    text->remove_prefix(pos + 1);
-  }
-  return true;
-}
-
-// A relative --since: "7d", "24h", "1d12h", "1.5h". Returns false when `text`
-// is not a duration at all (so the caller can try a time).
-bool ParseLookback(absl::string_view text, absl::Duration* out) {
-  if (text.empty() || !absl::ascii_isdigit(static_cast<unsigned char>(text[0]))) return false;
-  absl::Duration total = absl::ZeroDuration();
-  absl::string_view rest = text;
-  if (!ConsumeDaysAndWeeks(&rest, &total)) return false;
-  if (!rest.empty()) {
-    absl::Duration tail;
-    if (!absl::ParseDuration(std::string(rest), &tail)) return false;
-    total += tail;
-  }
-  *out = total;
-  return true;
-}
-
 }  // namespace
 
 absl::StatusOr<OutputFormat> ParseOutputFormat(absl::string_view text) {
@@ -237,7 +206,9 @@ absl::StatusOr<absl::Duration> ParseSpan(absl::string_view flag, absl::string_vi
   const absl::string_view t = absl::StripAsciiWhitespace(text);
   if (allow_off && (t == "off" || t == "0")) return absl::ZeroDuration();
   absl::Duration span;
-  if (!ParseLookback(t, &span)) {
+  if (std::optional<absl::Duration> parsed = ParseHumanDuration(t)) {
+    span = *parsed;
+  } else {
     return BadValue(flag, text,
                     absl::StrCat("want a duration such as 4h, 30m, 7d or 2w",
                                  allow_off ? ", or off (keep forever)" : ""));
@@ -251,9 +222,9 @@ absl::StatusOr<absl::Duration> ParseSpan(absl::string_view flag, absl::string_vi
 
 absl::StatusOr<absl::Time> ParseSince(absl::string_view text, absl::Time now) {
   const absl::string_view t = absl::StripAsciiWhitespace(text);
-  absl::Duration lookback;
-  if (ParseLookback(t, &lookback)) {
-    SYNCWATCH_ASSIGN_OR_RETURN(lookback, ParseSpan("since", text, /*allow_off=*/false));
+  if (ParseHumanDuration(t)) {
+    SYNCWATCH_ASSIGN_OR_RETURN(absl::Duration lookback,
+                               ParseSpan("since", text, /*allow_off=*/false));
     return now - lookback;
   }
   if (const std::optional<absl::Time> time = ParseAbsoluteTime(t)) return *time;

@@ -11,6 +11,9 @@
 #include "common/log.h"
 #include "common/status_macros.h"
 #include "common/time_util.h"
+#include "google/protobuf/io/coded_stream.h"
+#include "google/protobuf/io/zero_copy_stream_impl_lite.h"
+#include "google/protobuf/wire_format_lite.h"
 
 namespace syncwatch::collector {
 namespace {
@@ -48,7 +51,11 @@ class GroupView {
   }
 
   void Put(Family f, const std::string& key, const google::protobuf::Message& value) {
-    std::string bytes = value.SerializeAsString();
+    PutBytes(f, key, value.SerializeAsString());
+  }
+
+  // A record already serialised.
+  void PutBytes(Family f, const std::string& key, std::string bytes) {
     batch_.Put(store_.cf(f), key, bytes);
     overlay_[{f, key}] = std::move(bytes);
   }
@@ -92,6 +99,32 @@ absl::Status ApplyExportError(GroupView& view, const std::string& server, const 
   return absl::OkStatus();
 }
 
+}  // namespace
+
+std::string SerializeStoredRun(const std::string& server, const std::string& tenant,
+                               const v1::RunProfileResult& run) {
+  // A message's bytes are its fields' in any order: the server and tenant
+  // (fields 1 and 2) as a StoredRun writes them, then the run as field 3.
+  v1::StoredRun head;
+  head.set_server(server);
+  head.set_tenant(tenant);
+  std::string bytes = head.SerializeAsString();
+  const size_t run_size = run.ByteSizeLong();
+  bytes.reserve(bytes.size() + run_size + 8);
+  {
+    google::protobuf::io::StringOutputStream raw(&bytes);
+    google::protobuf::io::CodedOutputStream out(&raw);
+    out.WriteTag(google::protobuf::internal::WireFormatLite::MakeTag(
+        v1::StoredRun::kRunFieldNumber,
+        google::protobuf::internal::WireFormatLite::WIRETYPE_LENGTH_DELIMITED));
+    out.WriteVarint32(static_cast<uint32_t>(run_size));
+    run.SerializeWithCachedSizes(&out);
+  }
+  return bytes;
+}
+
+namespace {
+
 absl::Status ApplyRun(GroupView& view, const std::string& server, const std::string& tenant,
                       const v1::RunProfileResult& run) {
   const std::string key = RunKey(server, run);
@@ -104,11 +137,7 @@ absl::Status ApplyRun(GroupView& view, const std::string& server, const std::str
     SYNCWATCH_ASSIGN_OR_RETURN(auto existing, view.Get<v1::StoredRun>(Family::kRuns, key));
     if (existing && existing->run().is_run_complete()) return absl::OkStatus();
   }
-  v1::StoredRun record;
-  record.set_server(server);
-  record.set_tenant(tenant);
-  *record.mutable_run() = run;
-  view.Put(Family::kRuns, key, record);
+  view.PutBytes(Family::kRuns, key, SerializeStoredRun(server, tenant, run));
   for (const v1::RunStep& step : run.steps()) {
     for (v1::ExportError error : step.export_errors()) {
       if (error.connector_name().empty()) error.set_connector_name(run.connector_name());

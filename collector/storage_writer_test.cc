@@ -103,6 +103,33 @@ class StorageWriterTest : public ::testing::Test {
   std::unique_ptr<StorageWriter> writer_;
 };
 
+TEST(SerializeStoredRun, GivesTheBytesOfTheStoredRunRecord) {
+  v1::RunProfileResult run;
+  run.set_run_history_id("{9B3F0D2A-0001}");
+  run.set_connector_name("contoso.onmicrosoft.com - AAD");
+  run.set_run_profile_name("Export");
+  run.set_result("completed-export-errors");
+  run.set_is_run_complete(true);
+  *run.mutable_start_time() = ToProtoTimestamp(absl::FromUnixSeconds(1714550400));
+  v1::RunStep& step = *run.add_steps();
+  step.set_step_number(1);
+  v1::ExportError& error = *step.add_export_errors();
+  error.set_dn("CN=Ann,OU=Sales,DC=contoso,DC=com");
+  error.set_error_type("AttributeValueMustBeUnique");
+  for (const v1::RunProfileResult& r : {run, v1::RunProfileResult()}) {
+    v1::StoredRun record;
+    record.set_server("sync01");
+    record.set_tenant("contoso.onmicrosoft.com");
+    *record.mutable_run() = r;
+    const std::string bytes = SerializeStoredRun("sync01", "contoso.onmicrosoft.com", r);
+    EXPECT_EQ(bytes, record.SerializeAsString());
+    v1::StoredRun parsed;
+    ASSERT_TRUE(parsed.ParseFromString(bytes));
+    EXPECT_EQ(parsed.run().SerializeAsString(), r.SerializeAsString());
+    EXPECT_TRUE(parsed.has_run());
+  }
+}
+
 TEST_F(StorageWriterTest, StoresEventsBeforeCompleting) {
   Outcome o = Submit(Agent(), Batch(1, {Run("a", "success"), Run("b", "stopped-connectivity")}));
   SYNCWATCH_ASSERT_OK(o.status);

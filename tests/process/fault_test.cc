@@ -20,6 +20,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -348,7 +349,9 @@ TEST_F(FaultTest, CollectorKilledRepeatedlyWhileThreeAgentsStreamStoresEveryEven
   }
   const int kills = long_run ? 40 : 6;
   for (int k = 0; k < kills; ++k) {
-    absl::SleepFor(absl::Milliseconds(1000 + 250 * (k % 4)));
+    // The first kill early: a fast build delivers the short run's 10,000
+    // events per agent within a second or two.
+    absl::SleepFor(absl::Milliseconds((k == 0 ? 300 : 1000) + 250 * (k % 4)));
     collector.Signal(SIGKILL);
     ASSERT_EQ(collector.Wait(absl::Seconds(10)), 128 + SIGKILL);
     collector = StartCollector();
@@ -363,8 +366,12 @@ TEST_F(FaultTest, CollectorKilledRepeatedlyWhileThreeAgentsStreamStoresEveryEven
     SCOPED_TRACE(s);
     ExpectExactlyOnce(runs[s], per_server);
   }
-  // The kills hit live streams.
-  EXPECT_THAT(AgentErr("sync01"), HasSubstr("collector "));
+  // The kills hit live streams (otherwise the test proved nothing).
+  int interrupted = 0;
+  for (const std::string& s : servers) {
+    interrupted += absl::StrContains(AgentErr(s), "collector ") ? 1 : 0;
+  }
+  EXPECT_GT(interrupted, 0) << AgentErr("sync01");
 }
 
 }  // namespace

@@ -259,64 +259,66 @@ absl::Status AlertEngine::EvaluateChangesLocked(
 absl::Status AlertEngine::EvaluateAll() {
   MutexLock lock(&eval_mu_);
   stats_.evaluations.fetch_add(1);
-  absl::Status result = [&]() -> absl::Status {
-    const absl::Time now = clock_.Now();
-    FactsReader reader(store_, options_.rules);
-    SYNCWATCH_ASSIGN_OR_RETURN(ServerView view, LoadServers());
-    std::vector<std::string> groups;
-    for (const auto& [group, infos] : view.by_group) groups.push_back(group);
-    // One tenant at a time, so that only its servers' facts are in memory.
-    for (const std::string& group : groups) {
-      // Stopping: the pass is not finished, so nothing is swept either.
-      if (stop_requested_.load(std::memory_order_relaxed)) return absl::OkStatus();
-      if (has_pending_.load(std::memory_order_relaxed)) {
-        // Changes committed meanwhile (a threshold crossed) go first; then the
-        // pass goes on with the records as they are now.
-        std::map<std::string, ServerChange> work;
-        if (TakePending(&work)) {
-          // Too many to track: one more full pass after this one.
-          MutexLock requeue(&mu_);
-          overflow_ = true;
-        } else {
-          SYNCWATCH_RETURN_IF_ERROR(EvaluateChangesLocked(work));
-        }
-        SYNCWATCH_ASSIGN_OR_RETURN(view, LoadServers());
-      }
-      auto infos = view.by_group.find(group);
-      if (infos == view.by_group.end()) continue;  // its servers moved to another tenant
-      std::vector<ServerFacts> members;
-      members.reserve(infos->second.size());
-      for (const v1::ServerInfo* info : infos->second) {
-        SYNCWATCH_ASSIGN_OR_RETURN(ServerFacts facts,
-                                   ReadFacts(reader, *info, view.thresholds, now, false));
-        SYNCWATCH_RETURN_IF_ERROR(ReconcileServer(facts, /*data=*/true, now));
-        members.push_back(std::move(facts));
-      }
-      std::vector<const ServerFacts*> pointers;
-      for (const ServerFacts& m : members) pointers.push_back(&m);
-      SYNCWATCH_RETURN_IF_ERROR(ReconcileTenant(group, pointers, now));
-    }
-    // A scope nobody evaluates any more (its server moved to another tenant):
-    // what fires there can never clear by itself.
-    std::set<std::string> live;
-    for (const auto& entry : view.records) live.insert(ServerScope(entry->record.server()));
-    for (const auto& [group, infos] : view.by_group) live.insert(TenantScope(group));
-    SYNCWATCH_ASSIGN_OR_RETURN(std::set<std::string> scopes, alert_store_->Scopes());
-    std::set<std::string> every_name = LivenessAlertNames();
-    every_name.insert(ServerDataAlertNames().begin(), ServerDataAlertNames().end());
-    every_name.insert(TenantAlertNames().begin(), TenantAlertNames().end());
-    for (const std::string& scope : scopes) {
-      if (live.count(scope) == 0) {
-        SYNCWATCH_RETURN_IF_ERROR(Reconcile(scope, every_name, {}, now));
-      }
-    }
-    SYNCWATCH_ASSIGN_OR_RETURN(
-        int purged, alert_store_->PurgeResolved(now - options_.rules.resolved_retention));
-    if (purged > 0) SYNCWATCH_LOG(kInfo, "purged ", purged, " resolved alerts past retention");
-    return absl::OkStatus();
-  }();
+  absl::Status result = EvaluateAllLocked();
   if (!result.ok()) stats_.evaluation_failures.fetch_add(1);
   return result;
+}
+
+absl::Status AlertEngine::EvaluateAllLocked() {
+  const absl::Time now = clock_.Now();
+  FactsReader reader(store_, options_.rules);
+  SYNCWATCH_ASSIGN_OR_RETURN(ServerView view, LoadServers());
+  std::vector<std::string> groups;
+  for (const auto& [group, infos] : view.by_group) groups.push_back(group);
+  // One tenant at a time, so that only its servers' facts are in memory.
+  for (const std::string& group : groups) {
+    // Stopping: the pass is not finished, so nothing is swept either.
+    if (stop_requested_.load(std::memory_order_relaxed)) return absl::OkStatus();
+    if (has_pending_.load(std::memory_order_relaxed)) {
+      // Changes committed meanwhile (a threshold crossed) go first; then the
+      // pass goes on with the records as they are now.
+      std::map<std::string, ServerChange> work;
+      if (TakePending(&work)) {
+        // Too many to track: one more full pass after this one.
+        MutexLock requeue(&mu_);
+        overflow_ = true;
+      } else {
+        SYNCWATCH_RETURN_IF_ERROR(EvaluateChangesLocked(work));
+      }
+      SYNCWATCH_ASSIGN_OR_RETURN(view, LoadServers());
+    }
+    auto infos = view.by_group.find(group);
+    if (infos == view.by_group.end()) continue;  // its servers moved to another tenant
+    std::vector<ServerFacts> members;
+    members.reserve(infos->second.size());
+    for (const v1::ServerInfo* info : infos->second) {
+      SYNCWATCH_ASSIGN_OR_RETURN(ServerFacts facts,
+                                 ReadFacts(reader, *info, view.thresholds, now, false));
+      SYNCWATCH_RETURN_IF_ERROR(ReconcileServer(facts, /*data=*/true, now));
+      members.push_back(std::move(facts));
+    }
+    std::vector<const ServerFacts*> pointers;
+    for (const ServerFacts& m : members) pointers.push_back(&m);
+    SYNCWATCH_RETURN_IF_ERROR(ReconcileTenant(group, pointers, now));
+  }
+  // A scope nobody evaluates any more (its server moved to another tenant):
+  // what fires there can never clear by itself.
+  std::set<std::string> live;
+  for (const auto& entry : view.records) live.insert(ServerScope(entry->record.server()));
+  for (const auto& [group, infos] : view.by_group) live.insert(TenantScope(group));
+  SYNCWATCH_ASSIGN_OR_RETURN(std::set<std::string> scopes, alert_store_->Scopes());
+  std::set<std::string> every_name = LivenessAlertNames();
+  every_name.insert(ServerDataAlertNames().begin(), ServerDataAlertNames().end());
+  every_name.insert(TenantAlertNames().begin(), TenantAlertNames().end());
+  for (const std::string& scope : scopes) {
+    if (live.count(scope) == 0) {
+      SYNCWATCH_RETURN_IF_ERROR(Reconcile(scope, every_name, {}, now));
+    }
+  }
+  SYNCWATCH_ASSIGN_OR_RETURN(int purged,
+                             alert_store_->PurgeResolved(now - options_.rules.resolved_retention));
+  if (purged > 0) SYNCWATCH_LOG(kInfo, "purged ", purged, " resolved alerts past retention");
+  return absl::OkStatus();
 }
 
 void AlertEngine::WakeDeliverers() {

@@ -130,6 +130,7 @@ class AlertEngine {
   absl::Status EvaluateChanges(const std::map<std::string, ServerChange>& changes);
   absl::Status EvaluateChangesLocked(const std::map<std::string, ServerChange>& changes)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(eval_mu_);
+  absl::Status EvaluateAllLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(eval_mu_);
   absl::StatusOr<ServerFacts> ReadFacts(const FactsReader& reader, const v1::ServerInfo& info,
                                         const TenantThresholds& thresholds, absl::Time now,
                                         bool liveness_only);

@@ -80,6 +80,8 @@ struct FiringAlert {
   // "warning" or "critical".
   std::string severity;
   std::string summary;
+  // The rule's name, e.g. "PendingDeletesOverThreshold".
+  std::string name;
 };
 
 // Fills the query-time fields of `info` (deletion_threshold*, open_alerts,

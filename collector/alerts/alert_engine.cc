@@ -160,10 +160,7 @@ absl::StatusOr<ServerFacts> AlertEngine::ReadFacts(const FactsReader& reader,
   SYNCWATCH_ASSIGN_OR_RETURN(ServerFacts facts,
                              reader.ReadServer(info, thresholds, now, liveness_only));
   facts.watching_since = started_;
-  SYNCWATCH_ASSIGN_OR_RETURN(
-      std::vector<v1::Alert> firing,
-      alert_store_->List(ServerScope(info.server()), v1::ALERT_STATE_FIRING));
-  for (const v1::Alert& a : firing) facts.firing.insert(a.name());
+  facts.firing = alert_store_->FiringNames(ServerScope(info.server()));
   return facts;
 }
 

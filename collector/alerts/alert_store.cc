@@ -4,6 +4,7 @@
 #include <random>
 #include <utility>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
@@ -17,7 +18,7 @@ namespace syncwatch::collector::alerts {
 namespace {
 
 FiringAlert Summary(const v1::Alert& a) {
-  return FiringAlert{a.server(), a.tenant(), a.connector(), a.severity(), a.summary()};
+  return FiringAlert{a.server(), a.tenant(), a.connector(), a.severity(), a.summary(), a.name()};
 }
 
 std::string OutboxKey(const std::string& receiver, uint64_t seq) {
@@ -255,6 +256,17 @@ std::vector<FiringAlert> AlertStore::Firing() const {
   out.reserve(firing_.size());
   for (const auto& [key, alert] : firing_) out.push_back(alert);
   return out;
+}
+
+std::set<std::string> AlertStore::FiringNames(const std::string& scope) const {
+  const std::string prefix = KeyBuilder().String(scope).Take();
+  MutexLock lock(&mu_);
+  std::set<std::string> names;
+  for (auto it = firing_.lower_bound(prefix);
+       it != firing_.end() && absl::StartsWith(it->first, prefix); ++it) {
+    names.insert(it->second.name);
+  }
+  return names;
 }
 
 absl::StatusOr<std::vector<v1::Alert>> AlertStore::List(const std::string& scope,

@@ -91,6 +91,10 @@ class AlertStore {
   // (scope, fingerprint). From memory: cheap enough for each fleet query.
   std::vector<FiringAlert> Firing() const;
 
+  // The names of the alerts of `scope` firing now. From memory: the
+  // evaluator asks it for every server it evaluates.
+  std::set<std::string> FiringNames(const std::string& scope) const;
+
   // The scopes that hold at least one alert.
   absl::StatusOr<std::set<std::string>> Scopes() const;
 

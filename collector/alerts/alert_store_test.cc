@@ -123,6 +123,19 @@ TEST_F(AlertStoreTest, ARestartNeitherLosesNorRefires) {
   EXPECT_EQ(r1[2].alert.state(), v1::ALERT_STATE_RESOLVED);
 }
 
+TEST_F(AlertStoreTest, FiringNamesAreThoseOfTheScopeFiringNow) {
+  Reconcile({Alert("A", "sync01"), Alert("B", "sync01")}, kT0);
+  Reconcile({Alert("A", "sync010")}, kT0, "server/sync010");
+  EXPECT_THAT(alerts_->FiringNames("server/sync01"), ElementsAre("A", "B"));
+  EXPECT_THAT(alerts_->FiringNames("server/sync010"), ElementsAre("A"));
+  Reconcile({Alert("B", "sync01")}, kT0 + absl::Minutes(1));  // A resolves
+  EXPECT_THAT(alerts_->FiringNames("server/sync01"), ElementsAre("B"));
+  EXPECT_THAT(alerts_->FiringNames("server/nosuch"), IsEmpty());
+  // Rebuilt from the store after a restart.
+  Open({"r1", "r2"});
+  EXPECT_THAT(alerts_->FiringNames("server/sync01"), ElementsAre("B"));
+}
+
 TEST_F(AlertStoreTest, OnlyOwnedNamesOfTheScopeResolve) {
   Reconcile({Alert("A", "sync01")}, kT0);
   // Another evaluation owns "C" and leaves "A" alone...

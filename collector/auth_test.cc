@@ -1,8 +1,5 @@
 #include "collector/auth.h"
 
-#include <grpcpp/create_channel.h>
-#include <grpcpp/server_builder.h>
-
 #include <atomic>
 #include <map>
 #include <memory>
@@ -15,6 +12,7 @@
 #include "common/time_util.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/testutil/grpc_server.h"
 #include "tests/testutil/test_util.h"
 
 namespace syncwatch::collector {
@@ -143,14 +141,9 @@ TEST(AuthenticatedQueryService, NeedsATokenAndPassesItsRoleToRequireRole) {
   SYNCWATCH_ASSERT_OK(auth);
   FakeQuery inner;
   AuthenticatedQueryService service(inner, **auth);
-  grpc::ServerBuilder builder;
-  int port = 0;
-  builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
-  builder.RegisterService(&service);
-  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  auto server = testing::StartLocalGrpcServer({&service});
   ASSERT_NE(server, nullptr);
-  auto stub = v1::Query::NewStub(
-      grpc::CreateChannel(absl::StrCat("127.0.0.1:", port), grpc::InsecureChannelCredentials()));
+  auto stub = v1::Query::NewStub(server->channel);
   auto call_servers = [&](const std::string& token) {
     grpc::ClientContext ctx;
     if (!token.empty()) ctx.AddMetadata("authorization", "Bearer " + token);
@@ -173,7 +166,6 @@ TEST(AuthenticatedQueryService, NeedsATokenAndPassesItsRoleToRequireRole) {
   EXPECT_EQ(read_admin.error_code(), grpc::StatusCode::PERMISSION_DENIED);
   EXPECT_THAT(read_admin.error_message(), HasSubstr("\"grafana\" has role read; this needs admin"));
   EXPECT_TRUE(call_alerts(kAdminToken).ok());
-  server->Shutdown();
 }
 
 // The real Admin service over a real store, behind the token check.
@@ -194,17 +186,9 @@ class AuthenticatedAdminServiceTest : public ::testing::Test {
                                              Retention::Options());
     admin_ = std::make_unique<AdminService>(*alerts_, *retention_, RealClock::Get());
     service_ = std::make_unique<AuthenticatedAdminService>(*admin_, *auth_);
-    grpc::ServerBuilder builder;
-    int port = 0;
-    builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
-    builder.RegisterService(service_.get());
-    server_ = builder.BuildAndStart();
+    server_ = testing::StartLocalGrpcServer({service_.get()});
     ASSERT_NE(server_, nullptr);
-    stub_ = v1::Admin::NewStub(
-        grpc::CreateChannel(absl::StrCat("127.0.0.1:", port), grpc::InsecureChannelCredentials()));
-  }
-  void TearDown() override {
-    if (server_) server_->Shutdown();
+    stub_ = v1::Admin::NewStub(server_->channel);
   }
 
   // Calls every Admin RPC with `token`; the statuses by RPC name.
@@ -270,7 +254,7 @@ class AuthenticatedAdminServiceTest : public ::testing::Test {
   std::unique_ptr<Retention> retention_;
   std::unique_ptr<AdminService> admin_;
   std::unique_ptr<AuthenticatedAdminService> service_;
-  std::unique_ptr<grpc::Server> server_;
+  std::unique_ptr<testing::LocalGrpcServer> server_;
   std::unique_ptr<v1::Admin::Stub> stub_;
   std::string silence_id_ = "no-such-silence";
   std::string created_by_;

@@ -3,8 +3,6 @@
 
 #include <grpcpp/create_channel.h>
 #include <grpcpp/security/credentials.h>
-#include <grpcpp/security/server_credentials.h>
-#include <grpcpp/server_builder.h>
 #include <httplib.h>
 
 #include <atomic>
@@ -24,6 +22,7 @@
 #include "syncwatch/v1/ingest.grpc.pb.h"
 #include "syncwatch/v1/query.grpc.pb.h"
 #include "tests/testutil/fixtures.h"
+#include "tests/testutil/grpc_server.h"
 #include "tests/testutil/subprocess.h"
 #include "tests/testutil/test_util.h"
 
@@ -95,14 +94,9 @@ TEST(IngestBackPressure, ASlowStoreHoldsOneBatchPerStreamAndStopsTheAgentsWrites
   auto writer = StorageWriter::Create(**store, clock, writer_options);
   ASSERT_TRUE(writer.ok()) << writer.status();
   IngestService service(**writer, clock, IngestService::Options());
-  grpc::ServerBuilder builder;
-  int port = 0;
-  builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
-  builder.RegisterService(&service);
-  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  auto server = testing::StartLocalGrpcServer({&service});
   ASSERT_NE(server, nullptr);
-  auto stub = v1::Ingest::NewStub(
-      grpc::CreateChannel(absl::StrCat("127.0.0.1:", port), grpc::InsecureChannelCredentials()));
+  auto stub = v1::Ingest::NewStub(server->channel);
 
   struct Agent {
     grpc::ClientContext context;
@@ -174,7 +168,6 @@ TEST(IngestBackPressure, ASlowStoreHoldsOneBatchPerStreamAndStopsTheAgentsWrites
   }
   EXPECT_EQ((*writer)->stats().events_stored.load(),
             static_cast<uint64_t>(kStreams * kBatches * kEventsPerBatch));
-  server->Shutdown();
 }
 
 class IngestServiceTest : public ::testing::Test {

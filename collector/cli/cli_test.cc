@@ -1,10 +1,5 @@
 #include "collector/cli/cli.h"
 
-#include <grpcpp/create_channel.h>
-#include <grpcpp/security/credentials.h>
-#include <grpcpp/security/server_credentials.h>
-#include <grpcpp/server.h>
-#include <grpcpp/server_builder.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -22,6 +17,7 @@
 #include "nlohmann/json.hpp"
 #include "syncwatch/v1/admin.grpc.pb.h"
 #include "syncwatch/v1/query.grpc.pb.h"
+#include "tests/testutil/grpc_server.h"
 
 namespace syncwatch::cli {
 namespace {
@@ -258,20 +254,11 @@ class FakeAdminService final : public v1::Admin::Service {
 class CliTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    grpc::ServerBuilder builder;
-    builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port_);
-    builder.RegisterService(&service_);
-    builder.RegisterService(&admin_service_);
-    server_ = builder.BuildAndStart();
+    server_ = testing::StartLocalGrpcServer({&service_, &admin_service_});
     ASSERT_NE(server_, nullptr);
-    ASSERT_GT(port_, 0);
-    auto channel = grpc::CreateChannel(Address(), grpc::InsecureChannelCredentials());
-    stub_ = v1::Query::NewStub(channel);
-    admin_stub_ = v1::Admin::NewStub(channel);
-  }
-
-  void TearDown() override {
-    if (server_ != nullptr) server_->Shutdown();
+    port_ = server_->port;
+    stub_ = v1::Query::NewStub(server_->channel);
+    admin_stub_ = v1::Admin::NewStub(server_->channel);
   }
 
   std::string Address() const { return absl::StrCat("127.0.0.1:", port_); }
@@ -286,7 +273,7 @@ class CliTest : public ::testing::Test {
   FakeQueryService service_;
   FakeAdminService admin_service_;
   int port_ = 0;
-  std::unique_ptr<grpc::Server> server_;
+  std::unique_ptr<testing::LocalGrpcServer> server_;
   std::unique_ptr<v1::Query::Stub> stub_;
   std::unique_ptr<v1::Admin::Stub> admin_stub_;
   std::ostringstream out_;

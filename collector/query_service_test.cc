@@ -9,6 +9,8 @@
 #include <vector>
 
 #include "collector/alerts/alert_store.h"
+#include "collector/record_keys.h"
+#include "collector/server_cache.h"
 #include "collector/storage_writer.h"
 #include "collector/store.h"
 #include "common/time_util.h"
@@ -23,6 +25,7 @@ using ::syncwatch::testing::FakeClock;
 using ::syncwatch::testing::StatusIs;
 using ::syncwatch::testing::TempDir;
 using ::testing::ElementsAre;
+using ::testing::HasSubstr;
 
 const absl::Time kT0 = absl::FromUnixSeconds(1760000000);
 
@@ -248,6 +251,31 @@ TEST_F(FleetQueryTest, TheServerCacheRereadsWhatACommitMarkedChanged) {
   cache.MarkChanged("sync01");
   cache.MarkChanged("sync02");
   EXPECT_EQ(pending(), 10);
+}
+
+TEST_F(FleetQueryTest, TheServerCacheReportsADamagedRecordAndForgetsADeletedOne) {
+  ServerCache cache(*store_);
+  Send("sync01", kContoso, {SnapshotEvent("aad", absl::Minutes(1), 7)});
+  Send("sync02", kContoso, {SnapshotEvent("aad", absl::Minutes(1), 1)});
+  auto all = cache.All();
+  ASSERT_TRUE(all.ok()) << all.status();
+  ASSERT_EQ(all->size(), 2u);
+
+  rocksdb::WriteBatch damage;
+  damage.Put(store_->cf(Family::kServers), ServerKey("sync01"), "\xff\xff not a record");
+  SYNCWATCH_ASSERT_OK(store_->Write(&damage));
+  cache.MarkChanged("sync01");
+  EXPECT_THAT(cache.All().status(),
+              StatusIs(absl::StatusCode::kDataLoss, HasSubstr("ServerInfo does not parse")));
+
+  rocksdb::WriteBatch removal;
+  removal.Delete(store_->cf(Family::kServers), ServerKey("sync01"));
+  SYNCWATCH_ASSERT_OK(store_->Write(&removal));
+  cache.MarkChanged("sync01");
+  all = cache.All();
+  ASSERT_TRUE(all.ok()) << all.status();
+  ASSERT_EQ(all->size(), 1u);
+  EXPECT_EQ((*all)[0]->record.server(), "sync02");
 }
 
 TEST_F(FleetQueryTest, FleetSummaryRefusesFiltersThatDoNotApply) {

@@ -1,8 +1,10 @@
 #include "collector/ingest_service.h"
 
+#include <google/protobuf/arena.h>
 #include <grpcpp/security/auth_context.h>
 
 #include <algorithm>
+#include <deque>
 #include <memory>
 #include <optional>
 #include <utility>
@@ -97,35 +99,66 @@ absl::Duration AgentLimiter::TakeEvents(const std::string& identity, int64_t eve
   return absl::Ceil(absl::Seconds(-a.tokens / rate), absl::Milliseconds(1));
 }
 
+// A message read from the agent, parsed onto an arena of its own: a batch's
+// hundreds of sub-messages are then one allocation to free, and the writer
+// holds the batch through a pointer that owns the arena.
+struct Received {
+  static Received New() {
+    google::protobuf::ArenaOptions options;
+    // An agent's batch is ~200 KiB on the wire and about twice that parsed.
+    options.start_block_size = 64 * 1024;
+    options.max_block_size = 1024 * 1024;
+    Received r;
+    r.arena = std::make_shared<google::protobuf::Arena>(options);
+    r.message = google::protobuf::Arena::CreateMessage<v1::AgentMessage>(r.arena.get());
+    return r;
+  }
+  std::shared_ptr<google::protobuf::Arena> arena;
+  v1::AgentMessage* message = nullptr;
+};
+
 class IngestReactor final : public grpc::ServerBidiReactor<v1::AgentMessage, v1::CollectorMessage> {
  public:
   IngestReactor(IngestService& service, std::string peer, std::vector<std::string> cert_names)
-      : service_(service), peer_(std::move(peer)), cert_names_(std::move(cert_names)) {
+      : service_(service),
+        peer_(std::move(peer)),
+        cert_names_(std::move(cert_names)),
+        max_in_flight_(std::max<size_t>(1, service.options_.max_batches_in_flight)) {
     service_.stats_.streams_open.fetch_add(1);
     service_.stats_.streams_total.fetch_add(1);
-    Read();
+    MutexLock lock(&mu_);
+    ReadLocked();
   }
 
   void OnReadDone(bool ok) override {
+    Received received;
+    {
+      MutexLock lock(&mu_);
+      reading_ = false;
+      received = std::move(in_);
+    }
     if (!ok) {
-      // The agent closed its side, or the stream broke.
-      FinishWhenIdle(grpc::Status::OK);
+      // The agent closed its side, or the stream broke: finish once every
+      // batch read has its answer written.
+      FinishAfterAnswers();
       return;
     }
+    const v1::AgentMessage& message = *received.message;
     if (!agent_) {
-      HandleHello();
+      HandleHello(message);
       return;
     }
-    if (in_.has_hello()) {
-      Finish(grpc::Status(grpc::StatusCode::FAILED_PRECONDITION, "hello sent twice on one stream"));
+    if (message.has_hello()) {
+      FinishWhenIdle(
+          grpc::Status(grpc::StatusCode::FAILED_PRECONDITION, "hello sent twice on one stream"));
       return;
     }
-    if (!in_.has_batch()) {
-      Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                          "message carries neither hello nor batch"));
+    if (!message.has_batch()) {
+      FinishWhenIdle(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                                  "message carries neither hello nor batch"));
       return;
     }
-    HandleBatch();
+    HandleBatch(std::move(received));
   }
 
   void OnWriteDone(bool ok) override {
@@ -133,18 +166,25 @@ class IngestReactor final : public grpc::ServerBidiReactor<v1::AgentMessage, v1:
       FinishWhenIdle(grpc::Status(grpc::StatusCode::UNAVAILABLE, "write to agent failed"));
       return;
     }
-    if (ack_after_throttle_) {
-      out_.Swap(&*ack_after_throttle_);
-      ack_after_throttle_.reset();
-      Write();
-      return;
+    bool finish = false;
+    grpc::Status status;
+    {
+      MutexLock lock(&mu_);
+      writing_ = false;
+      if (!welcomed_) {
+        welcomed_ = true;
+        ReadLocked();
+      }
+      WriteNextLocked();
+      ReadIfRoomLocked();
+      finish = ShouldFinishLocked(&status);
     }
-    Read();
+    if (finish) Finish(status);
   }
 
   void OnCancel() override {
     // A pending read or write now completes with ok=false and finishes the
-    // stream; a pending submission finishes it from its completion.
+    // stream; pending submissions finish it from their completions.
     FinishWhenIdle(grpc::Status::CANCELLED);
   }
 
@@ -155,19 +195,29 @@ class IngestReactor final : public grpc::ServerBidiReactor<v1::AgentMessage, v1:
   }
 
  private:
-  void HandleHello() {
-    if (!in_.has_hello()) {
-      Finish(
+  // The answer owed for one batch read, in the order the batches were read:
+  // acks go out in that order whatever order the work completes in.
+  struct Owed {
+    uint64_t seq = 0;
+    bool ready = false;
+    // Asked before the answer, when the agent is over its rate.
+    std::optional<v1::CollectorMessage> throttle;
+    v1::CollectorMessage answer;
+  };
+
+  void HandleHello(const v1::AgentMessage& message) {
+    if (!message.has_hello()) {
+      FinishWhenIdle(
           grpc::Status(grpc::StatusCode::FAILED_PRECONDITION, "the first message must be a hello"));
       return;
     }
-    absl::Status valid = ValidateHello(in_.hello(), service_.options_.limits);
+    absl::Status valid = ValidateHello(message.hello(), service_.options_.limits);
     if (!valid.ok()) {
       SYNCWATCH_LOG(kWarning, "stream from ", peer_, " refused: ", valid.message());
-      Finish(ToGrpcStatus(valid));
+      FinishWhenIdle(ToGrpcStatus(valid));
       return;
     }
-    const v1::Hello& hello = in_.hello();
+    const v1::Hello& hello = message.hello();
     if (service_.options_.require_client_identity) {
       const bool named =
           std::any_of(cert_names_.begin(), cert_names_.end(), [&hello](const std::string& name) {
@@ -179,7 +229,7 @@ class IngestReactor final : public grpc::ServerBidiReactor<v1::AgentMessage, v1:
             cert_names_.empty() ? "no DNS name or CN" : absl::StrJoin(cert_names_, ", ");
         SYNCWATCH_LOG(kWarning, "stream from ", peer_, " refused: agent ", hello.agent_id(),
                       " wrote as server ", hello.server(), " but its certificate names ", names);
-        Finish(grpc::Status(
+        FinishWhenIdle(grpc::Status(
             grpc::StatusCode::PERMISSION_DENIED,
             absl::StrCat("the client certificate names ", names, ", not server ", hello.server(),
                          ": an agent may only write events for the server its certificate "
@@ -194,133 +244,215 @@ class IngestReactor final : public grpc::ServerBidiReactor<v1::AgentMessage, v1:
     if (!admitted.ok()) {
       service_.stats_.stream_limit_rejections.fetch_add(1);
       SYNCWATCH_LOG(kWarning, "stream from ", peer_, " refused: ", admitted.message());
-      Finish(ToGrpcStatus(admitted));
+      FinishWhenIdle(ToGrpcStatus(admitted));
       return;
     }
     holds_stream_ = true;
     auto agent = std::make_shared<AgentContext>();
-    agent->hello = std::move(*in_.mutable_hello());
+    agent->hello = hello;
     agent_ = agent;
     SYNCWATCH_LOG(kInfo, "agent ", agent_->hello.agent_id(), " (server ", agent_->hello.server(),
                   ") connected from ", peer_);
     // Record the sign of life; its outcome does not matter to the stream.
     service_.writer_.Submit(agent_, nullptr, [](absl::Status, bool) {});
+    MutexLock lock(&mu_);
     out_.Clear();
     v1::Welcome* welcome = out_.mutable_welcome();
     welcome->set_collector_version(service_.options_.collector_version);
     welcome->set_stored_seq(
         service_.writer_.StoredSeq(agent_->hello.agent_id(), agent_->hello.spool_epoch()));
-    Write();
+    // The first batch is read once the Welcome is out (OnWriteDone).
+    if (!finished_) {
+      writing_ = true;
+      StartWrite(&out_);
+    }
   }
 
-  void HandleBatch() {
+  void HandleBatch(Received received) {
+    const v1::EventBatch& batch = received.message->batch();
     service_.stats_.batches_received.fetch_add(1);
-    const size_t bytes = in_.batch().ByteSizeLong();
+    const size_t bytes = batch.ByteSizeLong();
     service_.stats_.bytes_received.fetch_add(bytes);
     absl::Status valid;
     if (bytes > service_.options_.max_batch_bytes) {
-      valid = absl::InvalidArgumentError(absl::StrCat("batch ", in_.batch().seq(), " is ", bytes,
+      valid = absl::InvalidArgumentError(absl::StrCat("batch ", batch.seq(), " is ", bytes,
                                                       " bytes (limit ",
                                                       service_.options_.max_batch_bytes, ")"));
     } else {
-      valid = ValidateBatch(in_.batch(), service_.options_.limits);
+      valid = ValidateBatch(batch, service_.options_.limits);
     }
+    const uint64_t seq = batch.seq();
     if (!valid.ok()) {
       service_.stats_.batches_refused.fetch_add(1);
       SYNCWATCH_LOG(kWarning, "agent ", agent_->hello.agent_id(), ": refused ", valid.message());
-      out_.Clear();
-      out_.mutable_refusal()->set_seq(in_.batch().seq());
-      out_.mutable_refusal()->set_reason(std::string(valid.message()));
-      Write();
+      MutexLock lock(&mu_);
+      Owed& owed = owed_.emplace_back();
+      owed.seq = seq;
+      owed.ready = true;
+      owed.answer.mutable_refusal()->set_seq(seq);
+      owed.answer.mutable_refusal()->set_reason(std::string(valid.message()));
+      WriteNextLocked();
+      ReadIfRoomLocked();
       return;
     }
     // Over the rate the batch is still stored: the Throttle before its ack
     // slows the agent down instead.
-    throttle_ = service_.limiter_.TakeEvents(identity_, in_.batch().events_size());
-    auto batch = std::make_unique<v1::EventBatch>(std::move(*in_.mutable_batch()));
-    const uint64_t seq = batch->seq();
+    const absl::Duration throttle = service_.limiter_.TakeEvents(identity_, batch.events_size());
     {
       MutexLock lock(&mu_);
       // OnCancel may have finished the stream meanwhile; then nobody waits
       // for the ack and the agent re-sends the batch on its next stream.
       if (finished_ || pending_finish_) return;
-      submitting_ = true;
+      Owed& owed = owed_.emplace_back();
+      owed.seq = seq;
+      if (throttle > absl::ZeroDuration()) owed.throttle = ThrottleMessage(throttle);
+      ++submitting_;
+      // Until the next read starts below, the stream may not finish (and
+      // delete this reactor) even if the submission completes at once.
+      handing_over_ = true;
     }
-    service_.writer_.Submit(agent_, std::move(batch), [this, seq](absl::Status st, bool duplicate) {
-      OnStored(seq, st, duplicate);
-    });
+    // The pointer to the batch owns the arena it was parsed onto.
+    std::shared_ptr<const v1::EventBatch> stored(received.arena, &batch);
+    service_.writer_.Submit(agent_, std::move(stored),
+                            [this, seq](absl::Status st, bool duplicate) {
+                              OnStored(seq, st, duplicate);
+                            });
+    // Only now may the next batch be read: the writer must get a stream's
+    // batches in the order they came (a later seq stored first would make
+    // the earlier one look like a re-send). It is parsed while this one is
+    // stored.
+    bool finish = false;
+    grpc::Status status;
+    {
+      MutexLock lock(&mu_);
+      handing_over_ = false;
+      ReadIfRoomLocked();
+      finish = ShouldFinishLocked(&status);
+    }
+    if (finish) Finish(status);
+  }
+
+  v1::CollectorMessage ThrottleMessage(absl::Duration pause) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    service_.stats_.throttles.fetch_add(1);
+    const std::string reason =
+        absl::StrCat("agent ", identity_, " is over limits.agent_events_per_second (",
+                     service_.options_.agent_limits.agent_events_per_second, "); pause ",
+                     absl::FormatDuration(pause));
+    if (!throttled_before_) {
+      throttled_before_ = true;
+      SYNCWATCH_LOG(kInfo, "throttling: ", reason);
+    }
+    v1::CollectorMessage m;
+    *m.mutable_throttle()->mutable_retry_after() = ToProtoDuration(pause);
+    m.mutable_throttle()->set_reason(reason);
+    return m;
   }
 
   // Runs on the writer thread (or inline when the writer refused at once).
   void OnStored(uint64_t seq, const absl::Status& st, bool duplicate) {
-    bool finish_now = false;
-    grpc::Status finish_status;
+    bool finish = false;
+    grpc::Status status;
     {
       MutexLock lock(&mu_);
-      submitting_ = false;
-      if (pending_finish_) {
-        finish_now = true;
-        finish_status = *pending_finish_;
+      --submitting_;
+      if (!st.ok()) {
+        if (!pending_finish_) {
+          pending_finish_ = ToGrpcStatus(absl::Status(
+              st.code(), absl::StrCat("batch ", seq, " not stored: ", st.message())));
+        }
+      } else {
+        // Submissions complete in the order they were made, so this is the
+        // first answer still waiting.
+        for (Owed& owed : owed_) {
+          if (owed.ready || owed.seq != seq) continue;
+          owed.ready = true;
+          owed.answer.mutable_ack()->set_seq(seq);
+          owed.answer.mutable_ack()->set_duplicate(duplicate);
+          break;
+        }
+        WriteNextLocked();
       }
+      finish = ShouldFinishLocked(&status);
     }
-    if (finish_now) {
-      Finish(finish_status);
-      return;
-    }
-    if (!st.ok()) {
-      Finish(ToGrpcStatus(
-          absl::Status(st.code(), absl::StrCat("batch ", seq, " not stored: ", st.message()))));
-      return;
-    }
-    out_.Clear();
-    out_.mutable_ack()->set_seq(seq);
-    out_.mutable_ack()->set_duplicate(duplicate);
-    if (throttle_ > absl::ZeroDuration()) {
-      // The Throttle goes first, so that the agent pauses before the ack
-      // frees its window; OnWriteDone then sends the ack.
-      ack_after_throttle_.emplace();
-      ack_after_throttle_->Swap(&out_);
-      service_.stats_.throttles.fetch_add(1);
-      const std::string reason =
-          absl::StrCat("agent ", identity_, " is over limits.agent_events_per_second (",
-                       service_.options_.agent_limits.agent_events_per_second, "); pause ",
-                       absl::FormatDuration(throttle_));
-      if (!throttled_before_) {
-        throttled_before_ = true;
-        SYNCWATCH_LOG(kInfo, "throttling: ", reason);
-      }
-      *out_.mutable_throttle()->mutable_retry_after() = ToProtoDuration(throttle_);
-      out_.mutable_throttle()->set_reason(reason);
-    }
-    Write();
+    if (finish) Finish(status);
   }
 
   // Start* must not follow Finish (OnCancel may finish the stream at any time).
   // Start* is called under the lock (as gRPC's flow-control example does), so
   // that no operation can start between Finish's decision and its call.
-  void Read() {
-    MutexLock lock(&mu_);
-    if (!finished_) StartRead(&in_);
+  void ReadLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (finished_ || pending_finish_ || closing_ || reading_) return;
+    in_ = Received::New();
+    reading_ = true;
+    StartRead(in_.message);
   }
-  void Write() {
-    MutexLock lock(&mu_);
-    if (!finished_) StartWrite(&out_);
+
+  // Reads the next batch while fewer than max_in_flight_ batches wait for
+  // their answers: this bounds what one stream holds, and gRPC's flow control
+  // then paces the agent.
+  void ReadIfRoomLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (welcomed_ && owed_.size() < max_in_flight_) ReadLocked();
+  }
+
+  // Writes the next answer if it is ready and no write is in progress.
+  void WriteNextLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (finished_ || writing_ || owed_.empty() || !owed_.front().ready) return;
+    Owed& next = owed_.front();
+    if (next.throttle) {
+      // The Throttle goes first, so that the agent pauses before the ack
+      // frees its window.
+      out_.Swap(&*next.throttle);
+      next.throttle.reset();
+    } else {
+      out_.Swap(&next.answer);
+      owed_.pop_front();
+    }
+    writing_ = true;
+    StartWrite(&out_);
+  }
+
+  // Whether the stream should finish now, and with what: a finish was asked
+  // for and no submission is pending (its completion points at this
+  // reactor); after the agent closed its side, also every answer written.
+  bool ShouldFinishLocked(grpc::Status* status) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (finished_ || submitting_ > 0 || handing_over_) return false;
+    if (pending_finish_) {
+      *status = *pending_finish_;
+      return true;
+    }
+    if (closing_ && owed_.empty() && !writing_) {
+      *status = grpc::Status::OK;
+      return true;
+    }
+    return false;
+  }
+
+  void FinishAfterAnswers() {
+    bool finish = false;
+    grpc::Status final_status;
+    {
+      MutexLock lock(&mu_);
+      closing_ = true;
+      finish = ShouldFinishLocked(&final_status);
+    }
+    if (finish) Finish(final_status);
   }
 
   // Finishes at once unless the writer still holds a pointer to this reactor
   // (finishing could run OnDone and delete it), in which case OnStored does.
   void FinishWhenIdle(const grpc::Status& status) {
+    bool finish = false;
+    grpc::Status final_status;
     {
       MutexLock lock(&mu_);
-      if (submitting_) {
-        if (!pending_finish_) pending_finish_ = status;
-        return;
-      }
+      if (!pending_finish_) pending_finish_ = status;
+      finish = ShouldFinishLocked(&final_status);
     }
-    Finish(status);
+    if (finish) Finish(final_status);
   }
 
-  // ServerBidiReactor::Finish must be called once.
+  // ServerBidiReactor::Finish must be called once, and outside the lock:
+  // gRPC may run OnDone (which deletes the reactor) at once.
   void Finish(const grpc::Status& status) {
     {
       MutexLock lock(&mu_);
@@ -334,22 +466,29 @@ class IngestReactor final : public grpc::ServerBidiReactor<v1::AgentMessage, v1:
   const std::string peer_;
   // What the client certificate names (empty without mutual TLS).
   const std::vector<std::string> cert_names_;
+  const size_t max_in_flight_;
   // Whom the limits count this stream against; set by the Hello.
   std::string identity_;
   bool holds_stream_ = false;
-  // Set on the reactor before a batch is submitted, read by its completion.
-  absl::Duration throttle_;
-  bool throttled_before_ = false;
-  // An ack waiting for the Throttle before it to be written.
-  std::optional<v1::CollectorMessage> ack_after_throttle_;
-  v1::AgentMessage in_;
-  v1::CollectorMessage out_;
   std::shared_ptr<const AgentContext> agent_;
 
   Mutex mu_;
-  bool submitting_ ABSL_GUARDED_BY(mu_) = false;
+  // The message being read; moved out when the read completes.
+  Received in_ ABSL_GUARDED_BY(mu_);
+  v1::CollectorMessage out_ ABSL_GUARDED_BY(mu_);
+  std::deque<Owed> owed_ ABSL_GUARDED_BY(mu_);
+  bool welcomed_ ABSL_GUARDED_BY(mu_) = false;
+  bool reading_ ABSL_GUARDED_BY(mu_) = false;
+  bool writing_ ABSL_GUARDED_BY(mu_) = false;
+  // Batches handed to the writer whose completion has not run yet.
+  int submitting_ ABSL_GUARDED_BY(mu_) = 0;
+  // HandleBatch is between taking a batch and reading the next.
+  bool handing_over_ ABSL_GUARDED_BY(mu_) = false;
+  // The agent closed its side: finish once the answers owed are written.
+  bool closing_ ABSL_GUARDED_BY(mu_) = false;
   bool finished_ ABSL_GUARDED_BY(mu_) = false;
   std::optional<grpc::Status> pending_finish_ ABSL_GUARDED_BY(mu_);
+  bool throttled_before_ ABSL_GUARDED_BY(mu_) = false;
 };
 
 IngestService::IngestService(StorageWriter& writer, const Clock& clock, const Options& options)

@@ -71,8 +71,9 @@ class AgentLimiter {
 
 // Per stream: Hello -> identity and stream-limit checks -> Welcome; then for each batch, validation
 // (a bad batch gets a Refusal naming the fault, and the stream goes on), a hand-over to the
-// StorageWriter, and an Ack once the write committed. One batch per stream is
-// in flight at a time: gRPC flow control then paces the agent. A failed write
+// StorageWriter, and an Ack once the write committed; answers go out in the
+// order the batches came. At most Options::max_batches_in_flight batches per
+// stream wait for their answers: gRPC flow control then paces the agent. A failed write
 // ends the stream with the write's status (e.g. RESOURCE_EXHAUSTED when the
 // disk is full) so that the agent re-sends after its back-off.
 //
@@ -100,6 +101,10 @@ class IngestService final : public v1::Ingest::CallbackService {
     // without it, the Hello's agent_id. Default: false.
     bool require_client_identity = false;
     AgentLimits agent_limits;
+    // Batches a stream reads before the first of them is answered: the next
+    // batch is parsed while one is stored, and a stream holds at most this
+    // many (plus the one being read). Default: 2.
+    size_t max_batches_in_flight = 2;
   };
 
   // `writer` and `clock` must outlive the service and every stream.

@@ -72,13 +72,14 @@ TEST(AgentLimiter, AskedPauseIsCappedAtAMinute) {
   EXPECT_EQ(limiter.TakeEvents("sync01", 1000000), absl::Minutes(1));
 }
 
-// Back-pressure keeps the collector's memory bounded: a stream's next batch is
-// read only after the one before it was stored and acknowledged, so while the
-// store is slow the collector holds one batch per stream and gRPC's flow
-// control stops the agents' writes; once the store catches up, everything
-// arrives. The real service, writer and store over TCP; the commit observer
-// stands in for a store that has stopped moving.
-TEST(IngestBackPressure, ASlowStoreHoldsOneBatchPerStreamAndStopsTheAgentsWrites) {
+// Back-pressure keeps the collector's memory bounded: a stream reads ahead
+// only while fewer than max_batches_in_flight of its batches wait for their
+// acks, so while the store is slow the collector holds that many batches per
+// stream and gRPC's flow control stops the agents' writes; once the store
+// catches up, everything arrives, acked in order. The real service, writer
+// and store over TCP; the commit observer stands in for a store that has
+// stopped moving.
+TEST(IngestBackPressure, ASlowStoreHoldsABoundedNumberOfBatchesPerStreamAndStopsTheAgentsWrites) {
   constexpr int kStreams = 3;
   constexpr int kBatches = 24;
   constexpr int kEventsPerBatch = 256;  // ~1 MiB a batch
@@ -93,7 +94,9 @@ TEST(IngestBackPressure, ASlowStoreHoldsOneBatchPerStreamAndStopsTheAgentsWrites
   };
   auto writer = StorageWriter::Create(**store, clock, writer_options);
   ASSERT_TRUE(writer.ok()) << writer.status();
-  IngestService service(**writer, clock, IngestService::Options());
+  IngestService::Options ingest_options;
+  ingest_options.max_batches_in_flight = 2;
+  IngestService service(**writer, clock, ingest_options);
   auto server = testing::StartLocalGrpcServer({&service});
   ASSERT_NE(server, nullptr);
   auto stub = v1::Ingest::NewStub(server->channel);
@@ -103,6 +106,7 @@ TEST(IngestBackPressure, ASlowStoreHoldsOneBatchPerStreamAndStopsTheAgentsWrites
     std::unique_ptr<grpc::ClientReaderWriter<v1::AgentMessage, v1::CollectorMessage>> rw;
     std::atomic<int> written{0};
     std::atomic<int> acked{0};
+    std::atomic<bool> in_order{true};
     std::thread writer;
     std::thread reader;
   };
@@ -140,7 +144,9 @@ TEST(IngestBackPressure, ASlowStoreHoldsOneBatchPerStreamAndStopsTheAgentsWrites
     agent->reader = std::thread([&agent = *agent] {
       v1::CollectorMessage m;
       while (agent.rw->Read(&m)) {
-        if (m.has_ack()) agent.acked.fetch_add(1);
+        if (!m.has_ack()) continue;
+        const int n = agent.acked.fetch_add(1) + 1;
+        if (m.ack().seq() != static_cast<uint64_t>(n)) agent.in_order = false;
       }
     });
     agents.push_back(std::move(agent));
@@ -148,10 +154,11 @@ TEST(IngestBackPressure, ASlowStoreHoldsOneBatchPerStreamAndStopsTheAgentsWrites
 
   // Give the agents every chance to push what they can.
   absl::SleepFor(absl::Seconds(2));
-  // The store took the first commit (the Hellos) and has not come back: no
-  // batch is acknowledged, at most one per stream was read, and the agents'
-  // writes wait (the rest of the ~24 MiB each stays with them).
-  EXPECT_LE(service.stats().batches_received.load(), static_cast<uint64_t>(kStreams));
+  // The store took the first commit and has not come back: no batch is
+  // acknowledged, each stream read ahead to its limit and no further, and
+  // the agents' writes wait (the rest of the ~24 MiB each stays with them).
+  EXPECT_EQ(service.stats().batches_received.load(),
+            static_cast<uint64_t>(kStreams) * ingest_options.max_batches_in_flight);
   for (const auto& agent : agents) {
     EXPECT_EQ(agent->acked.load(), 0);
     EXPECT_LT(agent->written.load(), kBatches) << "the collector read everything it was sent";
@@ -165,6 +172,7 @@ TEST(IngestBackPressure, ASlowStoreHoldsOneBatchPerStreamAndStopsTheAgentsWrites
     agent->reader.join();
     EXPECT_EQ(agent->written.load(), kBatches);
     EXPECT_EQ(agent->acked.load(), kBatches);
+    EXPECT_TRUE(agent->in_order) << "acks came out of the order of their batches";
   }
   EXPECT_EQ((*writer)->stats().events_stored.load(),
             static_cast<uint64_t>(kStreams * kBatches * kEventsPerBatch));

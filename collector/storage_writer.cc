@@ -4,6 +4,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "collector/record_keys.h"
 #include "collector/server_state.h"
@@ -64,10 +65,29 @@ class GroupView {
     batch_.Put(store_.cf(f), key, bytes);
   }
 
+  // A run record. Runs stay out of the overlay (the bulk of a group, read
+  // back only to learn whether a complete version is stored): the group
+  // remembers just the keys of the complete ones.
+  void PutRun(const std::string& key, const std::string& bytes, bool complete) {
+    batch_.Put(store_.cf(Family::kRuns), key, bytes);
+    if (complete) complete_runs_.insert(key);
+  }
+
+  // Whether the run under `key` is stored, or written by this group, complete.
+  absl::StatusOr<bool> HasCompleteRun(const std::string& key) {
+    if (complete_runs_.contains(key)) return true;
+    SYNCWATCH_ASSIGN_OR_RETURN(std::optional<std::string> bytes, store_.Get(Family::kRuns, key));
+    if (!bytes) return false;
+    SYNCWATCH_ASSIGN_OR_RETURN(v1::StoredRun stored, ParseRecord<v1::StoredRun>(*bytes));
+    return stored.run().is_run_complete();
+  }
+
  private:
   Store& store_;
   rocksdb::WriteBatch& batch_;
+  // Records of the families a group reads back (export errors, snapshots).
   std::map<std::pair<Family, std::string>, std::string> overlay_;
+  absl::flat_hash_set<std::string> complete_runs_;
 };
 
 bool Before(const google::protobuf::Timestamp& a, const google::protobuf::Timestamp& b) {
@@ -134,10 +154,10 @@ absl::Status ApplyRun(GroupView& view, const std::string& server, const std::str
   // of some size that read (an SST index block or two per run) was most of
   // the writer's time.
   if (!run.is_run_complete()) {
-    SYNCWATCH_ASSIGN_OR_RETURN(auto existing, view.Get<v1::StoredRun>(Family::kRuns, key));
-    if (existing && existing->run().is_run_complete()) return absl::OkStatus();
+    SYNCWATCH_ASSIGN_OR_RETURN(bool complete_stored, view.HasCompleteRun(key));
+    if (complete_stored) return absl::OkStatus();
   }
-  view.PutBytes(Family::kRuns, key, SerializeStoredRun(server, tenant, run));
+  view.PutRun(key, SerializeStoredRun(server, tenant, run), run.is_run_complete());
   for (const v1::RunStep& step : run.steps()) {
     for (v1::ExportError error : step.export_errors()) {
       if (error.connector_name().empty()) error.set_connector_name(run.connector_name());
@@ -219,7 +239,7 @@ absl::Status StorageWriter::Load() {
 }
 
 void StorageWriter::Submit(std::shared_ptr<const AgentContext> agent,
-                           std::unique_ptr<v1::EventBatch> batch, Completion done) {
+                           std::shared_ptr<const v1::EventBatch> batch, Completion done) {
   absl::Status refused;
   {
     MutexLock lock(&mu_);

@@ -93,7 +93,9 @@ class StorageWriter {
   // Queues a batch (or, with no batch, only the agent's sign of life from its
   // Hello). Thread-safe, never blocks; `done` is always called exactly once,
   // possibly before Submit returns when the queue is full or the writer stopped.
-  void Submit(std::shared_ptr<const AgentContext> agent, std::unique_ptr<v1::EventBatch> batch,
+  // The writer drops its reference to `batch` on its thread after `done`
+  // (a batch parsed onto an arena can own that arena through it).
+  void Submit(std::shared_ptr<const AgentContext> agent, std::shared_ptr<const v1::EventBatch> batch,
               Completion done);
 
   // Highest seq stored for (agent_id, spool_epoch); 0 when none.
@@ -107,7 +109,7 @@ class StorageWriter {
  private:
   struct Submission {
     std::shared_ptr<const AgentContext> agent;
-    std::unique_ptr<v1::EventBatch> batch;
+    std::shared_ptr<const v1::EventBatch> batch;
     Completion done;
   };
 

@@ -77,13 +77,20 @@ class GroupWriter {
   std::thread thread_;
 };
 
-// Hello -> Welcome; each batch -> written -> Ack; the next read only after the
-// ack is out. Deletes itself when gRPC is done with it and no write of its
-// is pending (the writer's completion may come after OnDone).
+// Hello -> Welcome; each batch -> written -> Ack, in order. Like the
+// collector's stream, it reads the next batch while one is written, up to
+// kInFlight batches awaiting their acks. Deletes itself when gRPC is done
+// with it and no write of its is pending (the writer's completion may come
+// after OnDone).
 class BaselineReactor final
     : public grpc::ServerBidiReactor<v1::AgentMessage, v1::CollectorMessage> {
  public:
-  explicit BaselineReactor(GroupWriter& writer) : writer_(writer) { StartRead(&in_); }
+  static constexpr int kInFlight = 2;
+
+  explicit BaselineReactor(GroupWriter& writer) : writer_(writer) {
+    MutexLock lock(&mu_);
+    ReadLocked();
+  }
 
   void OnReadDone(bool ok) override {
     if (!ok) {
@@ -92,9 +99,13 @@ class BaselineReactor final
     }
     if (in_.has_hello()) {
       agent_id_ = in_.hello().agent_id();
-      out_.Clear();
-      out_.mutable_welcome()->set_collector_version("syncwatch-bench baseline");
-      Write();
+      MutexLock lock(&mu_);
+      reading_ = false;
+      welcome_.mutable_welcome()->set_collector_version("syncwatch-bench baseline");
+      if (!finished_) {
+        writing_ = true;
+        StartWrite(&welcome_);
+      }
       return;
     }
     const uint64_t seq = in_.batch().seq();
@@ -102,7 +113,10 @@ class BaselineReactor final
     std::string value = in_.batch().SerializeAsString();
     {
       MutexLock lock(&mu_);
-      submitting_ = true;
+      reading_ = false;
+      ++in_flight_;
+      ++submitting_;
+      if (in_flight_ < kInFlight) ReadLocked();
     }
     writer_.Submit(std::move(key), std::move(value),
                    [this, seq](bool stored) { OnStored(seq, stored); });
@@ -114,7 +128,11 @@ class BaselineReactor final
       return;
     }
     MutexLock lock(&mu_);
-    if (!finished_) StartRead(&in_);
+    writing_ = false;
+    if (welcomed_) --in_flight_;  // an ack went out
+    welcomed_ = true;
+    if (in_flight_ < kInFlight) ReadLocked();
+    WriteNextLocked();
   }
 
   void OnCancel() override { Finish(grpc::Status::CANCELLED); }
@@ -123,22 +141,20 @@ class BaselineReactor final
     {
       MutexLock lock(&mu_);
       done_ = true;
-      if (submitting_) return;  // the writer's completion deletes it
+      if (submitting_ > 0) return;  // the writer's last completion deletes it
     }
     delete this;
   }
 
  private:
-  // On the writer thread. `submitting_` stays set until the ack is started,
-  // so that OnDone cannot delete the reactor under it.
+  // On the writer thread, in the order the batches were submitted.
   void OnStored(uint64_t seq, bool stored) {
     bool finish = false;
     {
       MutexLock lock(&mu_);
-      if (!finished_ && stored) {
-        out_.Clear();
-        out_.mutable_ack()->set_seq(seq);
-        StartWrite(&out_);
+      if (stored) {
+        acks_.push_back(seq);
+        WriteNextLocked();
       } else if (!finished_) {
         finished_ = true;
         finish = true;
@@ -149,15 +165,23 @@ class BaselineReactor final
     bool delete_now = false;
     {
       MutexLock lock(&mu_);
-      submitting_ = false;
-      delete_now = done_;
+      --submitting_;
+      delete_now = done_ && submitting_ == 0;
     }
     if (delete_now) delete this;
   }
 
-  void Write() {
-    MutexLock lock(&mu_);
-    if (!finished_) StartWrite(&out_);
+  void ReadLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (finished_ || reading_) return;
+    reading_ = true;
+    StartRead(&in_);
+  }
+  void WriteNextLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (finished_ || writing_ || acks_.empty()) return;
+    out_.mutable_ack()->set_seq(acks_.front());
+    acks_.pop_front();
+    writing_ = true;
+    StartWrite(&out_);
   }
   // Finish once; outside the lock, in case gRPC runs OnDone at once.
   void Finish(const grpc::Status& status) {
@@ -170,11 +194,18 @@ class BaselineReactor final
   }
 
   GroupWriter& writer_;
+  // Read and used only between a read's start and its completion.
   v1::AgentMessage in_;
-  v1::CollectorMessage out_;
   std::string agent_id_;
   Mutex mu_;
-  bool submitting_ ABSL_GUARDED_BY(mu_) = false;
+  v1::CollectorMessage welcome_ ABSL_GUARDED_BY(mu_);
+  v1::CollectorMessage out_ ABSL_GUARDED_BY(mu_);
+  std::deque<uint64_t> acks_ ABSL_GUARDED_BY(mu_);
+  int in_flight_ ABSL_GUARDED_BY(mu_) = 0;
+  int submitting_ ABSL_GUARDED_BY(mu_) = 0;
+  bool reading_ ABSL_GUARDED_BY(mu_) = false;
+  bool writing_ ABSL_GUARDED_BY(mu_) = false;
+  bool welcomed_ ABSL_GUARDED_BY(mu_) = false;
   bool finished_ ABSL_GUARDED_BY(mu_) = false;
   bool done_ ABSL_GUARDED_BY(mu_) = false;
 };

@@ -26,25 +26,40 @@ bool DecodeFixed64(absl::string_view s, uint64_t* v) {
   return r.Uint64(v) && r.done();
 }
 
-// Reads through the records this group already wrote, so that two updates of
-// one key inside a group see each other (RocksDB cannot see an uncommitted
-// WriteBatch).
+}  // namespace
+
+// What a group wrote that a later group may read back before the write is
+// committed: the records of the families read back (export errors,
+// snapshots) and the keys of the complete runs.
+struct StorageWriter::GroupWrites {
+  std::map<std::pair<Family, std::string>, std::string> records;
+  absl::flat_hash_set<std::string> complete_runs;
+};
+
+namespace {
+
+// Reads through the records this group already wrote, then through those of
+// the groups prepared before it and not yet committed (newest first), then
+// the store: so that two updates of one key see each other, within a group
+// and across the pipeline (RocksDB cannot see an uncommitted WriteBatch).
 class GroupView {
  public:
-  GroupView(Store& store, rocksdb::WriteBatch& batch) : store_(store), batch_(batch) {}
+  using Writes = StorageWriter::GroupWrites;
+  GroupView(Store& store, rocksdb::WriteBatch& batch, Writes& own,
+            const std::vector<const Writes*>& earlier)
+      : store_(store), batch_(batch), own_(own), earlier_(earlier) {}
 
   template <typename Message>
   absl::StatusOr<std::optional<Message>> Get(Family f, const std::string& key) {
-    auto it = overlay_.find({f, key});
+    const std::string* found = Find(f, key);
     std::optional<std::string> bytes;
-    if (it != overlay_.end()) {
-      bytes = it->second;
-    } else {
+    if (found == nullptr) {
       SYNCWATCH_ASSIGN_OR_RETURN(bytes, store_.Get(f, key));
+      if (bytes) found = &*bytes;
     }
-    if (!bytes) return std::optional<Message>();
+    if (found == nullptr) return std::optional<Message>();
     Message m;
-    if (!m.ParseFromString(*bytes)) {
+    if (!m.ParseFromString(*found)) {
       return absl::DataLossError(
           absl::StrCat("stored record in family ", static_cast<int>(f), " does not parse"));
     }
@@ -52,30 +67,30 @@ class GroupView {
   }
 
   void Put(Family f, const std::string& key, const google::protobuf::Message& value) {
-    PutBytes(f, key, value.SerializeAsString());
-  }
-
-  // A record already serialised.
-  void PutBytes(Family f, const std::string& key, std::string bytes) {
+    std::string bytes = value.SerializeAsString();
     batch_.Put(store_.cf(f), key, bytes);
-    overlay_[{f, key}] = std::move(bytes);
+    own_.records[{f, key}] = std::move(bytes);
   }
 
   void PutRaw(Family f, const std::string& key, const std::string& bytes) {
     batch_.Put(store_.cf(f), key, bytes);
   }
 
-  // A run record. Runs stay out of the overlay (the bulk of a group, read
-  // back only to learn whether a complete version is stored): the group
-  // remembers just the keys of the complete ones.
+  // A run record. Runs stay out of the records read back (the bulk of a
+  // group, read back only to learn whether a complete version is stored):
+  // the group remembers just the keys of the complete ones.
   void PutRun(const std::string& key, const std::string& bytes, bool complete) {
     batch_.Put(store_.cf(Family::kRuns), key, bytes);
-    if (complete) complete_runs_.insert(key);
+    if (complete) own_.complete_runs.insert(key);
   }
 
-  // Whether the run under `key` is stored, or written by this group, complete.
+  // Whether the run under `key` is stored, or written by this group or one
+  // in flight, complete.
   absl::StatusOr<bool> HasCompleteRun(const std::string& key) {
-    if (complete_runs_.contains(key)) return true;
+    if (own_.complete_runs.contains(key)) return true;
+    for (const Writes* w : earlier_) {
+      if (w->complete_runs.contains(key)) return true;
+    }
     SYNCWATCH_ASSIGN_OR_RETURN(std::optional<std::string> bytes, store_.Get(Family::kRuns, key));
     if (!bytes) return false;
     SYNCWATCH_ASSIGN_OR_RETURN(v1::StoredRun stored, ParseRecord<v1::StoredRun>(*bytes));
@@ -83,11 +98,21 @@ class GroupView {
   }
 
  private:
+  const std::string* Find(Family f, const std::string& key) const {
+    const std::pair<Family, std::string> k{f, key};
+    auto it = own_.records.find(k);
+    if (it != own_.records.end()) return &it->second;
+    for (const Writes* w : earlier_) {
+      auto e = w->records.find(k);
+      if (e != w->records.end()) return &e->second;
+    }
+    return nullptr;
+  }
+
   Store& store_;
   rocksdb::WriteBatch& batch_;
-  // Records of the families a group reads back (export errors, snapshots).
-  std::map<std::pair<Family, std::string>, std::string> overlay_;
-  absl::flat_hash_set<std::string> complete_runs_;
+  Writes& own_;
+  const std::vector<const Writes*>& earlier_;
 };
 
 bool Before(const google::protobuf::Timestamp& a, const google::protobuf::Timestamp& b) {
@@ -197,10 +222,31 @@ v1::ServerRole RoleOf(const v1::ServerInfo& info, const v1::Hello& hello) {
 
 }  // namespace
 
+// A group made into one RocksDB write by the writer thread and handed to the
+// commit thread.
+struct StorageWriter::Prepared {
+  std::deque<Submission> group;
+  // Set when preparing failed (a read of the store): the group fails whole.
+  absl::Status failed;
+  // The writer's failure epoch when the group was prepared: a group prepared
+  // on top of one that then failed to commit fails too.
+  uint64_t epoch = 0;
+  uint64_t number = 0;
+  rocksdb::WriteBatch batch;
+  std::shared_ptr<GroupWrites> writes = std::make_shared<GroupWrites>();
+  std::map<std::pair<std::string, std::string>, uint64_t> new_marks;
+  std::vector<bool> duplicate;
+  // Server -> tenant as stored, for the commit observer.
+  std::map<std::string, std::string> tenants;
+  uint64_t stored_batches = 0;
+  uint64_t stored_events = 0;
+};
+
 absl::StatusOr<std::unique_ptr<StorageWriter>> StorageWriter::Create(Store& store, Clock& clock,
                                                                      const Options& options) {
   std::unique_ptr<StorageWriter> writer(new StorageWriter(store, clock, options));
   SYNCWATCH_RETURN_IF_ERROR(writer->Load());
+  writer->commit_thread_ = std::thread([w = writer.get()] { w->RunCommits(); });
   writer->thread_ = std::thread([w = writer.get()] { w->Run(); });
   return writer;
 }
@@ -226,7 +272,13 @@ absl::Status StorageWriter::Load() {
       marks_[{agent_id, epoch}] = seq;
     }
     SYNCWATCH_RETURN_IF_ERROR(FromRocksStatus(it->status(), "load agent marks"));
+    prepared_marks_ = marks_;
   }
+  return LoadServers();
+}
+
+absl::Status StorageWriter::LoadServers() {
+  servers_.clear();
   auto it = store_.NewIterator(Family::kServers, nullptr);
   for (it->SeekToFirst(); it->Valid(); it->Next()) {
     v1::ServerInfo info;
@@ -269,42 +321,74 @@ void StorageWriter::Stop() {
     cv_.SignalAll();
   }
   if (thread_.joinable()) thread_.join();
+  {
+    MutexLock lock(&mu_);
+    preparing_done_ = true;
+    commit_cv_.SignalAll();
+  }
+  if (commit_thread_.joinable()) commit_thread_.join();
 }
 
 void StorageWriter::Run() {
+  uint64_t number = 0;
   for (;;) {
-    std::deque<Submission> group;
+    auto prepared = std::make_unique<Prepared>();
+    bool reload = false;
+    uint64_t committed = 0;
     {
       MutexLock lock(&mu_);
       while (queue_.empty() && !stopping_) cv_.Wait();
       if (queue_.empty()) return;  // stopping and drained
-      while (!queue_.empty() && group.size() < options_.max_group_size) {
-        group.push_back(std::move(queue_.front()));
+      while (!queue_.empty() && prepared->group.size() < options_.max_group_size) {
+        prepared->group.push_back(std::move(queue_.front()));
         queue_.pop_front();
       }
+      prepared->epoch = epoch_;
+      if (epoch_ != prepared_epoch_) {
+        // A commit failed: what this thread prepared since is void, and its
+        // view of the servers and marks runs ahead of the store.
+        prepared_marks_ = marks_;
+        reload = true;
+      }
+      committed = committed_number_;
     }
-    CommitGroup(group);
+    // Groups committed since the last one no longer need reading through.
+    while (!in_flight_.empty() && in_flight_.front().first <= committed) in_flight_.pop_front();
+    if (reload) {
+      in_flight_.clear();
+      prepared->failed = LoadServers();
+      if (prepared->failed.ok()) prepared_epoch_ = prepared->epoch;
+    }
+    prepared->number = ++number;
+    if (prepared->failed.ok()) Prepare(*prepared);
+    if (prepared->failed.ok()) in_flight_.emplace_back(prepared->number, prepared->writes);
+    MutexLock lock(&mu_);
+    // One group commits while the next is prepared; no more wait than that.
+    while (!prepared_.empty()) commit_cv_.Wait();
+    prepared_.push_back(std::move(prepared));
+    commit_cv_.SignalAll();
   }
 }
 
-void StorageWriter::CommitGroup(std::deque<Submission>& group) {
-  rocksdb::WriteBatch batch;
-  GroupView view(store_, batch);
+void StorageWriter::Prepare(Prepared& p) {
+  std::vector<const GroupWrites*> earlier;
+  for (auto it = in_flight_.rbegin(); it != in_flight_.rend(); ++it) {
+    earlier.push_back(it->second.get());
+  }
+  GroupView view(store_, p.batch, *p.writes, earlier);
   const auto now = ToProtoTimestamp(clock_.Now());
+  std::deque<Submission>& group = p.group;
 
-  std::map<std::pair<std::string, std::string>, uint64_t> new_marks;
   {
     MutexLock lock(&mu_);
     for (const Submission& s : group) {
       const auto key = std::make_pair(s.agent->hello.agent_id(), s.agent->hello.spool_epoch());
-      auto it = marks_.find(key);
-      new_marks.emplace(key, it == marks_.end() ? 0 : it->second);
+      auto it = prepared_marks_.find(key);
+      p.new_marks.emplace(key, it == prepared_marks_.end() ? 0 : it->second);
     }
   }
   std::map<std::string, v1::ServerInfo> touched;
-  std::vector<bool> duplicate(group.size(), false);
-  uint64_t stored_batches = 0;
-  uint64_t stored_events = 0;
+  p.duplicate.assign(group.size(), false);
 
   for (size_t i = 0; i < group.size(); ++i) {
     const Submission& s = group[i];
@@ -324,9 +408,9 @@ void StorageWriter::CommitGroup(std::deque<Submission>& group) {
     *info.mutable_last_seen() = now;
 
     if (s.batch) {
-      uint64_t& mark = new_marks[{hello.agent_id(), hello.spool_epoch()}];
+      uint64_t& mark = p.new_marks[{hello.agent_id(), hello.spool_epoch()}];
       if (s.batch->seq() <= mark) {
-        duplicate[i] = true;
+        p.duplicate[i] = true;
       } else {
         absl::Status st;
         for (const v1::Event& e : s.batch->events()) {
@@ -356,48 +440,88 @@ void StorageWriter::CommitGroup(std::deque<Submission>& group) {
         if (!st.ok()) {
           // Reading what was stored failed: the store itself is in trouble, so
           // fail the whole group rather than commit half a batch.
-          for (size_t k = 0; k < group.size(); ++k) group[k].done(st, false);
-          stats_.write_failures.fetch_add(1);
+          p.failed = st;
           return;
         }
         mark = s.batch->seq();
         view.PutRaw(Family::kAgentMarks, AgentMarkKey(hello.agent_id(), hello.spool_epoch()),
                     EncodeFixed64(mark));
-        ++stored_batches;
-        stored_events += static_cast<uint64_t>(s.batch->events_size());
+        ++p.stored_batches;
+        p.stored_events += static_cast<uint64_t>(s.batch->events_size());
       }
     }
     info.set_role(RoleOf(info, hello));
   }
-  for (const auto& [server, info] : touched) view.Put(Family::kServers, ServerKey(server), info);
+  for (const auto& [server, info] : touched) {
+    view.Put(Family::kServers, ServerKey(server), info);
+    p.tenants[server] = info.tenant();
+  }
+  // The next group builds on this one's outcome; if the commit fails, the
+  // epoch changes and the servers and marks are read again.
+  {
+    MutexLock lock(&mu_);
+    for (const auto& [key, seq] : p.new_marks) prepared_marks_[key] = seq;
+  }
+  for (auto& [server, info] : touched) servers_[server] = std::move(info);
+  stats_.groups_prepared.fetch_add(1);
+}
 
-  absl::Status st = store_.Write(&batch);
+void StorageWriter::RunCommits() {
+  for (;;) {
+    std::unique_ptr<Prepared> p;
+    {
+      MutexLock lock(&mu_);
+      while (prepared_.empty() && !preparing_done_) commit_cv_.Wait();
+      if (prepared_.empty()) return;  // the writer thread is done and all is committed
+      p = std::move(prepared_.front());
+      prepared_.pop_front();
+      commit_cv_.SignalAll();  // room for the next prepared group
+    }
+    Commit(*p);
+  }
+}
+
+void StorageWriter::Commit(Prepared& p) {
+  std::deque<Submission>& group = p.group;
+  absl::Status st = p.failed;
+  if (st.ok()) {
+    MutexLock lock(&mu_);
+    if (p.epoch != epoch_) {
+      st = absl::UnavailableError("an earlier write of the collector's store failed");
+    }
+  }
+  if (st.ok()) st = store_.Write(&p.batch);
   if (st.ok()) {
     {
       MutexLock lock(&mu_);
-      for (const auto& [key, seq] : new_marks) marks_[key] = seq;
+      for (const auto& [key, seq] : p.new_marks) marks_[key] = seq;
+      committed_number_ = p.number;
     }
     stats_.commits.fetch_add(1);
-    stats_.batches_stored.fetch_add(stored_batches);
-    stats_.events_stored.fetch_add(stored_events);
+    stats_.batches_stored.fetch_add(p.stored_batches);
+    stats_.events_stored.fetch_add(p.stored_events);
     if (options_.on_commit) {
       std::vector<CommittedSubmission> committed;
       committed.reserve(group.size());
       for (size_t i = 0; i < group.size(); ++i) {
         const std::string& server = group[i].agent->hello.server();
-        committed.push_back(CommittedSubmission{server, touched.at(server).tenant(),
-                                                duplicate[i] ? nullptr : group[i].batch.get()});
+        committed.push_back(CommittedSubmission{server, p.tenants.at(server),
+                                                p.duplicate[i] ? nullptr : group[i].batch.get()});
       }
       options_.on_commit(committed);
     }
-    for (auto& [server, info] : touched) servers_[server] = std::move(info);
   } else {
     stats_.write_failures.fetch_add(1);
     SYNCWATCH_LOG(kError, "storing ", group.size(), " submissions failed: ", st.ToString());
+    MutexLock lock(&mu_);
+    // Whatever was prepared on top of this group is void (it read through
+    // this group's writes): new epoch.
+    if (p.epoch == epoch_) ++epoch_;
   }
   for (size_t i = 0; i < group.size(); ++i) {
-    if (st.ok() && duplicate[i]) stats_.batches_duplicate.fetch_add(1);
-    group[i].done(st, st.ok() && duplicate[i]);
+    const bool duplicate = st.ok() && p.duplicate[i];
+    if (duplicate) stats_.batches_duplicate.fetch_add(1);
+    group[i].done(st, duplicate);
   }
 }
 

@@ -1,7 +1,9 @@
 // The single writer of the collector's store. Streams hand it validated
 // batches; it commits whatever has queued up from all streams in one RocksDB
 // write (group commit, as LevelDB's DBImpl::Write does) and then calls each
-// submission's completion with the outcome. A batch whose seq is at or below
+// submission's completion with the outcome. Two threads pipeline the work:
+// one makes the next group into a write while the other commits (and syncs)
+// the group before; a failed commit voids what was prepared on top of it. A batch whose seq is at or below
 // the agent's stored high-water mark is not written again (acknowledged as a
 // duplicate); records also have natural keys (RunHistoryId, cs-guid, ...), so
 // a run re-sent under a new spool epoch overwrites itself instead of doubling.
@@ -36,6 +38,8 @@ struct AgentContext {
 
 // Counters for tests and /metrics; monotonic.
 struct WriterStats {
+  // Groups made into a write (committed or not yet).
+  std::atomic<uint64_t> groups_prepared{0};
   std::atomic<uint64_t> commits{0};
   std::atomic<uint64_t> batches_stored{0};
   std::atomic<uint64_t> batches_duplicate{0};
@@ -106,17 +110,29 @@ class StorageWriter {
 
   const WriterStats& stats() const { return stats_; }
 
+ // Used by the .cc's GroupView.
+  struct GroupWrites;
+
  private:
   struct Submission {
     std::shared_ptr<const AgentContext> agent;
     std::shared_ptr<const v1::EventBatch> batch;
     Completion done;
   };
+  struct Prepared;
 
   StorageWriter(Store& store, Clock& clock, const Options& options);
   absl::Status Load();
+  absl::Status LoadServers();
+  // The writer thread: takes a group from the queue, makes it one write
+  // (Prepare) and hands it to the commit thread; it prepares the next group
+  // while that one is committed and synced.
   void Run();
-  void CommitGroup(std::deque<Submission>& group);
+  void Prepare(Prepared& p);
+  // The commit thread: writes each prepared group, then tells the observer
+  // and the submissions.
+  void RunCommits();
+  void Commit(Prepared& p);
 
   Store& store_;
   Clock& clock_;
@@ -124,17 +140,35 @@ class StorageWriter {
   WriterStats stats_;
 
   Mutex mu_;
+  // Submissions queued (the writer thread waits for them).
   CondVar cv_{&mu_};
+  // A prepared group queued, or room for one (both threads wait on it).
+  CondVar commit_cv_{&mu_};
   std::deque<Submission> queue_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
-  // (agent_id, spool_epoch) -> stored seq. Written only by the writer thread
+  // (agent_id, spool_epoch) -> stored seq. Written only by the commit thread
   // after a successful commit, read by streams for their Welcome.
   std::map<std::pair<std::string, std::string>, uint64_t> marks_ ABSL_GUARDED_BY(mu_);
+  // The same as the writer thread sees it: including the groups prepared and
+  // not committed yet.
+  std::map<std::pair<std::string, std::string>, uint64_t> prepared_marks_ ABSL_GUARDED_BY(mu_);
+  // Prepared groups waiting for the commit thread (at most one).
+  std::deque<std::unique_ptr<Prepared>> prepared_ ABSL_GUARDED_BY(mu_);
+  bool preparing_done_ ABSL_GUARDED_BY(mu_) = false;
+  // Counts failed commits: a group prepared in an older epoch fails too.
+  uint64_t epoch_ ABSL_GUARDED_BY(mu_) = 0;
+  // The number of the group committed last.
+  uint64_t committed_number_ ABSL_GUARDED_BY(mu_) = 0;
 
-  // Owned by the writer thread: the latest record per server.
+  // Owned by the writer thread: the latest record per server (including
+  // groups not committed yet), the epoch it was read in, and the writes of
+  // the groups prepared and not known to be committed (by group number).
   std::map<std::string, v1::ServerInfo> servers_;
+  uint64_t prepared_epoch_ = 0;
+  std::deque<std::pair<uint64_t, std::shared_ptr<const GroupWrites>>> in_flight_;
 
   std::thread thread_;
+  std::thread commit_thread_;
 };
 
 }  // namespace syncwatch::collector

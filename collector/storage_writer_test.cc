@@ -1,11 +1,15 @@
 #include "collector/storage_writer.h"
 
+#include <atomic>
 #include <future>
+#include <limits>
 #include <memory>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "absl/synchronization/notification.h"
+#include "absl/time/clock.h"
 #include "collector/query_service.h"
 #include "collector/store.h"
 #include "common/mutex.h"
@@ -18,7 +22,9 @@ namespace syncwatch::collector {
 namespace {
 
 using ::syncwatch::testing::FakeClock;
+using ::syncwatch::testing::StatusIs;
 using ::syncwatch::testing::TempDir;
+using ::testing::HasSubstr;
 
 struct Outcome {
   absl::Status status;
@@ -301,6 +307,93 @@ TEST_F(StorageWriterTest, CommitObserverSeesEachCommittedSubmissionBeforeItCompl
   EXPECT_EQ(seen[1].events, -1);
   EXPECT_EQ(seen[2].server, "sync02");
   EXPECT_EQ(seen[2].events, -1);
+}
+
+// The writer prepares the next group while the one before commits. These
+// tests hold the commit thread in the observer after a first commit, so that
+// two more groups are prepared meanwhile, the second on top of the first.
+class StorageWriterPipelineTest : public StorageWriterTest {
+ protected:
+  void SetUp() override {
+    StorageWriterTest::SetUp();
+    StorageWriter::Options options;
+    options.on_commit = [this](const std::vector<CommittedSubmission>&) {
+      if (hold_first_.exchange(false)) release_.WaitForNotification();
+    };
+    writer_.reset();
+    auto writer = StorageWriter::Create(*store_, clock_, options);
+    ASSERT_TRUE(writer.ok()) << writer.status();
+    writer_ = *std::move(writer);
+  }
+
+  // Submits, then waits until the writer has made it into a group of its own.
+  std::future<Outcome> SubmitAndAwaitPrepared(std::unique_ptr<v1::EventBatch> batch) {
+    auto promise = std::make_shared<std::promise<Outcome>>();
+    std::future<Outcome> outcome = promise->get_future();
+    const uint64_t before = writer_->stats().groups_prepared.load();
+    writer_->Submit(Agent(), std::move(batch), [promise](absl::Status s, bool dup) {
+      promise->set_value(Outcome{std::move(s), dup});
+    });
+    const absl::Time deadline = absl::Now() + absl::Seconds(10);
+    while (writer_->stats().groups_prepared.load() == before && absl::Now() < deadline) {
+      absl::SleepFor(absl::Milliseconds(1));
+    }
+    EXPECT_EQ(writer_->stats().groups_prepared.load(), before + 1);
+    return outcome;
+  }
+
+  std::atomic<bool> hold_first_{true};
+  absl::Notification release_;
+};
+
+TEST_F(StorageWriterPipelineTest, AGroupPreparedBeforeTheOneBeforeItCommitsSeesItsWrites) {
+  auto first = SubmitAndAwaitPrepared(Batch(1, {Run("other", "success")}));
+  // Prepared while the commit thread is held: not committed when the next
+  // group is made.
+  auto complete = SubmitAndAwaitPrepared(Batch(2, {Run("r", "success")}));
+  auto in_progress = SubmitAndAwaitPrepared(Batch(3, {Run("r", "in-progress", false)}));
+  release_.Notify();
+  SYNCWATCH_EXPECT_OK(first.get().status);
+  SYNCWATCH_EXPECT_OK(complete.get().status);
+  SYNCWATCH_EXPECT_OK(in_progress.get().status);
+  // The late in-progress report must not replace the complete run, though
+  // the complete one was not in the store yet when its group was made.
+  std::vector<v1::StoredRun> runs = Runs();
+  ASSERT_EQ(runs.size(), 2u);
+  for (const v1::StoredRun& r : runs) {
+    if (r.run().run_history_id() != "r") continue;
+    EXPECT_TRUE(r.run().is_run_complete());
+    EXPECT_EQ(r.run().result(), "success");
+  }
+}
+
+TEST_F(StorageWriterPipelineTest, ACommitThatFailsVoidsTheGroupsPreparedOnTopOfIt) {
+  auto first = SubmitAndAwaitPrepared(Batch(1, {Run("a", "success")}));
+  auto failing = SubmitAndAwaitPrepared(Batch(2, {Run("b", "success")}));
+  auto on_top = SubmitAndAwaitPrepared(Batch(3, {Run("c", "success")}));
+  store_->SetMinFreeBytes(std::numeric_limits<uint64_t>::max());  // the disk is "full"
+  release_.Notify();
+  SYNCWATCH_EXPECT_OK(first.get().status);
+  EXPECT_THAT(failing.get().status,
+              StatusIs(absl::StatusCode::kResourceExhausted, HasSubstr("collector disk full")));
+  // Not written at all: it was made on top of a group that is not stored.
+  EXPECT_THAT(on_top.get().status, StatusIs(absl::StatusCode::kUnavailable,
+                                            HasSubstr("an earlier write of the collector's store "
+                                                      "failed")));
+  ASSERT_EQ(Runs().size(), 1u);
+  EXPECT_EQ(writer_->StoredSeq("sync01", "epoch-1"), 1u);
+
+  // The agent re-sends both: they are new to the store, so they are stored,
+  // not taken for re-sends of what the failed groups had counted.
+  store_->SetMinFreeBytes(0);
+  Outcome b = Submit(Agent(), Batch(2, {Run("b", "success")}));
+  SYNCWATCH_EXPECT_OK(b.status);
+  EXPECT_FALSE(b.duplicate);
+  Outcome c = Submit(Agent(), Batch(3, {Run("c", "success")}));
+  SYNCWATCH_EXPECT_OK(c.status);
+  EXPECT_FALSE(c.duplicate);
+  EXPECT_EQ(Runs().size(), 3u);
+  EXPECT_EQ(writer_->StoredSeq("sync01", "epoch-1"), 3u);
 }
 
 TEST_F(StorageWriterTest, SubmitAfterStopFailsUnavailable) {

@@ -126,7 +126,11 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(const std::string& path,
 
 Store::Store(std::unique_ptr<rocksdb::DB> db, std::vector<rocksdb::ColumnFamilyHandle*> handles,
              const std::string& path, const Options& options)
-    : options_(options), path_(path), db_(std::move(db)), handles_(std::move(handles)) {}
+    : options_(options),
+      min_free_bytes_(options.min_free_bytes),
+      path_(path),
+      db_(std::move(db)),
+      handles_(std::move(handles)) {}
 
 Store::~Store() {
   // Table files carry their family's name, WAL records only its id (kept in
@@ -140,14 +144,15 @@ Store::~Store() {
 }
 
 absl::Status Store::CheckFreeSpace() const {
-  if (options_.min_free_bytes == 0) return absl::OkStatus();
+  const uint64_t min_free_bytes = min_free_bytes_.load();
+  if (min_free_bytes == 0) return absl::OkStatus();
   struct statvfs fs;
   if (statvfs(path_.c_str(), &fs) != 0) return absl::OkStatus();  // RocksDB will tell
   const uint64_t free_bytes = static_cast<uint64_t>(fs.f_bavail) * fs.f_frsize;
-  if (free_bytes >= options_.min_free_bytes) return absl::OkStatus();
+  if (free_bytes >= min_free_bytes) return absl::OkStatus();
   return absl::ResourceExhaustedError(absl::StrCat("collector disk full: ", path_, ": ", free_bytes,
                                                    " bytes free, below ", "min_free_disk_bytes (",
-                                                   options_.min_free_bytes,
+                                                   min_free_bytes,
                                                    "); refusing batches until space is freed"));
 }
 

@@ -20,6 +20,7 @@
 #define SYNCWATCH_COLLECTOR_STORE_H_
 
 #include <chrono>
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -115,6 +116,9 @@ class Store {
   // outlive the iterator.
   std::unique_ptr<rocksdb::Iterator> NewIterator(Family f, const rocksdb::Slice* upper_bound) const;
 
+  // Changes Options::min_free_bytes (tests use it to make writes fail).
+  void SetMinFreeBytes(uint64_t bytes) { min_free_bytes_.store(bytes); }
+
   // Approximate bytes in SST files, for metrics.
   uint64_t ApproximateSizeBytes() const;
 
@@ -130,6 +134,7 @@ class Store {
   absl::Status WriteError(const rocksdb::Status& s) const;
 
   Options options_;
+  std::atomic<uint64_t> min_free_bytes_;
   std::string path_;
   std::unique_ptr<rocksdb::DB> db_;
   std::vector<rocksdb::ColumnFamilyHandle*> handles_;

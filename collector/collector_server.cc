@@ -39,6 +39,8 @@ absl::StatusOr<std::unique_ptr<CollectorServer>> CollectorServer::Start(
   store_options.sync_writes = options.sync_writes;
   store_options.min_free_bytes = options.min_free_disk_bytes;
   SYNCWATCH_ASSIGN_OR_RETURN(cs->store_, Store::Open(options.data_dir, store_options));
+  // Before the alert engine reads a record: it judges runs from the state.
+  SYNCWATCH_RETURN_IF_ERROR(UpgradeServerRecords(*cs->store_));
   cs->server_cache_ = std::make_unique<ServerCache>(*cs->store_);
   alerts::AlertEngine::Options alert_options;
   alert_options.generator_url = GeneratorUrl(options);

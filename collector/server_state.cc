@@ -24,6 +24,11 @@ void KeepLater(const google::protobuf::Timestamp& t, google::protobuf::Timestamp
   if (!present || Micros(t) > Micros(*into)) *into = t;
 }
 
+void KeepEarlier(const google::protobuf::Timestamp& t, google::protobuf::Timestamp* into,
+                 bool present) {
+  if (!present || Micros(t) < Micros(*into)) *into = t;
+}
+
 v1::ConnectorState* FindOrAddConnector(const std::string& name, v1::ServerInfo* info) {
   auto* connectors = info->mutable_connectors();
   auto it = std::lower_bound(
@@ -83,10 +88,27 @@ void ApplyRunToState(const v1::RunProfileResult& run, v1::ServerInfo* info) {
     *last = run;
     last->clear_steps();
   }
-  if (IsCompleteRun(run) && IsSuccessfulResult(run.result())) {
-    KeepLater(RunTime(run), c->mutable_last_success(), c->has_last_success());
-    if (RunKind(run) == "export") {
-      KeepLater(RunTime(run), c->mutable_last_successful_export(), c->has_last_successful_export());
+  if (run.has_start_time()) {
+    KeepEarlier(run.start_time(), c->mutable_first_run_start(), c->has_first_run_start());
+  }
+  if (IsCompleteRun(run)) {
+    const std::string kind = RunKind(run);
+    auto& latest = *c->mutable_latest_complete_runs();
+    auto it = latest.find(kind);
+    if (it == latest.end() || Supersedes(run, it->second)) {
+      v1::RunProfileResult& kept = latest[kind];
+      kept = run;
+      for (v1::RunStep& step : *kept.mutable_steps()) step.clear_export_errors();
+    }
+    if (kind == "export") {
+      KeepLater(run.start_time(), c->mutable_latest_export_start(), c->has_latest_export_start());
+    }
+    if (IsSuccessfulResult(run.result())) {
+      KeepLater(RunTime(run), c->mutable_last_success(), c->has_last_success());
+      if (kind == "export") {
+        KeepLater(RunTime(run), c->mutable_last_successful_export(),
+                  c->has_last_successful_export());
+      }
     }
   }
   RefreshServerState(info);

@@ -32,6 +32,11 @@ bool IsSuccessfulResult(absl::string_view result);
 // no tenant (it is a group of its own).
 std::string TenantGroup(const v1::ServerInfo& info);
 
+// ServerInfo.state_version of the records this collector writes: the
+// connectors carry what the alert rules judge of their runs
+// (latest_complete_runs, latest_export_start, first_run_start).
+inline constexpr int32_t kServerStateVersion = 2;
+
 // Folds a stored run into `info`'s connector state, then refreshes the
 // derived fields (RefreshServerState). Runs may arrive in any order and more
 // than once.

@@ -66,6 +66,36 @@ TEST(ServerStateTest, AnInProgressReportDoesNotUndoTheCompleteOneOfTheSameRun) {
   EXPECT_EQ(info.connectors(0).last_run().result(), "success");
 }
 
+TEST(ServerStateTest, KeepsWhatTheRunRulesJudgeLatestCompleteRunPerKindWithoutExportErrors) {
+  v1::ServerInfo info;
+  v1::RunProfileResult failed_export =
+      MakeRun("contoso.com", "Export", 5, absl::Minutes(60), "completed-export-errors");
+  failed_export.mutable_steps(0)->add_export_errors()->set_dn("CN=duplicate");
+  failed_export.mutable_steps(0)->set_result("completed-export-errors");
+  ApplyRunToState(failed_export, &info);
+  ApplyRunToState(MakeRun("contoso.com", "Export", 4, absl::Minutes(30), "success"), &info);
+  ApplyRunToState(MakeRun("contoso.com", "Delta Import", 3, absl::Minutes(20), "success"), &info);
+  ApplyRunToState(MakeRun("contoso.com", "Delta Import", 2, absl::Minutes(10), "stopped-server-down"),
+                  &info);
+  // In progress: neither the latest import nor the latest export start.
+  ApplyRunToState(MakeRun("contoso.com", "Delta Import", 6, absl::Minutes(90), "", false), &info);
+  ApplyRunToState(MakeRun("contoso.com", "Export", 7, absl::Minutes(95), "", false), &info);
+
+  ASSERT_EQ(info.connectors_size(), 1);
+  const v1::ConnectorState& c = info.connectors(0);
+  ASSERT_EQ(c.latest_complete_runs().size(), 2u);
+  const v1::RunProfileResult& exported = c.latest_complete_runs().at("export");
+  EXPECT_EQ(exported.run_number(), 5) << "the latest complete export, whatever its result";
+  ASSERT_EQ(exported.steps_size(), 1) << "the steps' results are judged";
+  EXPECT_EQ(exported.steps(0).result(), "completed-export-errors");
+  EXPECT_EQ(exported.steps(0).export_errors_size(), 0) << "export errors stay out of the state";
+  EXPECT_EQ(c.latest_complete_runs().at("import").run_number(), 3);
+  EXPECT_EQ(ToUnixMicrosOrZero(c.latest_export_start()), ToUnixMicrosOrZero(At(absl::Minutes(60))));
+  EXPECT_EQ(ToUnixMicrosOrZero(c.first_run_start()), ToUnixMicrosOrZero(At(absl::Minutes(10))));
+  // "completed-*" did its work: the export's end is the latest success.
+  EXPECT_EQ(ToUnixMicrosOrZero(c.last_success()), ToUnixMicrosOrZero(At(absl::Minutes(62))));
+}
+
 TEST(ServerStateTest, ConnectorsAreOrderedByName) {
   v1::ServerInfo info;
   for (const char* c : {"m.onmicrosoft.com - AAD", "contoso.com", "fabrikam.com", "a.com"}) {

@@ -242,8 +242,83 @@ struct StorageWriter::Prepared {
   uint64_t stored_events = 0;
 };
 
+namespace {
+
+// Runs of a connector folded in by UpgradeServerRecords at most.
+constexpr int kMaxRunsPerConnector = 200;
+
+bool StartsWith(const rocksdb::Slice& key, const std::string& prefix) {
+  return key.starts_with(rocksdb::Slice(prefix));
+}
+
+// Folds each connector's newest runs into `info` (see UpgradeServerRecords).
+absl::Status FoldRecentRuns(const Store& store, v1::ServerInfo* info) {
+  // Keys are (server, connector, start, id): walking backwards yields each
+  // connector's runs newest first; once a connector has told what the rules
+  // need, jump to the connector before it.
+  const std::string prefix = ServerPrefix(info->server());
+  const std::string bound = PrefixUpperBound(prefix);
+  rocksdb::Slice bound_slice(bound);
+  auto it = store.NewIterator(Family::kRuns, bound.empty() ? nullptr : &bound_slice);
+  if (bound.empty()) {
+    it->SeekToLast();
+  } else {
+    it->SeekForPrev(bound_slice);
+  }
+  std::string connector;
+  int seen = 0;
+  while (it->Valid() && StartsWith(it->key(), prefix)) {
+    SYNCWATCH_ASSIGN_OR_RETURN(v1::StoredRun stored, ParseRecord<v1::StoredRun>(it->value()));
+    const v1::RunProfileResult& run = stored.run();
+    if (run.connector_name() != connector) {
+      connector = run.connector_name();
+      seen = 0;
+    }
+    ++seen;
+    ApplyRunToState(run, info);
+    bool done = false;
+    for (const v1::ConnectorState& c : info->connectors()) {
+      if (c.connector() != connector) continue;
+      done = c.has_last_success() && c.has_latest_export_start() &&
+             c.latest_complete_runs().contains("import") &&
+             c.latest_complete_runs().contains("sync");
+    }
+    if (done || seen >= kMaxRunsPerConnector) {
+      it->SeekForPrev(rocksdb::Slice(ServerConnectorPrefix(info->server(), connector)));
+    } else {
+      it->Prev();
+    }
+  }
+  return FromRocksStatus(it->status(), "read runs");
+}
+
+}  // namespace
+
+absl::Status UpgradeServerRecords(Store& store) {
+  std::vector<v1::ServerInfo> old;
+  {
+    auto it = store.NewIterator(Family::kServers, nullptr);
+    for (it->SeekToFirst(); it->Valid(); it->Next()) {
+      SYNCWATCH_ASSIGN_OR_RETURN(v1::ServerInfo info, ParseRecord<v1::ServerInfo>(it->value()));
+      if (info.state_version() < kServerStateVersion) old.push_back(std::move(info));
+    }
+    SYNCWATCH_RETURN_IF_ERROR(FromRocksStatus(it->status(), "read servers"));
+  }
+  if (old.empty()) return absl::OkStatus();
+  SYNCWATCH_LOG(kInfo, "upgrading the state of ", old.size(),
+                " server records from their recent runs");
+  rocksdb::WriteBatch batch;
+  for (v1::ServerInfo& info : old) {
+    SYNCWATCH_RETURN_IF_ERROR(FoldRecentRuns(store, &info));
+    info.set_state_version(kServerStateVersion);
+    batch.Put(store.cf(Family::kServers), ServerKey(info.server()), info.SerializeAsString());
+  }
+  return store.Write(&batch);
+}
+
 absl::StatusOr<std::unique_ptr<StorageWriter>> StorageWriter::Create(Store& store, Clock& clock,
                                                                      const Options& options) {
+  SYNCWATCH_RETURN_IF_ERROR(UpgradeServerRecords(store));
   std::unique_ptr<StorageWriter> writer(new StorageWriter(store, clock, options));
   SYNCWATCH_RETURN_IF_ERROR(writer->Load());
   writer->commit_thread_ = std::thread([w = writer.get()] { w->RunCommits(); });
@@ -399,6 +474,7 @@ void StorageWriter::Prepare(Prepared& p) {
       t = touched
               .emplace(hello.server(), known == servers_.end() ? v1::ServerInfo() : known->second)
               .first;
+      t->second.set_state_version(kServerStateVersion);
     }
     v1::ServerInfo& info = t->second;
     info.set_server(hello.server());

@@ -69,6 +69,13 @@ using CommitObserver = std::function<void(const std::vector<CommittedSubmission>
 std::string SerializeStoredRun(const std::string& server, const std::string& tenant,
                                const v1::RunProfileResult& run);
 
+// Brings server records stored by earlier collectors (state_version below
+// kServerStateVersion) up to date by folding in each connector's newest runs
+// (until its latest success, export, import and sync runs are known, at most
+// 200), in one write. A no-op on an up-to-date store; the collector calls it
+// before anything reads the records, and StorageWriter::Create calls it too.
+absl::Status UpgradeServerRecords(Store& store);
+
 class StorageWriter {
  public:
   struct Options {

@@ -11,10 +11,13 @@
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "collector/query_service.h"
+#include "collector/record_keys.h"
+#include "collector/server_state.h"
 #include "collector/store.h"
 #include "common/mutex.h"
 #include "common/time_util.h"
 #include "gmock/gmock.h"
+#include "google/protobuf/util/message_differencer.h"
 #include "gtest/gtest.h"
 #include "tests/testutil/test_util.h"
 
@@ -307,6 +310,48 @@ TEST_F(StorageWriterTest, CommitObserverSeesEachCommittedSubmissionBeforeItCompl
   EXPECT_EQ(seen[1].events, -1);
   EXPECT_EQ(seen[2].server, "sync02");
   EXPECT_EQ(seen[2].events, -1);
+}
+
+// A store written by an earlier collector has server records without the
+// connectors' run state the alert rules now judge; starting the writer folds
+// it in from the stored runs, giving what ingesting those runs gives.
+TEST_F(StorageWriterTest, RecordsOfAnEarlierCollectorAreUpgradedFromTheirRunsOnStart) {
+  v1::RunProfileResult export_run = Run("e", "completed-export-errors");
+  export_run.set_run_profile_name("Export");
+  *export_run.mutable_start_time() = ToProtoTimestamp(absl::FromUnixSeconds(1600000600));
+  v1::RunProfileResult failed_import = Run("i2", "stopped-server-down");
+  *failed_import.mutable_start_time() = ToProtoTimestamp(absl::FromUnixSeconds(1600000300));
+  SYNCWATCH_ASSERT_OK(
+      Submit(Agent(), Batch(1, {Run("i1", "success"), failed_import, export_run})).status);
+  auto stored = store_->Get(Family::kServers, ServerKey("sync01"));
+  ASSERT_TRUE(stored.ok() && stored->has_value());
+  auto current = ParseRecord<v1::ServerInfo>(**stored);
+  ASSERT_TRUE(current.ok()) << current.status();
+  EXPECT_EQ(current->state_version(), kServerStateVersion);
+  ASSERT_EQ(current->connectors_size(), 1);
+  EXPECT_EQ(current->connectors(0).latest_complete_runs().size(), 2u);
+
+  // What an earlier collector stored: the same record without the run state.
+  v1::ServerInfo old = *current;
+  old.clear_state_version();
+  for (v1::ConnectorState& c : *old.mutable_connectors()) {
+    c.clear_latest_complete_runs();
+    c.clear_latest_export_start();
+    c.clear_first_run_start();
+  }
+  rocksdb::WriteBatch batch;
+  batch.Put(store_->cf(Family::kServers), ServerKey("sync01"), old.SerializeAsString());
+  SYNCWATCH_ASSERT_OK(store_->Write(&batch));
+
+  Reopen();
+  stored = store_->Get(Family::kServers, ServerKey("sync01"));
+  ASSERT_TRUE(stored.ok() && stored->has_value());
+  auto upgraded = ParseRecord<v1::ServerInfo>(**stored);
+  ASSERT_TRUE(upgraded.ok()) << upgraded.status();
+  EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(*upgraded, *current))
+      << "upgraded:\n"
+      << upgraded->DebugString() << "\nas ingested:\n"
+      << current->DebugString();
 }
 
 // The writer prepares the next group while the one before commits. These

@@ -13,19 +13,12 @@
 namespace syncwatch::collector::alerts {
 namespace {
 
-// Runs looked at per connector, newest first, before giving up on finding a
-// success or an export run (a staging server never exports). Run history is
-// kept for days, so this bounds the work of one evaluation.
-constexpr int kMaxRunsPerConnector = 200;
-
 // Clock skew between the export run's start and the errors it recorded.
 constexpr absl::Duration kErrorSlack = absl::Minutes(1);
 
 bool StartsWith(const rocksdb::Slice& key, const std::string& prefix) {
   return key.starts_with(rocksdb::Slice(prefix));
 }
-
-bool IsExportRun(const v1::RunProfileResult& run) { return RunKind(run) == "export"; }
 
 }  // namespace
 
@@ -39,57 +32,26 @@ absl::StatusOr<ServerFacts> FactsReader::ReadServer(const v1::ServerInfo& info,
   if (liveness_only) return facts;
 
   const RuleSettings settings = rules_.For(info.tenant(), info.server());
-  SYNCWATCH_RETURN_IF_ERROR(ReadRuns(info.server(), &facts));
+  RunFacts(info, &facts);
   SYNCWATCH_RETURN_IF_ERROR(ReadSnapshots(info.server(), settings.surge_history, &facts));
   SYNCWATCH_RETURN_IF_ERROR(ReadErrors(info.server(), settings.export_error_max_age, now, &facts));
   return facts;
 }
 
-absl::Status FactsReader::ReadRuns(const std::string& server, ServerFacts* facts) const {
-  // Keys are (server, connector, start, id): walking backwards yields each
-  // connector's runs newest first; once a connector has told us what we need,
-  // jump to the connector before it.
-  const std::string prefix = ServerPrefix(server);
-  const std::string bound = PrefixUpperBound(prefix);
-  rocksdb::Slice bound_slice(bound);
-  auto it = store_.NewIterator(Family::kRuns, bound.empty() ? nullptr : &bound_slice);
-  if (bound.empty()) {
-    it->SeekToLast();
-  } else {
-    it->SeekForPrev(bound_slice);
-  }
-  std::string connector;
-  int seen = 0;
-  std::set<std::string> kinds;
-  while (it->Valid() && StartsWith(it->key(), prefix)) {
-    SYNCWATCH_ASSIGN_OR_RETURN(v1::StoredRun stored, ParseRecord<v1::StoredRun>(it->value()));
-    const v1::RunProfileResult& run = stored.run();
-    if (run.connector_name() != connector) {
-      connector = run.connector_name();
-      seen = 0;
-      kinds.clear();
+void FactsReader::RunFacts(const v1::ServerInfo& info, ServerFacts* facts) {
+  // The writer keeps, per connector, what the rules judge of its runs.
+  for (const v1::ConnectorState& c : info.connectors()) {
+    if (!c.has_last_run()) continue;  // only snapshots so far
+    ConnectorActivity& activity = facts->activity[c.connector()];
+    if (c.has_first_run_start()) activity.oldest_seen = FromProtoTimestamp(c.first_run_start());
+    if (c.has_last_success()) activity.last_success = FromProtoTimestamp(c.last_success());
+    if (c.has_latest_export_start()) {
+      activity.latest_export_start = FromProtoTimestamp(c.latest_export_start());
     }
-    ++seen;
-    ConnectorActivity& activity = facts->activity[connector];
-    const absl::Time start = FromProtoTimestamp(run.start_time());
-    activity.oldest_seen = start;
-    if (IsCompleteRun(run)) {
-      const std::string kind = RunKind(run);
-      if (kinds.insert(kind).second) facts->latest_runs[{connector, kind}] = run;
-      if (!activity.last_success && IsSuccessfulResult(run.result())) {
-        activity.last_success = run.has_end_time() ? FromProtoTimestamp(run.end_time()) : start;
-      }
-      if (!activity.latest_export_start && IsExportRun(run)) activity.latest_export_start = start;
-    }
-    const bool done = activity.last_success && activity.latest_export_start &&
-                      kinds.count("import") > 0 && kinds.count("sync") > 0;
-    if (done || seen >= kMaxRunsPerConnector) {
-      it->SeekForPrev(rocksdb::Slice(ServerConnectorPrefix(server, connector)));
-    } else {
-      it->Prev();
+    for (const auto& [kind, run] : c.latest_complete_runs()) {
+      facts->latest_runs[{c.connector(), kind}] = run;
     }
   }
-  return FromRocksStatus(it->status(), "read runs");
 }
 
 absl::Status FactsReader::ReadSnapshots(const std::string& server, int64_t history,

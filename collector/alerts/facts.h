@@ -41,8 +41,9 @@ struct ConnectorActivity {
   // End (or start, when the end is unknown) of the latest run that succeeded
   // ("success" or "completed-*").
   std::optional<absl::Time> last_success;
-  // Start of the oldest run looked at; the reference for "overdue" when no
-  // run succeeded.
+  // Start of the earliest run the collector stored (or, for a store upgraded
+  // from before, of the oldest of the newest runs looked at then); the
+  // reference for "overdue" when no run succeeded.
   std::optional<absl::Time> oldest_seen;
   // Start of the latest complete export run: errors older than it were cleared.
   std::optional<absl::Time> latest_export_start;
@@ -98,7 +99,8 @@ class FactsReader {
                                          bool liveness_only) const;
 
  private:
-  absl::Status ReadRuns(const std::string& server, ServerFacts* facts) const;
+  // From the connectors' state (ServerInfo.state_version 2): no run is read.
+  static void RunFacts(const v1::ServerInfo& info, ServerFacts* facts);
   absl::Status ReadSnapshots(const std::string& server, int64_t history, ServerFacts* facts) const;
   absl::Status ReadErrors(const std::string& server, absl::Duration max_age, absl::Time now,
                           ServerFacts* facts) const;

@@ -272,7 +272,7 @@ void OverdueAlert(const ServerFacts& f, const RuleSettings& s, absl::Time now,
       last_success
           ? absl::StrCat("No successful sync run on ", f.info.server(), " since ", Time(reference))
           : absl::StrCat("No sync run on ", f.info.server(), " has succeeded since ",
-                         Time(reference), " (the oldest run looked at)");
+                         Time(reference), " (the first run the collector has of it)");
   absl::StrAppend(&summary, "; the scheduler runs every ", absl::FormatDuration(interval),
                   " and the alert fires after ", s.sync_overdue_multiple, " intervals");
   std::string description = summary;

@@ -81,25 +81,41 @@ std::string TenantGroup(const v1::ServerInfo& info) {
 }
 
 void ApplyRunToState(const v1::RunProfileResult& run, v1::ServerInfo* info) {
-  v1::ConnectorState* c = FindOrAddConnector(run.connector_name(), info);
-  if (!run.connector_id().empty()) c->set_connector_id(run.connector_id());
-  if (!c->has_last_run() || Supersedes(run, c->last_run())) {
-    v1::RunProfileResult* last = c->mutable_last_run();
-    *last = run;
-    last->clear_steps();
-  }
-  if (run.has_start_time()) {
-    KeepEarlier(run.start_time(), c->mutable_first_run_start(), c->has_first_run_start());
-  }
-  if (IsCompleteRun(run)) {
-    const std::string kind = RunKind(run);
-    auto& latest = *c->mutable_latest_complete_runs();
-    auto it = latest.find(kind);
-    if (it == latest.end() || Supersedes(run, it->second)) {
-      v1::RunProfileResult& kept = latest[kind];
-      kept = run;
-      for (v1::RunStep& step : *kept.mutable_steps()) step.clear_export_errors();
+  const v1::RunProfileResult* one[] = {&run};
+  ApplyRunsToState(one, info);
+}
+
+void ApplyRunsToState(absl::Span<const v1::RunProfileResult* const> runs, v1::ServerInfo* info) {
+  if (runs.empty()) return;
+  // First every connector, so that the states stay where they are below.
+  for (const v1::RunProfileResult* run : runs) FindOrAddConnector(run->connector_name(), info);
+  // The runs that win each place, as a sequential fold would pick them; only
+  // the winners are copied into the state, once.
+  struct Winners {
+    const v1::RunProfileResult* last = nullptr;
+    std::map<std::string, const v1::RunProfileResult*> complete;
+  };
+  std::map<v1::ConnectorState*, Winners> winners;
+  for (const v1::RunProfileResult* run_ptr : runs) {
+    const v1::RunProfileResult& run = *run_ptr;
+    v1::ConnectorState* c = FindOrAddConnector(run.connector_name(), info);
+    Winners& w = winners[c];
+    if (!run.connector_id().empty()) c->set_connector_id(run.connector_id());
+    const v1::RunProfileResult* last = w.last != nullptr ? w.last
+                                       : c->has_last_run() ? &c->last_run()
+                                                           : nullptr;
+    if (last == nullptr || Supersedes(run, *last)) w.last = &run;
+    if (run.has_start_time()) {
+      KeepEarlier(run.start_time(), c->mutable_first_run_start(), c->has_first_run_start());
     }
+    if (!IsCompleteRun(run)) continue;
+    const std::string kind = RunKind(run);
+    auto [slot, added] = w.complete.try_emplace(kind, nullptr);
+    if (added) {
+      auto stored = c->latest_complete_runs().find(kind);
+      if (stored != c->latest_complete_runs().end()) slot->second = &stored->second;
+    }
+    if (slot->second == nullptr || Supersedes(run, *slot->second)) slot->second = &run;
     if (kind == "export") {
       KeepLater(run.start_time(), c->mutable_latest_export_start(), c->has_latest_export_start());
     }
@@ -109,6 +125,27 @@ void ApplyRunToState(const v1::RunProfileResult& run, v1::ServerInfo* info) {
         KeepLater(RunTime(run), c->mutable_last_successful_export(),
                   c->has_last_successful_export());
       }
+    }
+  }
+  for (auto& [c, w] : winners) {
+    if (w.last != nullptr) {
+      v1::RunProfileResult* last = c->mutable_last_run();
+      *last = *w.last;
+      last->clear_steps();
+    }
+    // Which kinds have a new winner, decided before the map changes (an
+    // insertion may move its elements).
+    std::vector<std::pair<const std::string*, const v1::RunProfileResult*>> copies;
+    for (const auto& [kind, run] : w.complete) {
+      auto stored = c->latest_complete_runs().find(kind);
+      if (stored == c->latest_complete_runs().end() || &stored->second != run) {
+        copies.emplace_back(&kind, run);
+      }
+    }
+    for (const auto& [kind, run] : copies) {
+      v1::RunProfileResult& kept = (*c->mutable_latest_complete_runs())[*kind];
+      kept = *run;
+      for (v1::RunStep& step : *kept.mutable_steps()) step.clear_export_errors();
     }
   }
   RefreshServerState(info);

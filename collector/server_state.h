@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "absl/strings/string_view.h"
+#include "absl/types/span.h"
 #include "syncwatch/v1/query.pb.h"
 
 namespace syncwatch::collector {
@@ -41,6 +42,9 @@ inline constexpr int32_t kServerStateVersion = 2;
 // derived fields (RefreshServerState). Runs may arrive in any order and more
 // than once.
 void ApplyRunToState(const v1::RunProfileResult& run, v1::ServerInfo* info);
+// The same for many runs, in order, copying only the runs that end up in the
+// state (a batch holds dozens of runs of each connector and kind).
+void ApplyRunsToState(absl::Span<const v1::RunProfileResult* const> runs, v1::ServerInfo* info);
 
 // Folds a stored pending-export snapshot into `info` (an older snapshot than
 // the one already folded in changes nothing), then refreshes.

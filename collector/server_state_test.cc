@@ -1,5 +1,6 @@
 #include "collector/server_state.h"
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -7,6 +8,7 @@
 #include "common/names.h"
 #include "common/time_util.h"
 #include "gmock/gmock.h"
+#include "google/protobuf/util/message_differencer.h"
 #include "gtest/gtest.h"
 
 namespace syncwatch::collector {
@@ -94,6 +96,44 @@ TEST(ServerStateTest, KeepsWhatTheRunRulesJudgeLatestCompleteRunPerKindWithoutEx
   EXPECT_EQ(ToUnixMicrosOrZero(c.first_run_start()), ToUnixMicrosOrZero(At(absl::Minutes(10))));
   // "completed-*" did its work: the export's end is the latest success.
   EXPECT_EQ(ToUnixMicrosOrZero(c.last_success()), ToUnixMicrosOrZero(At(absl::Minutes(62))));
+}
+
+// The writer folds a batch's runs at once; the state must be the one folding
+// them one by one gives, whatever the order and the repeats.
+TEST(ServerStateTest, FoldingManyRunsAtOnceEqualsFoldingThemOneByOne) {
+  std::vector<v1::RunProfileResult> runs;
+  const std::vector<std::string> connectors = {"contoso.com", "aad", "HR"};
+  const std::vector<std::string> profiles = {"Delta Import", "Delta Synchronization", "Export"};
+  for (int i = 0; i < 60; ++i) {
+    // Starts out of order, a few runs reported twice (in progress, then
+    // complete, or the other way round), results of every sort.
+    const int n = (i * 37) % 45;
+    const std::string results[] = {"success", "completed-export-errors", "stopped-server-down"};
+    v1::RunProfileResult r =
+        MakeRun(connectors[static_cast<size_t>(n) % 3], profiles[static_cast<size_t>(n / 3) % 3],
+                n, absl::Minutes(n), results[n % 3], /*complete=*/i % 7 != 3);
+    r.set_run_history_id("run-" + std::to_string(n));
+    if (n % 5 == 0) r.mutable_steps(0)->add_export_errors()->set_dn("CN=x");
+    runs.push_back(r);
+  }
+  v1::ServerInfo start;
+  ApplyRunToState(MakeRun("aad", "Export", 100, absl::Minutes(20), "success"), &start);
+  ApplyRunToState(MakeRun("HR", "Delta Import", 101, absl::Minutes(90), "success"), &start);
+
+  for (size_t split : {size_t{1}, size_t{7}, runs.size()}) {
+    v1::ServerInfo one_by_one = start;
+    for (const v1::RunProfileResult& r : runs) ApplyRunToState(r, &one_by_one);
+    v1::ServerInfo at_once = start;
+    for (size_t from = 0; from < runs.size(); from += split) {
+      std::vector<const v1::RunProfileResult*> chunk;
+      for (size_t k = from; k < std::min(runs.size(), from + split); ++k) chunk.push_back(&runs[k]);
+      ApplyRunsToState(chunk, &at_once);
+    }
+    EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(at_once, one_by_one))
+        << "chunks of " << split << ":\n"
+        << at_once.DebugString() << "\nvs one by one:\n"
+        << one_by_one.DebugString();
+  }
 }
 
 TEST(ServerStateTest, ConnectorsAreOrderedByName) {

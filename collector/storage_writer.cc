@@ -489,11 +489,12 @@ void StorageWriter::Prepare(Prepared& p) {
         p.duplicate[i] = true;
       } else {
         absl::Status st;
+        std::vector<const v1::RunProfileResult*> runs;
         for (const v1::Event& e : s.batch->events()) {
           switch (e.kind_case()) {
             case v1::Event::kRun:
               st = ApplyRun(view, info.server(), info.tenant(), e.run());
-              ApplyRunToState(e.run(), &info);
+              runs.push_back(&e.run());
               break;
             case v1::Event::kPendingExports:
               st = ApplySnapshot(view, info.server(), info.tenant(), e.pending_exports());
@@ -519,6 +520,7 @@ void StorageWriter::Prepare(Prepared& p) {
           p.failed = st;
           return;
         }
+        ApplyRunsToState(runs, &info);
         mark = s.batch->seq();
         view.PutRaw(Family::kAgentMarks, AgentMarkKey(hello.agent_id(), hello.spool_epoch()),
                     EncodeFixed64(mark));

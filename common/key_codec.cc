@@ -3,12 +3,18 @@
 namespace syncwatch {
 
 KeyBuilder& KeyBuilder::String(absl::string_view s) {
-  for (char c : s) {
-    key_.push_back(c);
-    if (c == '\0') key_.push_back('\xFF');
+  // Runs without a NUL are copied whole; a NUL becomes 00 FF.
+  for (;;) {
+    const size_t nul = s.find('\0');
+    if (nul == absl::string_view::npos) {
+      key_.append(s.data(), s.size());
+      break;
+    }
+    key_.append(s.data(), nul + 1);
+    key_.push_back('\xFF');
+    s.remove_prefix(nul + 1);
   }
-  key_.push_back('\0');
-  key_.push_back('\x01');
+  key_.append("\0\x01", 2);
   return *this;
 }
 

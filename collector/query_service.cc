@@ -9,6 +9,8 @@
 #include <string>
 #include <utility>
 
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -124,32 +126,40 @@ std::vector<FiringAlert> QueryService::FiringAlerts() const {
   return options_.alerts->Firing();
 }
 
-absl::StatusOr<std::vector<v1::ServerInfo>> QueryService::JudgedServers(
-    const v1::Filter& filter, const std::vector<FiringAlert>& firing, bool with_connectors) const {
+absl::Status QueryService::JudgeEach(
+    const v1::Filter& filter, const std::vector<FiringAlert>& firing,
+    const std::function<v1::ServerInfo*(const ServerEntry&)>& place) const {
   // Every record, also those the filter leaves out: a tenant peer may be the
   // one that reported the deletion threshold.
   SYNCWATCH_ASSIGN_OR_RETURN(ServerRecords all, Servers());
   TenantThresholds thresholds;
-  for (const auto& entry : all) thresholds.Add(entry->record);
-  std::map<absl::string_view, std::vector<const FiringAlert*>> firing_by_server;
+  for (const auto& entry : all) thresholds.Add(entry->record, entry->tenant_group);
+  absl::flat_hash_map<absl::string_view, std::vector<const FiringAlert*>> firing_by_server;
   for (const FiringAlert& a : firing) {
     if (!a.server.empty()) firing_by_server[a.server].push_back(&a);
   }
   static const std::vector<const FiringAlert*> kNone;
 
-  std::vector<v1::ServerInfo> out;
   for (const auto& entry : all) {
     const v1::ServerInfo& record = entry->record;
     if (!filter.server().empty() && record.server() != filter.server()) continue;
     if (!filter.tenant().empty() && record.tenant() != filter.tenant()) continue;
-    v1::ServerInfo info = with_connectors ? record : entry->summary;
     auto alerts = firing_by_server.find(record.server());
     JudgeHealth(
-        thresholds.For(record),
+        thresholds.For(record, entry->tenant_group),
         options_.default_threshold ? options_.default_threshold(record) : kEngineDefaultThreshold,
-        alerts == firing_by_server.end() ? kNone : alerts->second, record, &info);
-    out.push_back(std::move(info));
+        alerts == firing_by_server.end() ? kNone : alerts->second, record, place(*entry));
   }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<v1::ServerInfo>> QueryService::JudgedServers(
+    const v1::Filter& filter, const std::vector<FiringAlert>& firing, bool with_connectors) const {
+  std::vector<v1::ServerInfo> out;
+  SYNCWATCH_RETURN_IF_ERROR(JudgeEach(filter, firing, [&](const ServerEntry& entry) {
+    out.push_back(with_connectors ? entry.record : entry.summary);
+    return &out.back();
+  }));
   return out;
 }
 
@@ -184,15 +194,16 @@ absl::StatusOr<v1::FleetSummaryResponse> QueryService::FleetSummary(
   v1::FleetSummaryResponse out;
   *out.mutable_generated_at() = ToProtoTimestamp(clock_.Now());
   const std::vector<FiringAlert> firing = FiringAlerts();
-  SYNCWATCH_ASSIGN_OR_RETURN(std::vector<v1::ServerInfo> servers,
-                             JudgedServers(f, firing, /*with_connectors=*/false));
-  std::stable_sort(servers.begin(), servers.end(),
-                   [](const v1::ServerInfo& a, const v1::ServerInfo& b) {
-                     return HealthRank(a.health()) < HealthRank(b.health());
-                   });
-  std::set<std::string> tenants;
-  for (v1::ServerInfo& info : servers) {
-    tenants.insert(TenantGroup(info));
+  // Each server's summary is copied once, straight into the answer, and
+  // judged there; the entries outlive the call's use of their tenant groups.
+  absl::flat_hash_set<std::string> tenants;
+  SYNCWATCH_RETURN_IF_ERROR(JudgeEach(f, firing, [&](const ServerEntry& entry) {
+    tenants.insert(entry.tenant_group);
+    v1::ServerInfo* info = out.add_server_list();
+    *info = entry.summary;
+    return info;
+  }));
+  for (const v1::ServerInfo& info : out.server_list()) {
     if (info.role() == v1::SERVER_ROLE_STAGING) {
       out.set_staging_servers(out.staging_servers() + 1);
     } else {
@@ -213,8 +224,14 @@ absl::StatusOr<v1::FleetSummaryResponse> QueryService::FleetSummary(
         break;
     }
     out.set_pending_deletes(out.pending_deletes() + info.pending_deletes());
-    *out.add_server_list() = std::move(info);
   }
+  // Worst first, by name within a health (the records' order): the pointers
+  // are sorted, not the messages.
+  std::stable_sort(out.mutable_server_list()->pointer_begin(),
+                   out.mutable_server_list()->pointer_end(),
+                   [](const v1::ServerInfo* a, const v1::ServerInfo* b) {
+                     return HealthRank(a->health()) < HealthRank(b->health());
+                   });
   out.set_servers(out.server_list_size());
   out.set_tenants(static_cast<int32_t>(tenants.size()));
   for (const FiringAlert& a : firing) {

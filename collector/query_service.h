@@ -68,6 +68,11 @@ class QueryService final : public v1::Query::Service {
   absl::StatusOr<ServerRecords> Servers() const;
   // The alerts firing now (none without an alert store).
   std::vector<FiringAlert> FiringAlerts() const;
+  // Judges every server the filter matches (health, threshold, alerts), by
+  // name, into the message `place` returns for it: a copy of the entry's
+  // record or summary, wherever the caller keeps it.
+  absl::Status JudgeEach(const v1::Filter& filter, const std::vector<FiringAlert>& firing,
+                         const std::function<v1::ServerInfo*(const ServerEntry&)>& place) const;
   // The records `filter` matches, by name, with the query-time fields filled
   // in from `firing`; without their connectors unless `with_connectors`.
   absl::StatusOr<std::vector<v1::ServerInfo>> JudgedServers(const v1::Filter& filter,

@@ -221,17 +221,18 @@ bool ReportsThreshold(const v1::ServerInfo& info) {
 
 }  // namespace
 
-void TenantThresholds::Add(const v1::ServerInfo& info) {
+void TenantThresholds::Add(const v1::ServerInfo& info, absl::string_view tenant_group) {
   if (!ReportsThreshold(info)) return;
   const int64_t seen = Micros(info.last_seen());
-  auto [it, inserted] = latest_.try_emplace(TenantGroup(info));
+  auto [it, inserted] = latest_.try_emplace(tenant_group);
   if (inserted || seen > it->second.last_seen_us) it->second = Report{ReportedBy(info), seen};
 }
 
-ThresholdSource TenantThresholds::For(const v1::ServerInfo& info) const {
+ThresholdSource TenantThresholds::For(const v1::ServerInfo& info,
+                                      absl::string_view tenant_group) const {
   if (ReportsThreshold(info)) return ReportedBy(info);
   if (!info.tenant().empty()) {
-    auto it = latest_.find(TenantGroup(info));
+    auto it = latest_.find(tenant_group);
     if (it != latest_.end()) return it->second.source;
   }
   return ThresholdSource();

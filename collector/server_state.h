@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/string_view.h"
 #include "absl/types/span.h"
 #include "syncwatch/v1/query.pb.h"
@@ -69,8 +70,11 @@ struct ThresholdSource {
 // over every server record, then asked per server in O(log n).
 class TenantThresholds {
  public:
-  void Add(const v1::ServerInfo& info);
-  ThresholdSource For(const v1::ServerInfo& info) const;
+  void Add(const v1::ServerInfo& info) { Add(info, TenantGroup(info)); }
+  ThresholdSource For(const v1::ServerInfo& info) const { return For(info, TenantGroup(info)); }
+  // The same with the server's TenantGroup already worked out.
+  void Add(const v1::ServerInfo& info, absl::string_view tenant_group);
+  ThresholdSource For(const v1::ServerInfo& info, absl::string_view tenant_group) const;
 
  private:
   struct Report {
@@ -78,7 +82,7 @@ class TenantThresholds {
     int64_t last_seen_us = 0;
   };
   // Tenant group -> the report heard last.
-  std::map<std::string, Report> latest_;
+  absl::flat_hash_map<std::string, Report> latest_;
 };
 
 // What judging a server's health needs of an alert firing now.

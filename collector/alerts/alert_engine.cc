@@ -148,7 +148,7 @@ absl::StatusOr<AlertEngine::ServerView> AlertEngine::LoadServers() const {
   for (const auto& entry : view.records) {
     view.by_name.emplace(entry->record.server(), &entry->record);
     view.by_group[entry->tenant_group].push_back(&entry->record);
-    view.thresholds.Add(entry->record);
+    view.thresholds.Add(entry->record, entry->tenant_group);
   }
   return view;
 }

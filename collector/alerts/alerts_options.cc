@@ -212,11 +212,16 @@ absl::Status CheckSettings(const RuleSettings& s) {
 
 RuleSettings RulesConfig::For(absl::string_view tenant, absl::string_view server) const {
   RuleSettings s = fleet;
-  if (auto it = tenants.find(absl::AsciiStrToLower(tenant)); it != tenants.end()) {
-    Apply(it->second, s);
+  // Asked per server per fleet query: no lower-casing when nothing overrides.
+  if (!tenants.empty()) {
+    if (auto it = tenants.find(absl::AsciiStrToLower(tenant)); it != tenants.end()) {
+      Apply(it->second, s);
+    }
   }
-  if (auto it = servers.find(absl::AsciiStrToLower(server)); it != servers.end()) {
-    Apply(it->second, s);
+  if (!servers.empty()) {
+    if (auto it = servers.find(absl::AsciiStrToLower(server)); it != servers.end()) {
+      Apply(it->second, s);
+    }
   }
   return s;
 }

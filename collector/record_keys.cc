@@ -22,12 +22,17 @@ std::string RunNaturalId(const v1::RunProfileResult& run) {
 }
 
 std::string RunKey(absl::string_view server, const v1::RunProfileResult& run) {
-  return KeyBuilder()
+  std::string key;
+  AppendRunKey(server, run, &key);
+  return key;
+}
+
+void AppendRunKey(absl::string_view server, const v1::RunProfileResult& run, std::string* out) {
+  KeyBuilder(out)
       .String(server)
       .String(run.connector_name())
       .Int64(ToUnixMicrosOrZero(run.start_time()))
-      .String(RunNaturalId(run))
-      .Take();
+      .String(RunNaturalId(run));
 }
 
 std::string SnapshotKey(absl::string_view server, absl::string_view connector) {

@@ -21,6 +21,8 @@ std::string ServerConnectorPrefix(absl::string_view server, absl::string_view co
 // when the source has no id (run-history XML).
 std::string RunNaturalId(const v1::RunProfileResult& run);
 std::string RunKey(absl::string_view server, const v1::RunProfileResult& run);
+// The same key appended to `*out`.
+void AppendRunKey(absl::string_view server, const v1::RunProfileResult& run, std::string* out);
 
 std::string SnapshotKey(absl::string_view server, absl::string_view connector);
 std::string SnapshotHistoryKey(absl::string_view server, const v1::PendingExportSnapshot& s);

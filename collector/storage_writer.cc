@@ -14,7 +14,6 @@
 #include "common/status_macros.h"
 #include "common/time_util.h"
 #include "google/protobuf/io/coded_stream.h"
-#include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 #include "google/protobuf/wire_format_lite.h"
 
 namespace syncwatch::collector {
@@ -31,10 +30,42 @@ bool DecodeFixed64(absl::string_view s, uint64_t* v) {
 
 // What a group wrote that a later group may read back before the write is
 // committed: the records of the families read back (export errors,
-// snapshots) and the keys of the complete runs.
+// snapshots), and where the keys of its complete runs are. Each record's key
+// and value are appended to one buffer (no allocation per record); once the
+// group is prepared the buffer does not change.
 struct StorageWriter::GroupWrites {
+  // A record in `buffer`.
+  struct Put {
+    Family family;
+    bool complete_run;
+    size_t key_at;
+    size_t key_size;
+    size_t value_at;
+    size_t value_size;
+  };
+  absl::string_view Key(const Put& p) const {
+    return absl::string_view(buffer).substr(p.key_at, p.key_size);
+  }
+  absl::string_view Value(const Put& p) const {
+    return absl::string_view(buffer).substr(p.value_at, p.value_size);
+  }
+  // Whether a complete run was written under `key`. The index is made at the
+  // first question (most groups are never asked: only an in-progress report
+  // asks) and kept up to date after; only the writer thread asks.
+  bool HasCompleteRun(absl::string_view key) const {
+    if (!complete_index) {
+      complete_index.emplace();
+      for (const Put& p : puts) {
+        if (p.complete_run) complete_index->insert(std::string(Key(p)));
+      }
+    }
+    return complete_index->contains(key);
+  }
+
   std::map<std::pair<Family, std::string>, std::string> records;
-  absl::flat_hash_set<std::string> complete_runs;
+  std::string buffer;
+  std::vector<Put> puts;
+  mutable std::optional<absl::flat_hash_set<std::string>> complete_index;
 };
 
 namespace {
@@ -69,20 +100,30 @@ class GroupView {
 
   void Put(Family f, const std::string& key, const google::protobuf::Message& value) {
     std::string bytes = value.SerializeAsString();
-    own_.records[{f, key}] = bytes;
-    puts_.push_back(PendingPut{f, key, std::move(bytes)});
+    Append(f, key, bytes, false);
+    own_.records[{f, key}] = std::move(bytes);
   }
 
-  void PutRaw(Family f, std::string key, std::string bytes) {
-    puts_.push_back(PendingPut{f, std::move(key), std::move(bytes)});
+  void PutRaw(Family f, absl::string_view key, absl::string_view bytes) {
+    Append(f, key, bytes, false);
   }
 
-  // A run record. Runs stay out of the records read back (the bulk of a
-  // group, read back only to learn whether a complete version is stored):
-  // the group remembers just the keys of the complete ones.
-  void PutRun(std::string key, std::string bytes, bool complete) {
-    if (complete) own_.complete_runs.insert(key);
-    puts_.push_back(PendingPut{Family::kRuns, std::move(key), std::move(bytes)});
+  // A run record, its key and value appended by `write_key` and
+  // `write_value` to the group's buffer. Runs stay out of the records read
+  // back (the bulk of a group, read back only to learn whether a complete
+  // version is stored).
+  template <typename WriteKey, typename WriteValue>
+  void PutRun(WriteKey write_key, WriteValue write_value, bool complete) {
+    Writes::Put& p = own_.puts.emplace_back();
+    p.family = Family::kRuns;
+    p.complete_run = complete;
+    p.key_at = own_.buffer.size();
+    write_key(&own_.buffer);
+    p.key_size = own_.buffer.size() - p.key_at;
+    p.value_at = own_.buffer.size();
+    write_value(&own_.buffer);
+    p.value_size = own_.buffer.size() - p.value_at;
+    if (complete && own_.complete_index) own_.complete_index->insert(std::string(own_.Key(p)));
   }
 
   // Adds the group's records to the write in key order per family (a later
@@ -91,23 +132,29 @@ class GroupView {
   // without searching from the top. Events alternate connectors and kinds,
   // so in arrival order almost every insert searched.
   void Flush() {
-    std::vector<const PendingPut*> order;
-    order.reserve(puts_.size());
-    for (const PendingPut& p : puts_) order.push_back(&p);
-    std::stable_sort(order.begin(), order.end(), [](const PendingPut* a, const PendingPut* b) {
-      if (a->family != b->family) return a->family < b->family;
-      return a->key < b->key;
-    });
-    for (const PendingPut* p : order) batch_.Put(store_.cf(p->family), p->key, p->value);
-    puts_.clear();
+    std::vector<const Writes::Put*> order;
+    order.reserve(own_.puts.size());
+    for (const Writes::Put& p : own_.puts) order.push_back(&p);
+    const Writes& w = own_;
+    std::stable_sort(order.begin(), order.end(),
+                     [&w](const Writes::Put* a, const Writes::Put* b) {
+                       if (a->family != b->family) return a->family < b->family;
+                       return w.Key(*a) < w.Key(*b);
+                     });
+    for (const Writes::Put* p : order) {
+      const absl::string_view key = w.Key(*p);
+      const absl::string_view value = w.Value(*p);
+      batch_.Put(store_.cf(p->family), rocksdb::Slice(key.data(), key.size()),
+                 rocksdb::Slice(value.data(), value.size()));
+    }
   }
 
   // Whether the run under `key` is stored, or written by this group or one
   // in flight, complete.
   absl::StatusOr<bool> HasCompleteRun(const std::string& key) {
-    if (own_.complete_runs.contains(key)) return true;
+    if (own_.HasCompleteRun(key)) return true;
     for (const Writes* w : earlier_) {
-      if (w->complete_runs.contains(key)) return true;
+      if (w->HasCompleteRun(key)) return true;
     }
     SYNCWATCH_ASSIGN_OR_RETURN(std::optional<std::string> bytes, store_.Get(Family::kRuns, key));
     if (!bytes) return false;
@@ -116,6 +163,18 @@ class GroupView {
   }
 
  private:
+  void Append(Family f, absl::string_view key, absl::string_view value, bool complete_run) {
+    Writes::Put& p = own_.puts.emplace_back();
+    p.family = f;
+    p.complete_run = complete_run;
+    p.key_at = own_.buffer.size();
+    p.key_size = key.size();
+    own_.buffer.append(key.data(), key.size());
+    p.value_at = own_.buffer.size();
+    p.value_size = value.size();
+    own_.buffer.append(value.data(), value.size());
+  }
+
   const std::string* Find(Family f, const std::string& key) const {
     const std::pair<Family, std::string> k{f, key};
     auto it = own_.records.find(k);
@@ -127,17 +186,10 @@ class GroupView {
     return nullptr;
   }
 
-  struct PendingPut {
-    Family family;
-    std::string key;
-    std::string value;
-  };
-
   Store& store_;
   rocksdb::WriteBatch& batch_;
   Writes& own_;
   const std::vector<const Writes*>& earlier_;
-  std::vector<PendingPut> puts_;
 };
 
 bool Before(const google::protobuf::Timestamp& a, const google::protobuf::Timestamp& b) {
@@ -173,41 +225,62 @@ absl::Status ApplyExportError(GroupView& view, const std::string& server, const 
 
 std::string SerializeStoredRun(const std::string& server, const std::string& tenant,
                                const v1::RunProfileResult& run) {
-  // A message's bytes are its fields' in any order: the server and tenant
-  // (fields 1 and 2) as a StoredRun writes them, then the run as field 3.
-  v1::StoredRun head;
-  head.set_server(server);
-  head.set_tenant(tenant);
-  std::string bytes = head.SerializeAsString();
-  const size_t run_size = run.ByteSizeLong();
-  bytes.reserve(bytes.size() + run_size + 8);
-  {
-    google::protobuf::io::StringOutputStream raw(&bytes);
-    google::protobuf::io::CodedOutputStream out(&raw);
-    out.WriteTag(google::protobuf::internal::WireFormatLite::MakeTag(
-        v1::StoredRun::kRunFieldNumber,
-        google::protobuf::internal::WireFormatLite::WIRETYPE_LENGTH_DELIMITED));
-    out.WriteVarint32(static_cast<uint32_t>(run_size));
-    run.SerializeWithCachedSizes(&out);
-  }
+  std::string bytes;
+  AppendStoredRun(server, tenant, run, &bytes);
   return bytes;
+}
+
+void AppendStoredRun(const std::string& server, const std::string& tenant,
+                     const v1::RunProfileResult& run, std::string* out) {
+  // A message's bytes are its fields' in order: the server and tenant
+  // (fields 1 and 2, left out when empty) as a StoredRun writes them, then
+  // the run as field 3. Written straight into `out`, grown by exactly their
+  // size (a StringOutputStream would zero the string's whole spare capacity
+  // on each call, and `out` is a group's buffer of a megabyte or more).
+  using google::protobuf::io::CodedOutputStream;
+  using google::protobuf::internal::WireFormatLite;
+  auto tag = [](int number) {
+    return WireFormatLite::MakeTag(number, WireFormatLite::WIRETYPE_LENGTH_DELIMITED);
+  };
+  auto field_size = [&tag](int number, size_t bytes) {
+    return CodedOutputStream::VarintSize32(tag(number)) +
+           CodedOutputStream::VarintSize32(static_cast<uint32_t>(bytes)) + bytes;
+  };
+  const size_t run_size = run.ByteSizeLong();
+  size_t total = field_size(v1::StoredRun::kRunFieldNumber, run_size);
+  if (!server.empty()) total += field_size(v1::StoredRun::kServerFieldNumber, server.size());
+  if (!tenant.empty()) total += field_size(v1::StoredRun::kTenantFieldNumber, tenant.size());
+  const size_t at = out->size();
+  out->resize(at + total);
+  uint8_t* p = reinterpret_cast<uint8_t*>(&(*out)[at]);
+  auto bytes_field = [&p, &tag](int number, const std::string& bytes) {
+    p = CodedOutputStream::WriteTagToArray(tag(number), p);
+    p = CodedOutputStream::WriteVarint32ToArray(static_cast<uint32_t>(bytes.size()), p);
+    p = CodedOutputStream::WriteRawToArray(bytes.data(), static_cast<int>(bytes.size()), p);
+  };
+  if (!server.empty()) bytes_field(v1::StoredRun::kServerFieldNumber, server);
+  if (!tenant.empty()) bytes_field(v1::StoredRun::kTenantFieldNumber, tenant);
+  p = CodedOutputStream::WriteTagToArray(tag(v1::StoredRun::kRunFieldNumber), p);
+  p = CodedOutputStream::WriteVarint32ToArray(static_cast<uint32_t>(run_size), p);
+  run.SerializeWithCachedSizesToArray(p);
 }
 
 namespace {
 
 absl::Status ApplyRun(GroupView& view, const std::string& server, const std::string& tenant,
                       const v1::RunProfileResult& run) {
-  std::string key = RunKey(server, run);
   // A run seen while in progress and again when complete keeps the complete
   // version, whatever order the reports arrive in. A complete report replaces
   // whatever is stored, so only an in-progress one needs to look: on a store
   // of some size that read (an SST index block or two per run) was most of
   // the writer's time.
   if (!run.is_run_complete()) {
-    SYNCWATCH_ASSIGN_OR_RETURN(bool complete_stored, view.HasCompleteRun(key));
+    SYNCWATCH_ASSIGN_OR_RETURN(bool complete_stored, view.HasCompleteRun(RunKey(server, run)));
     if (complete_stored) return absl::OkStatus();
   }
-  view.PutRun(std::move(key), SerializeStoredRun(server, tenant, run), run.is_run_complete());
+  view.PutRun([&](std::string* out) { AppendRunKey(server, run, out); },
+              [&](std::string* out) { AppendStoredRun(server, tenant, run, out); },
+              run.is_run_complete());
   for (const v1::RunStep& step : run.steps()) {
     for (v1::ExportError error : step.export_errors()) {
       if (error.connector_name().empty()) error.set_connector_name(run.connector_name());

@@ -68,6 +68,9 @@ using CommitObserver = std::function<void(const std::vector<CommittedSubmission>
 // that record's SerializeAsString.
 std::string SerializeStoredRun(const std::string& server, const std::string& tenant,
                                const v1::RunProfileResult& run);
+// The same bytes appended to `*out`.
+void AppendStoredRun(const std::string& server, const std::string& tenant,
+                     const v1::RunProfileResult& run, std::string* out);
 
 // Brings server records stored by earlier collectors (state_version below
 // kServerStateVersion) up to date by folding in each connector's newest runs

@@ -190,6 +190,18 @@ TEST_F(StorageWriterTest, CompletedRunIsNotReplacedByAnOlderInProgressReport) {
   runs = Runs();
   ASSERT_EQ(runs.size(), 2u);
   EXPECT_EQ(runs[1].run().result(), "completed-sync-errors");
+  // Both reports in one batch, the late in-progress one last: the group
+  // itself holds the complete one (the store does not have it yet).
+  SYNCWATCH_ASSERT_OK(Submit(Agent(), Batch(5, {Run("c", "success", true), Run("x", "success"),
+                                                Run("c", "in-progress", false)}))
+                          .status);
+  runs = Runs();
+  ASSERT_EQ(runs.size(), 4u);
+  for (const v1::StoredRun& r : runs) {
+    if (r.run().run_history_id() == "c") {
+      EXPECT_EQ(r.run().result(), "success");
+    }
+  }
 }
 
 TEST_F(StorageWriterTest, RunWithoutIdIsKeyedByConnectorAndRunNumber) {

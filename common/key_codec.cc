@@ -7,20 +7,20 @@ KeyBuilder& KeyBuilder::String(absl::string_view s) {
   for (;;) {
     const size_t nul = s.find('\0');
     if (nul == absl::string_view::npos) {
-      key_.append(s.data(), s.size());
+      key_->append(s.data(), s.size());
       break;
     }
-    key_.append(s.data(), nul + 1);
-    key_.push_back('\xFF');
+    key_->append(s.data(), nul + 1);
+    key_->push_back('\xFF');
     s.remove_prefix(nul + 1);
   }
-  key_.append("\0\x01", 2);
+  key_->append("\0\x01", 2);
   return *this;
 }
 
 KeyBuilder& KeyBuilder::Uint64(uint64_t v) {
   for (int shift = 56; shift >= 0; shift -= 8) {
-    key_.push_back(static_cast<char>((v >> shift) & 0xFF));
+    key_->push_back(static_cast<char>((v >> shift) & 0xFF));
   }
   return *this;
 }

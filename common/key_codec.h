@@ -15,14 +15,22 @@ namespace syncwatch {
 
 class KeyBuilder {
  public:
+  KeyBuilder() = default;
+  // Appends the key's components to `*out` instead (key() and Take() then
+  // stay empty).
+  explicit KeyBuilder(std::string* out) : key_(out) {}
+  KeyBuilder(const KeyBuilder&) = delete;
+  KeyBuilder& operator=(const KeyBuilder&) = delete;
+
   KeyBuilder& String(absl::string_view s);
   KeyBuilder& Int64(int64_t v);
   KeyBuilder& Uint64(uint64_t v);
-  const std::string& key() const { return key_; }
-  std::string Take() { return std::move(key_); }
+  const std::string& key() const { return own_; }
+  std::string Take() { return std::move(own_); }
 
  private:
-  std::string key_;
+  std::string own_;
+  std::string* key_ = &own_;
 };
 
 // Reads components back in the order they were written. Each Read* returns

@@ -141,6 +141,9 @@ class GroupView {
                        if (a->family != b->family) return a->family < b->family;
                        return w.Key(*a) < w.Key(*b);
                      });
+    // Room for every record at once (each adds a few bytes of header): the
+    // write's buffer is not grown and copied a dozen times on the way.
+    batch_ = rocksdb::WriteBatch(w.buffer.size() + 24 * w.puts.size() + 64);
     for (const Writes::Put* p : order) {
       const absl::string_view key = w.Key(*p);
       const absl::string_view value = w.Value(*p);
@@ -548,6 +551,12 @@ void StorageWriter::Prepare(Prepared& p) {
   for (auto it = in_flight_.rbegin(); it != in_flight_.rend(); ++it) {
     earlier.push_back(it->second.get());
   }
+  // The group's records take about what its batches took on the wire.
+  size_t wire_bytes = 0;
+  for (const Submission& s : p.group) {
+    if (s.batch) wire_bytes += static_cast<size_t>(s.batch->GetCachedSize());
+  }
+  p.writes->buffer.reserve(wire_bytes + wire_bytes / 4);
   GroupView view(store_, p.batch, *p.writes, earlier);
   const auto now = ToProtoTimestamp(clock_.Now());
   std::deque<Submission>& group = p.group;

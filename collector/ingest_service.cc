@@ -135,30 +135,24 @@ class IngestReactor final : public grpc::ServerBidiReactor<v1::AgentMessage, v1:
     {
       MutexLock lock(&mu_);
       reading_ = false;
+      // Until this message is handled no other read starts (an ack's
+      // completion would otherwise start one): a stream's batches must reach
+      // the writer in the order they came, or a later seq stored first makes
+      // the earlier batch look like a re-send. Nor may the stream finish (and
+      // delete this reactor) meanwhile.
+      handling_read_ = true;
       received = std::move(in_);
     }
-    if (!ok) {
-      // The agent closed its side, or the stream broke: finish once every
-      // batch read has its answer written.
-      FinishAfterAnswers();
-      return;
+    Handle(ok, std::move(received));
+    bool finish = false;
+    grpc::Status status;
+    {
+      MutexLock lock(&mu_);
+      handling_read_ = false;
+      ReadIfRoomLocked();
+      finish = ShouldFinishLocked(&status);
     }
-    const v1::AgentMessage& message = *received.message;
-    if (!agent_) {
-      HandleHello(message);
-      return;
-    }
-    if (message.has_hello()) {
-      FinishWhenIdle(
-          grpc::Status(grpc::StatusCode::FAILED_PRECONDITION, "hello sent twice on one stream"));
-      return;
-    }
-    if (!message.has_batch()) {
-      FinishWhenIdle(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                                  "message carries neither hello nor batch"));
-      return;
-    }
-    HandleBatch(std::move(received));
+    if (finish) Finish(status);
   }
 
   void OnWriteDone(bool ok) override {
@@ -204,6 +198,31 @@ class IngestReactor final : public grpc::ServerBidiReactor<v1::AgentMessage, v1:
     std::optional<v1::CollectorMessage> throttle;
     v1::CollectorMessage answer;
   };
+
+  void Handle(bool ok, Received received) {
+    if (!ok) {
+      // The agent closed its side, or the stream broke: finish once every
+      // batch read has its answer written.
+      FinishAfterAnswers();
+      return;
+    }
+    const v1::AgentMessage& message = *received.message;
+    if (!agent_) {
+      HandleHello(message);
+      return;
+    }
+    if (message.has_hello()) {
+      FinishWhenIdle(
+          grpc::Status(grpc::StatusCode::FAILED_PRECONDITION, "hello sent twice on one stream"));
+      return;
+    }
+    if (!message.has_batch()) {
+      FinishWhenIdle(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                                  "message carries neither hello nor batch"));
+      return;
+    }
+    HandleBatch(std::move(received));
+  }
 
   void HandleHello(const v1::AgentMessage& message) {
     if (!message.has_hello()) {
@@ -292,7 +311,6 @@ class IngestReactor final : public grpc::ServerBidiReactor<v1::AgentMessage, v1:
       owed.answer.mutable_refusal()->set_seq(seq);
       owed.answer.mutable_refusal()->set_reason(std::string(valid.message()));
       WriteNextLocked();
-      ReadIfRoomLocked();
       return;
     }
     // Over the rate the batch is still stored: the Throttle before its ack
@@ -307,29 +325,14 @@ class IngestReactor final : public grpc::ServerBidiReactor<v1::AgentMessage, v1:
       owed.seq = seq;
       if (throttle > absl::ZeroDuration()) owed.throttle = ThrottleMessage(throttle);
       ++submitting_;
-      // Until the next read starts below, the stream may not finish (and
-      // delete this reactor) even if the submission completes at once.
-      handing_over_ = true;
     }
-    // The pointer to the batch owns the arena it was parsed onto.
+    // The pointer to the batch owns the arena it was parsed onto. The next
+    // batch is read (OnReadDone) and parsed while this one is stored.
     std::shared_ptr<const v1::EventBatch> stored(received.arena, &batch);
     service_.writer_.Submit(agent_, std::move(stored),
                             [this, seq](absl::Status st, bool duplicate) {
                               OnStored(seq, st, duplicate);
                             });
-    // Only now may the next batch be read: the writer must get a stream's
-    // batches in the order they came (a later seq stored first would make
-    // the earlier one look like a re-send). It is parsed while this one is
-    // stored.
-    bool finish = false;
-    grpc::Status status;
-    {
-      MutexLock lock(&mu_);
-      handing_over_ = false;
-      ReadIfRoomLocked();
-      finish = ShouldFinishLocked(&status);
-    }
-    if (finish) Finish(status);
   }
 
   v1::CollectorMessage ThrottleMessage(absl::Duration pause) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
@@ -380,8 +383,9 @@ class IngestReactor final : public grpc::ServerBidiReactor<v1::AgentMessage, v1:
   // Start* must not follow Finish (OnCancel may finish the stream at any time).
   // Start* is called under the lock (as gRPC's flow-control example does), so
   // that no operation can start between Finish's decision and its call.
+  // No read starts while the one before is being handled (see OnReadDone).
   void ReadLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    if (finished_ || pending_finish_ || closing_ || reading_) return;
+    if (finished_ || pending_finish_ || closing_ || reading_ || handling_read_) return;
     in_ = Received::New();
     reading_ = true;
     StartRead(in_.message);
@@ -394,9 +398,11 @@ class IngestReactor final : public grpc::ServerBidiReactor<v1::AgentMessage, v1:
     if (welcomed_ && owed_.size() < max_in_flight_) ReadLocked();
   }
 
-  // Writes the next answer if it is ready and no write is in progress.
+  // Writes the next answer if it is ready and no write is in progress; none
+  // once the stream is to end with an error (the agent re-sends what it has
+  // no ack for, and the re-sends are acked as duplicates).
   void WriteNextLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    if (finished_ || writing_ || owed_.empty() || !owed_.front().ready) return;
+    if (finished_ || pending_finish_ || writing_ || owed_.empty() || !owed_.front().ready) return;
     Owed& next = owed_.front();
     if (next.throttle) {
       // The Throttle goes first, so that the agent pauses before the ack
@@ -415,7 +421,7 @@ class IngestReactor final : public grpc::ServerBidiReactor<v1::AgentMessage, v1:
   // for and no submission is pending (its completion points at this
   // reactor); after the agent closed its side, also every answer written.
   bool ShouldFinishLocked(grpc::Status* status) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    if (finished_ || submitting_ > 0 || handing_over_) return false;
+    if (finished_ || submitting_ > 0 || handling_read_) return false;
     if (pending_finish_) {
       *status = *pending_finish_;
       return true;
@@ -482,8 +488,8 @@ class IngestReactor final : public grpc::ServerBidiReactor<v1::AgentMessage, v1:
   bool writing_ ABSL_GUARDED_BY(mu_) = false;
   // Batches handed to the writer whose completion has not run yet.
   int submitting_ ABSL_GUARDED_BY(mu_) = 0;
-  // HandleBatch is between taking a batch and reading the next.
-  bool handing_over_ ABSL_GUARDED_BY(mu_) = false;
+  // OnReadDone is handling the message read (see there).
+  bool handling_read_ ABSL_GUARDED_BY(mu_) = false;
   // The agent closed its side: finish once the answers owed are written.
   bool closing_ ABSL_GUARDED_BY(mu_) = false;
   bool finished_ ABSL_GUARDED_BY(mu_) = false;

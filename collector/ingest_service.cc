@@ -351,7 +351,7 @@ class IngestReactor final : public grpc::ServerBidiReactor<v1::AgentMessage, v1:
     return m;
   }
 
-  // Runs on the writer thread (or inline when the writer refused at once).
+  // Runs on the writer's commit thread (or inline when the writer refused at once).
   void OnStored(uint64_t seq, const absl::Status& st, bool duplicate) {
     bool finish = false;
     grpc::Status status;

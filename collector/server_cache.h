@@ -44,7 +44,7 @@ class ServerCache {
   // `store` must outlive the cache.
   explicit ServerCache(const Store& store) : store_(store) {}
 
-  // `server`'s record changed (cheap: called on the writer thread).
+  // `server`'s record changed (cheap: called on the writer's commit thread).
   void MarkChanged(const std::string& server);
 
   // Every record, in name order: the first call reads them all, later calls

@@ -58,7 +58,7 @@ struct CommittedSubmission {
   const v1::EventBatch* batch = nullptr;
 };
 
-// Called on the writer thread after each successful commit, before the
+// Called on the commit thread after each successful commit, before the
 // submissions' completions run, with every submission of the group. It delays
 // the commits after it, so it must only hand the work on (e.g. to a queue).
 using CommitObserver = std::function<void(const std::vector<CommittedSubmission>& committed)>;
@@ -92,7 +92,7 @@ class StorageWriter {
     CommitObserver on_commit;
   };
 
-  // Called on the writer thread once the submission is durable (OK; duplicate
+  // Called on the commit thread once the submission is durable (OK; duplicate
   // tells whether the batch had been stored before) or failed. Must not block.
   using Completion = std::function<void(absl::Status status, bool duplicate)>;
 

@@ -95,7 +95,7 @@ class AlertEngine {
   AlertEngine& operator=(const AlertEngine&) = delete;
 
   // Records that `changes` were committed; cheap and non-blocking (the
-  // StorageWriter's commit observer calls it on the writer thread).
+  // StorageWriter's commit observer calls it on its commit thread).
   void OnCommit(const std::vector<ServerChange>& changes);
 
   // Evaluates the queued changes now, on the caller's thread.

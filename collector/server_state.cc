@@ -19,13 +19,25 @@ const google::protobuf::Timestamp& RunTime(const v1::RunProfileResult& run) {
   return run.has_end_time() ? run.end_time() : run.start_time();
 }
 
-void KeepLater(const google::protobuf::Timestamp& t, google::protobuf::Timestamp* into,
-               bool present) {
+// Sets the optional timestamp field `field` of `m` to `t` when it is unset
+// or `t` is later (KeepLater) or earlier (KeepEarlier). The field's presence
+// is read before its mutable accessor creates it: as two arguments of one
+// call their order would be unspecified (clang and gcc differ).
+template <typename Message>
+void KeepLater(const google::protobuf::Timestamp& t, Message* m,
+               bool (Message::*has)() const,
+               google::protobuf::Timestamp* (Message::*mutable_field)()) {
+  const bool present = (m->*has)();
+  google::protobuf::Timestamp* into = (m->*mutable_field)();
   if (!present || Micros(t) > Micros(*into)) *into = t;
 }
 
-void KeepEarlier(const google::protobuf::Timestamp& t, google::protobuf::Timestamp* into,
-                 bool present) {
+template <typename Message>
+void KeepEarlier(const google::protobuf::Timestamp& t, Message* m,
+                 bool (Message::*has)() const,
+                 google::protobuf::Timestamp* (Message::*mutable_field)()) {
+  const bool present = (m->*has)();
+  google::protobuf::Timestamp* into = (m->*mutable_field)();
   if (!present || Micros(t) < Micros(*into)) *into = t;
 }
 
@@ -106,7 +118,8 @@ void ApplyRunsToState(absl::Span<const v1::RunProfileResult* const> runs, v1::Se
                                                            : nullptr;
     if (last == nullptr || Supersedes(run, *last)) w.last = &run;
     if (run.has_start_time()) {
-      KeepEarlier(run.start_time(), c->mutable_first_run_start(), c->has_first_run_start());
+      KeepEarlier(run.start_time(), c, &v1::ConnectorState::has_first_run_start,
+                  &v1::ConnectorState::mutable_first_run_start);
     }
     if (!IsCompleteRun(run)) continue;
     const std::string kind = RunKind(run);
@@ -117,13 +130,15 @@ void ApplyRunsToState(absl::Span<const v1::RunProfileResult* const> runs, v1::Se
     }
     if (slot->second == nullptr || Supersedes(run, *slot->second)) slot->second = &run;
     if (kind == "export") {
-      KeepLater(run.start_time(), c->mutable_latest_export_start(), c->has_latest_export_start());
+      KeepLater(run.start_time(), c, &v1::ConnectorState::has_latest_export_start,
+                &v1::ConnectorState::mutable_latest_export_start);
     }
     if (IsSuccessfulResult(run.result())) {
-      KeepLater(RunTime(run), c->mutable_last_success(), c->has_last_success());
+      KeepLater(RunTime(run), c, &v1::ConnectorState::has_last_success,
+                &v1::ConnectorState::mutable_last_success);
       if (kind == "export") {
-        KeepLater(RunTime(run), c->mutable_last_successful_export(),
-                  c->has_last_successful_export());
+        KeepLater(RunTime(run), c, &v1::ConnectorState::has_last_successful_export,
+                  &v1::ConnectorState::mutable_last_successful_export);
       }
     }
   }

@@ -1,6 +1,7 @@
 #include "collector/server_state.h"
 
 #include <algorithm>
+#include <functional>
 #include <vector>
 
 #include "absl/strings/ascii.h"
@@ -19,26 +20,17 @@ const google::protobuf::Timestamp& RunTime(const v1::RunProfileResult& run) {
   return run.has_end_time() ? run.end_time() : run.start_time();
 }
 
-// Sets the optional timestamp field `field` of `m` to `t` when it is unset
-// or `t` is later (KeepLater) or earlier (KeepEarlier). The field's presence
-// is read before its mutable accessor creates it: as two arguments of one
-// call their order would be unspecified (clang and gcc differ).
-template <typename Message>
-void KeepLater(const google::protobuf::Timestamp& t, Message* m,
-               bool (Message::*has)() const,
-               google::protobuf::Timestamp* (Message::*mutable_field)()) {
+// Sets an optional timestamp field of `m` to `t` when the field is unset or
+// `t` is better by `better` (std::greater: later; std::less: earlier). The
+// field's presence is read before its mutable accessor creates it: as two
+// arguments of one call their order would be unspecified (clang and gcc
+// differ).
+template <typename Message, typename Better>
+void Keep(const google::protobuf::Timestamp& t, Message* m, bool (Message::*has)() const,
+          google::protobuf::Timestamp* (Message::*mutable_field)(), Better better) {
   const bool present = (m->*has)();
   google::protobuf::Timestamp* into = (m->*mutable_field)();
-  if (!present || Micros(t) > Micros(*into)) *into = t;
-}
-
-template <typename Message>
-void KeepEarlier(const google::protobuf::Timestamp& t, Message* m,
-                 bool (Message::*has)() const,
-                 google::protobuf::Timestamp* (Message::*mutable_field)()) {
-  const bool present = (m->*has)();
-  google::protobuf::Timestamp* into = (m->*mutable_field)();
-  if (!present || Micros(t) < Micros(*into)) *into = t;
+  if (!present || better(Micros(t), Micros(*into))) *into = t;
 }
 
 v1::ConnectorState* FindOrAddConnector(const std::string& name, v1::ServerInfo* info) {
@@ -118,8 +110,8 @@ void ApplyRunsToState(absl::Span<const v1::RunProfileResult* const> runs, v1::Se
                                                            : nullptr;
     if (last == nullptr || Supersedes(run, *last)) w.last = &run;
     if (run.has_start_time()) {
-      KeepEarlier(run.start_time(), c, &v1::ConnectorState::has_first_run_start,
-                  &v1::ConnectorState::mutable_first_run_start);
+      Keep(run.start_time(), c, &v1::ConnectorState::has_first_run_start,
+           &v1::ConnectorState::mutable_first_run_start, std::less<int64_t>());
     }
     if (!IsCompleteRun(run)) continue;
     const std::string kind = RunKind(run);
@@ -130,15 +122,15 @@ void ApplyRunsToState(absl::Span<const v1::RunProfileResult* const> runs, v1::Se
     }
     if (slot->second == nullptr || Supersedes(run, *slot->second)) slot->second = &run;
     if (kind == "export") {
-      KeepLater(run.start_time(), c, &v1::ConnectorState::has_latest_export_start,
-                &v1::ConnectorState::mutable_latest_export_start);
+      Keep(run.start_time(), c, &v1::ConnectorState::has_latest_export_start,
+           &v1::ConnectorState::mutable_latest_export_start, std::greater<int64_t>());
     }
     if (IsSuccessfulResult(run.result())) {
-      KeepLater(RunTime(run), c, &v1::ConnectorState::has_last_success,
-                &v1::ConnectorState::mutable_last_success);
+      Keep(RunTime(run), c, &v1::ConnectorState::has_last_success,
+           &v1::ConnectorState::mutable_last_success, std::greater<int64_t>());
       if (kind == "export") {
-        KeepLater(RunTime(run), c, &v1::ConnectorState::has_last_successful_export,
-                  &v1::ConnectorState::mutable_last_successful_export);
+        Keep(RunTime(run), c, &v1::ConnectorState::has_last_successful_export,
+             &v1::ConnectorState::mutable_last_successful_export, std::greater<int64_t>());
       }
     }
   }

@@ -329,10 +329,9 @@ class IngestReactor final : public grpc::ServerBidiReactor<v1::AgentMessage, v1:
     // The pointer to the batch owns the arena it was parsed onto. The next
     // batch is read (OnReadDone) and parsed while this one is stored.
     std::shared_ptr<const v1::EventBatch> stored(received.arena, &batch);
-    service_.writer_.Submit(agent_, std::move(stored),
-                            [this, seq](absl::Status st, bool duplicate) {
-                              OnStored(seq, st, duplicate);
-                            });
+    service_.writer_.Submit(
+        agent_, std::move(stored),
+        [this, seq](absl::Status st, bool duplicate) { OnStored(seq, st, duplicate); });
   }
 
   v1::CollectorMessage ThrottleMessage(absl::Duration pause) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
@@ -360,8 +359,8 @@ class IngestReactor final : public grpc::ServerBidiReactor<v1::AgentMessage, v1:
       --submitting_;
       if (!st.ok()) {
         if (!pending_finish_) {
-          pending_finish_ = ToGrpcStatus(absl::Status(
-              st.code(), absl::StrCat("batch ", seq, " not stored: ", st.message())));
+          pending_finish_ = ToGrpcStatus(
+              absl::Status(st.code(), absl::StrCat("batch ", seq, " not stored: ", st.message())));
         }
       } else {
         // Submissions complete in the order they were made, so this is the

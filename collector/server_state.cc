@@ -105,7 +105,7 @@ void ApplyRunsToState(absl::Span<const v1::RunProfileResult* const> runs, v1::Se
     v1::ConnectorState* c = FindOrAddConnector(run.connector_name(), info);
     Winners& w = winners[c];
     if (!run.connector_id().empty()) c->set_connector_id(run.connector_id());
-    const v1::RunProfileResult* last = w.last != nullptr ? w.last
+    const v1::RunProfileResult* last = w.last != nullptr   ? w.last
                                        : c->has_last_run() ? &c->last_run()
                                                            : nullptr;
     if (last == nullptr || Supersedes(run, *last)) w.last = &run;

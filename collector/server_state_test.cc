@@ -77,8 +77,8 @@ TEST(ServerStateTest, KeepsWhatTheRunRulesJudgeLatestCompleteRunPerKindWithoutEx
   ApplyRunToState(failed_export, &info);
   ApplyRunToState(MakeRun("contoso.com", "Export", 4, absl::Minutes(30), "success"), &info);
   ApplyRunToState(MakeRun("contoso.com", "Delta Import", 3, absl::Minutes(20), "success"), &info);
-  ApplyRunToState(MakeRun("contoso.com", "Delta Import", 2, absl::Minutes(10), "stopped-server-down"),
-                  &info);
+  ApplyRunToState(
+      MakeRun("contoso.com", "Delta Import", 2, absl::Minutes(10), "stopped-server-down"), &info);
   // In progress: neither the latest import nor the latest export start.
   ApplyRunToState(MakeRun("contoso.com", "Delta Import", 6, absl::Minutes(90), "", false), &info);
   ApplyRunToState(MakeRun("contoso.com", "Export", 7, absl::Minutes(95), "", false), &info);
@@ -110,8 +110,8 @@ TEST(ServerStateTest, FoldingManyRunsAtOnceEqualsFoldingThemOneByOne) {
     const int n = (i * 37) % 45;
     const std::string results[] = {"success", "completed-export-errors", "stopped-server-down"};
     v1::RunProfileResult r =
-        MakeRun(connectors[static_cast<size_t>(n) % 3], profiles[static_cast<size_t>(n / 3) % 3],
-                n, absl::Minutes(n), results[n % 3], /*complete=*/i % 7 != 3);
+        MakeRun(connectors[static_cast<size_t>(n) % 3], profiles[static_cast<size_t>(n / 3) % 3], n,
+                absl::Minutes(n), results[n % 3], /*complete=*/i % 7 != 3);
     r.set_run_history_id("run-" + std::to_string(n));
     if (n % 5 == 0) r.mutable_steps(0)->add_export_errors()->set_dn("CN=x");
     runs.push_back(r);

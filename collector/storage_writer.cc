@@ -136,11 +136,10 @@ class GroupView {
     order.reserve(own_.puts.size());
     for (const Writes::Put& p : own_.puts) order.push_back(&p);
     const Writes& w = own_;
-    std::stable_sort(order.begin(), order.end(),
-                     [&w](const Writes::Put* a, const Writes::Put* b) {
-                       if (a->family != b->family) return a->family < b->family;
-                       return w.Key(*a) < w.Key(*b);
-                     });
+    std::stable_sort(order.begin(), order.end(), [&w](const Writes::Put* a, const Writes::Put* b) {
+      if (a->family != b->family) return a->family < b->family;
+      return w.Key(*a) < w.Key(*b);
+    });
     // Room for every record at once (each adds a few bytes of header): the
     // write's buffer is not grown and copied a dozen times on the way.
     batch_ = rocksdb::WriteBatch(w.buffer.size() + 24 * w.puts.size() + 64);
@@ -240,8 +239,8 @@ void AppendStoredRun(const std::string& server, const std::string& tenant,
   // the run as field 3. Written straight into `out`, grown by exactly their
   // size (a StringOutputStream would zero the string's whole spare capacity
   // on each call, and `out` is a group's buffer of a megabyte or more).
-  using google::protobuf::io::CodedOutputStream;
   using google::protobuf::internal::WireFormatLite;
+  using google::protobuf::io::CodedOutputStream;
   auto tag = [](int number) {
     return WireFormatLite::MakeTag(number, WireFormatLite::WIRETYPE_LENGTH_DELIMITED);
   };

@@ -3,10 +3,10 @@
 // write (group commit, as LevelDB's DBImpl::Write does) and then calls each
 // submission's completion with the outcome. Two threads pipeline the work:
 // one makes the next group into a write while the other commits (and syncs)
-// the group before; a failed commit voids what was prepared on top of it. A batch whose seq is at or below
-// the agent's stored high-water mark is not written again (acknowledged as a
-// duplicate); records also have natural keys (RunHistoryId, cs-guid, ...), so
-// a run re-sent under a new spool epoch overwrites itself instead of doubling.
+// the group before; a failed commit voids what was prepared on top of it. A batch whose seq is at
+// or below the agent's stored high-water mark is not written again (acknowledged as a duplicate);
+// records also have natural keys (RunHistoryId, cs-guid, ...), so a run re-sent under a new spool
+// epoch overwrites itself instead of doubling.
 #ifndef SYNCWATCH_COLLECTOR_STORAGE_WRITER_H_
 #define SYNCWATCH_COLLECTOR_STORAGE_WRITER_H_
 
@@ -109,8 +109,8 @@ class StorageWriter {
   // possibly before Submit returns when the queue is full or the writer stopped.
   // The writer drops its reference to `batch` on its thread after `done`
   // (a batch parsed onto an arena can own that arena through it).
-  void Submit(std::shared_ptr<const AgentContext> agent, std::shared_ptr<const v1::EventBatch> batch,
-              Completion done);
+  void Submit(std::shared_ptr<const AgentContext> agent,
+              std::shared_ptr<const v1::EventBatch> batch, Completion done);
 
   // Highest seq stored for (agent_id, spool_epoch); 0 when none.
   uint64_t StoredSeq(const std::string& agent_id, const std::string& spool_epoch);
@@ -120,7 +120,7 @@ class StorageWriter {
 
   const WriterStats& stats() const { return stats_; }
 
- // Used by the .cc's GroupView.
+  // Used by the .cc's GroupView.
   struct GroupWrites;
 
  private:

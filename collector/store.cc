@@ -150,10 +150,9 @@ absl::Status Store::CheckFreeSpace() const {
   if (statvfs(path_.c_str(), &fs) != 0) return absl::OkStatus();  // RocksDB will tell
   const uint64_t free_bytes = static_cast<uint64_t>(fs.f_bavail) * fs.f_frsize;
   if (free_bytes >= min_free_bytes) return absl::OkStatus();
-  return absl::ResourceExhaustedError(absl::StrCat("collector disk full: ", path_, ": ", free_bytes,
-                                                   " bytes free, below ", "min_free_disk_bytes (",
-                                                   min_free_bytes,
-                                                   "); refusing batches until space is freed"));
+  return absl::ResourceExhaustedError(absl::StrCat(
+      "collector disk full: ", path_, ": ", free_bytes, " bytes free, below ",
+      "min_free_disk_bytes (", min_free_bytes, "); refusing batches until space is freed"));
 }
 
 absl::Status Store::Write(rocksdb::WriteBatch* batch) {

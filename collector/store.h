@@ -19,8 +19,8 @@
 #ifndef SYNCWATCH_COLLECTOR_STORE_H_
 #define SYNCWATCH_COLLECTOR_STORE_H_
 
-#include <chrono>
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <optional>

@@ -19,7 +19,10 @@ TEST(KeyCodec, StringsSortLikeTuples) {
 TEST(KeyCodec, StringBytesAreTheStoredFormat) {
   // Stored keys depend on these bytes: each NUL escaped as 00 FF, then 00 01.
   EXPECT_EQ(KeyBuilder().String(std::string("\0\0a\0", 4)).String("bc").Take(),
-            std::string("\0\xFF\0\xFF" "a\0\xFF\0\x01" "bc\0\x01", 13));
+            std::string("\0\xFF\0\xFF"
+                        "a\0\xFF\0\x01"
+                        "bc\0\x01",
+                        13));
   EXPECT_EQ(KeyBuilder().String("").Take(), std::string("\0\x01", 2));
 }
 

@@ -4,8 +4,8 @@
 // identically, sync on), and acknowledge it once committed. Like the
 // collector it commits what all streams have queued in one write (group
 // commit on one writer thread) and reads a stream's next batch while one is
-// written (up to 2 awaiting their acks, acked in order); unlike it, it neither validates nor decodes events, keeps no records,
-// server state or de-duplication, and raises no alerts.
+// written (up to 2 awaiting their acks, acked in order); unlike it, it neither validates nor
+// decodes events, keeps no records, server state or de-duplication, and raises no alerts.
 #ifndef SYNCWATCH_TESTS_BENCH_BASELINE_SERVER_H_
 #define SYNCWATCH_TESTS_BENCH_BASELINE_SERVER_H_
 

@@ -225,13 +225,6 @@ absl::Status ApplyExportError(GroupView& view, const std::string& server, const 
 
 }  // namespace
 
-std::string SerializeStoredRun(const std::string& server, const std::string& tenant,
-                               const v1::RunProfileResult& run) {
-  std::string bytes;
-  AppendStoredRun(server, tenant, run, &bytes);
-  return bytes;
-}
-
 void AppendStoredRun(const std::string& server, const std::string& tenant,
                      const v1::RunProfileResult& run, std::string* out) {
   // A message's bytes are its fields' in order: the server and tenant

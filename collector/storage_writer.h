@@ -63,12 +63,9 @@ struct CommittedSubmission {
 // the commits after it, so it must only hand the work on (e.g. to a queue).
 using CommitObserver = std::function<void(const std::vector<CommittedSubmission>& committed)>;
 
-// The stored bytes of StoredRun{server, tenant, run}, made without copying
-// `run` into a StoredRun first (the writer's hottest copy): the same bytes as
-// that record's SerializeAsString.
-std::string SerializeStoredRun(const std::string& server, const std::string& tenant,
-                               const v1::RunProfileResult& run);
-// The same bytes appended to `*out`.
+// Appends to `*out` the stored bytes of StoredRun{server, tenant, run}, made
+// without copying `run` into a StoredRun first (the writer's hottest copy):
+// the same bytes as that record's SerializeAsString.
 void AppendStoredRun(const std::string& server, const std::string& tenant,
                      const v1::RunProfileResult& run, std::string* out);
 

@@ -112,7 +112,7 @@ class StorageWriterTest : public ::testing::Test {
   std::unique_ptr<StorageWriter> writer_;
 };
 
-TEST(SerializeStoredRun, GivesTheBytesOfTheStoredRunRecord) {
+TEST(AppendStoredRun, AppendsTheBytesOfTheStoredRunRecord) {
   v1::RunProfileResult run;
   run.set_run_history_id("{9B3F0D2A-0001}");
   run.set_connector_name("contoso.onmicrosoft.com - AAD");
@@ -125,17 +125,23 @@ TEST(SerializeStoredRun, GivesTheBytesOfTheStoredRunRecord) {
   v1::ExportError& error = *step.add_export_errors();
   error.set_dn("CN=Ann,OU=Sales,DC=contoso,DC=com");
   error.set_error_type("AttributeValueMustBeUnique");
-  for (const v1::RunProfileResult& r : {run, v1::RunProfileResult()}) {
-    v1::StoredRun record;
-    record.set_server("sync01");
-    record.set_tenant("contoso.onmicrosoft.com");
-    *record.mutable_run() = r;
-    const std::string bytes = SerializeStoredRun("sync01", "contoso.onmicrosoft.com", r);
-    EXPECT_EQ(bytes, record.SerializeAsString());
-    v1::StoredRun parsed;
-    ASSERT_TRUE(parsed.ParseFromString(bytes));
-    EXPECT_EQ(parsed.run().SerializeAsString(), r.SerializeAsString());
-    EXPECT_TRUE(parsed.has_run());
+  for (const std::string tenant : {"contoso.onmicrosoft.com", ""}) {
+    for (const v1::RunProfileResult& r : {run, v1::RunProfileResult()}) {
+      v1::StoredRun record;
+      record.set_server("sync01");
+      record.set_tenant(tenant);
+      *record.mutable_run() = r;
+      // Appended after what the buffer already holds (a group's earlier records).
+      std::string buffer = "earlier records";
+      AppendStoredRun("sync01", tenant, r, &buffer);
+      ASSERT_EQ(buffer.substr(0, 15), "earlier records");
+      const std::string bytes = buffer.substr(15);
+      EXPECT_EQ(bytes, record.SerializeAsString());
+      v1::StoredRun parsed;
+      ASSERT_TRUE(parsed.ParseFromString(bytes));
+      EXPECT_EQ(parsed.run().SerializeAsString(), r.SerializeAsString());
+      EXPECT_TRUE(parsed.has_run());
+    }
   }
 }
 

@@ -372,6 +372,17 @@ TEST_F(StorageWriterTest, RecordsOfAnEarlierCollectorAreUpgradedFromTheirRunsOnS
       << current->DebugString();
 }
 
+TEST_F(StorageWriterTest, ADamagedServerRecordStopsTheUpgradeNamingIt) {
+  writer_.reset();
+  rocksdb::WriteBatch batch;
+  batch.Put(store_->cf(Family::kServers), ServerKey("sync01"), "\xff\xff not a record");
+  SYNCWATCH_ASSERT_OK(store_->Write(&batch));
+  EXPECT_THAT(UpgradeServerRecords(*store_),
+              StatusIs(absl::StatusCode::kDataLoss, HasSubstr("ServerInfo")));
+  EXPECT_THAT(StorageWriter::Create(*store_, clock_, StorageWriter::Options()).status(),
+              StatusIs(absl::StatusCode::kDataLoss, HasSubstr("ServerInfo")));
+}
+
 // The writer prepares the next group while the one before commits. These
 // tests hold the commit thread in the observer after a first commit, so that
 // two more groups are prepared meanwhile, the second on top of the first.

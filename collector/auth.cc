@@ -36,16 +36,17 @@ bool ConstantTimeEquals(absl::string_view a, absl::string_view b) {
 
 // The principal of the Query call running on this thread, set by
 // AuthenticatedQueryService for the duration of the call (the Query service
-// uses gRPC's synchronous API: a call runs on one thread from start to end).
+// answers each call on one thread from start to end: synchronous calls, and
+// FleetSummary, which finishes before its handler returns).
 struct CallPrincipal {
-  const grpc::ServerContext* context = nullptr;
+  const grpc::ServerContextBase* context = nullptr;
   const Principal* principal = nullptr;
 };
 thread_local CallPrincipal current_call;
 
 class ScopedCallPrincipal {
  public:
-  ScopedCallPrincipal(const grpc::ServerContext* context, const Principal* principal)
+  ScopedCallPrincipal(const grpc::ServerContextBase* context, const Principal* principal)
       : saved_(current_call) {
     current_call = {context, principal};
   }
@@ -205,13 +206,13 @@ absl::Status RequireRole(const Principal& principal, Role role) {
                                                   RoleName(role)));
 }
 
-absl::Status RequireRole(const grpc::ServerContext& context, Role role) {
+absl::Status RequireRole(const grpc::ServerContextBase& context, Role role) {
   if (current_call.context != &context) return absl::OkStatus();  // no access control
   if (current_call.principal == nullptr) return absl::UnauthenticatedError("no token");
   return RequireRole(*current_call.principal, role);
 }
 
-std::string CallerName(const grpc::ServerContext& context) {
+std::string CallerName(const grpc::ServerContextBase& context) {
   if (current_call.context == &context && current_call.principal != nullptr) {
     return current_call.principal->name;
   }
@@ -228,7 +229,7 @@ namespace {
 
 // Authenticates the call against `auth`, and checks that its principal has
 // `role`; the principal for RequireRole, or the error to answer with.
-absl::StatusOr<Principal> Admit(Authenticator& auth, grpc::ServerContext* context,
+absl::StatusOr<Principal> Admit(Authenticator& auth, grpc::ServerContextBase* context,
                                 absl::string_view rpc, Role role) {
   const auto& metadata = context->client_metadata();
   const auto it = metadata.find("authorization");
@@ -263,7 +264,6 @@ absl::StatusOr<Principal> Admit(Authenticator& auth, grpc::ServerContext* contex
   }
 #define SYNCWATCH_QUERY_RPC(Rpc) \
   SYNCWATCH_AUTHENTICATED_RPC(AuthenticatedQueryService, Rpc, Rpc##Response, Role::kRead)
-SYNCWATCH_QUERY_RPC(FleetSummary)
 SYNCWATCH_QUERY_RPC(GetServer)
 SYNCWATCH_QUERY_RPC(ListServers)
 SYNCWATCH_QUERY_RPC(ListRuns)
@@ -283,5 +283,18 @@ SYNCWATCH_AUTHENTICATED_RPC(AuthenticatedAdminService, GetRetention, GetRetentio
 SYNCWATCH_AUTHENTICATED_RPC(AuthenticatedAdminService, SetRetention, GetRetentionResponse,
                             Role::kAdmin)
 #undef SYNCWATCH_AUTHENTICATED_RPC
+
+grpc::ServerUnaryReactor* AuthenticatedQueryService::FleetSummary(
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+    grpc::ByteBuffer* response) {
+  const absl::StatusOr<Principal> principal = Admit(auth_, context, "FleetSummary", Role::kRead);
+  if (!principal.ok()) {
+    grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+    reactor->Finish(ToGrpcStatus(principal.status()));
+    return reactor;
+  }
+  const ScopedCallPrincipal scope(context, &*principal);
+  return inner_.FleetSummary(context, request, response);
+}
 
 }  // namespace syncwatch::collector

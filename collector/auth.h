@@ -24,6 +24,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "collector/query_service.h"
 #include "common/mutex.h"
 #include "syncwatch/v1/admin.grpc.pb.h"
 #include "syncwatch/v1/query.grpc.pb.h"
@@ -104,26 +105,28 @@ absl::Status RequireRole(const Principal& principal, Role role);
 // UNAUTHENTICATED when the call carries no principal. Calls on a collector
 // without a tokens file have no principal and pass (access is then not
 // controlled).
-absl::Status RequireRole(const grpc::ServerContext& context, Role role);
+absl::Status RequireRole(const grpc::ServerContextBase& context, Role role);
 
 // Who is calling, for the records an admin action leaves (an ack's `by`, a
 // silence's `created_by`): the token's name on a call that went through an
 // Authenticated*Service, else the client certificate's name under mutual
 // TLS, else "anonymous".
-std::string CallerName(const grpc::ServerContext& context);
+std::string CallerName(const grpc::ServerContextBase& context);
 
 // The Query API behind a token check: every call needs a token with role
 // `read` or higher in its `authorization` metadata and gets UNAUTHENTICATED
 // otherwise, then goes to `inner`. A Query RPC added to the proto and not
 // forwarded here answers UNIMPLEMENTED, so access stays closed by default.
-class AuthenticatedQueryService final : public v1::Query::Service {
+// FleetSummary is a raw callback method, as in QueryService.
+class AuthenticatedQueryService final : public QueryServiceBase {
  public:
   // `inner` and `auth` must outlive the service.
-  AuthenticatedQueryService(v1::Query::Service& inner, Authenticator& auth)
+  AuthenticatedQueryService(QueryServiceBase& inner, Authenticator& auth)
       : inner_(inner), auth_(auth) {}
 
-  grpc::Status FleetSummary(grpc::ServerContext* context, const v1::FleetSummaryRequest* request,
-                            v1::FleetSummaryResponse* response) override;
+  grpc::ServerUnaryReactor* FleetSummary(grpc::CallbackServerContext* context,
+                                         const grpc::ByteBuffer* request,
+                                         grpc::ByteBuffer* response) override;
   grpc::Status GetServer(grpc::ServerContext* context, const v1::GetServerRequest* request,
                          v1::GetServerResponse* response) override;
   grpc::Status ListServers(grpc::ServerContext* context, const v1::ListServersRequest* request,
@@ -140,7 +143,7 @@ class AuthenticatedQueryService final : public v1::Query::Service {
                           v1::ListAlertsResponse* response) override;
 
  private:
-  v1::Query::Service& inner_;
+  QueryServiceBase& inner_;
   Authenticator& auth_;
 };
 

@@ -118,9 +118,19 @@ TEST(RequireRole, AdminMayDoWhatReadMayNotTheOtherWayRound) {
 }
 
 // A Query service whose ListAlerts stands for an admin-only action and whose
-// ListServers for a read one.
-class FakeQuery final : public v1::Query::Service {
+// ListServers and FleetSummary (a raw callback method) for read ones.
+class FakeQuery final : public QueryServiceBase {
  public:
+  grpc::ServerUnaryReactor* FleetSummary(grpc::CallbackServerContext* context,
+                                         const grpc::ByteBuffer*,
+                                         grpc::ByteBuffer* response) override {
+    ++calls;
+    grpc::Slice empty;  // an empty FleetSummaryResponse
+    *response = grpc::ByteBuffer(&empty, 1);
+    grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+    reactor->Finish(ToGrpcStatus(RequireRole(*context, Role::kRead)));
+    return reactor;
+  }
   grpc::Status ListAlerts(grpc::ServerContext* context, const v1::ListAlertsRequest*,
                           v1::ListAlertsResponse*) override {
     ++calls;
@@ -166,6 +176,21 @@ TEST(AuthenticatedQueryService, NeedsATokenAndPassesItsRoleToRequireRole) {
   EXPECT_EQ(read_admin.error_code(), grpc::StatusCode::PERMISSION_DENIED);
   EXPECT_THAT(read_admin.error_message(), HasSubstr("\"grafana\" has role read; this needs admin"));
   EXPECT_TRUE(call_alerts(kAdminToken).ok());
+
+  // FleetSummary, a raw callback method, is checked the same way.
+  auto call_fleet = [&](const std::string& token) {
+    grpc::ClientContext ctx;
+    if (!token.empty()) ctx.AddMetadata("authorization", "Bearer " + token);
+    v1::FleetSummaryResponse resp;
+    return stub->FleetSummary(&ctx, v1::FleetSummaryRequest(), &resp);
+  };
+  const int before = inner.calls.load();
+  EXPECT_EQ(call_fleet("").error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_EQ(call_fleet("wrong-token-0123456789abcdef").error_code(),
+            grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_EQ(inner.calls.load(), before);
+  EXPECT_TRUE(call_fleet(kReadToken).ok());
+  EXPECT_EQ(inner.calls.load(), before + 1);
 }
 
 // The real Admin service over a real store, behind the token check.

@@ -1,5 +1,12 @@
 #include "collector/query_service.h"
 
+#include <google/protobuf/io/coded_stream.h>
+#include <google/protobuf/io/zero_copy_stream_impl_lite.h>
+#include <google/protobuf/wire_format_lite.h>
+#include <grpcpp/support/byte_buffer.h>
+#include <grpcpp/support/proto_buffer_reader.h>
+#include <grpcpp/support/slice.h>
+
 #include <algorithm>
 #include <functional>
 #include <map>
@@ -105,6 +112,21 @@ int Limit(int requested, int fallback) {
   return std::min(requested, kMaxPageSize);
 }
 
+// Parses a raw call's request.
+bool ParseByteBuffer(const grpc::ByteBuffer& buffer, google::protobuf::Message* message) {
+  grpc::ByteBuffer shared(buffer);  // shares the slices; the reader consumes its buffer
+  grpc::ProtoBufferReader reader(&shared);
+  return message->ParseFromZeroCopyStream(&reader);
+}
+
+// A raw call's answer, owning `bytes` without copying them.
+grpc::ByteBuffer ByteBufferOf(std::string bytes) {
+  auto* owned = new std::string(std::move(bytes));
+  grpc::Slice slice(
+      owned->data(), owned->size(), [](void* p) { delete static_cast<std::string*>(p); }, owned);
+  return grpc::ByteBuffer(&slice, 1);
+}
+
 bool AlertMatches(const FiringAlert& a, const v1::Filter& f) {
   if (!f.server().empty() && a.server != f.server()) return false;
   if (!f.tenant().empty() && a.tenant != f.tenant()) return false;
@@ -127,39 +149,56 @@ std::vector<FiringAlert> QueryService::FiringAlerts() const {
 }
 
 absl::Status QueryService::JudgeEach(
-    const v1::Filter& filter, const std::vector<FiringAlert>& firing,
-    const std::function<v1::ServerInfo*(const ServerEntry&)>& place) const {
+    const ServerRecords& all, const v1::Filter& filter, const std::vector<FiringAlert>& firing,
+    const std::function<void(const ServerEntry&, const v1::ServerInfo&)>& take) const {
   // Every record, also those the filter leaves out: a tenant peer may be the
   // one that reported the deletion threshold.
-  SYNCWATCH_ASSIGN_OR_RETURN(ServerRecords all, Servers());
   TenantThresholds thresholds;
-  for (const auto& entry : all) thresholds.Add(entry->record, entry->tenant_group);
-  absl::flat_hash_map<absl::string_view, std::vector<const FiringAlert*>> firing_by_server;
+  for (const auto& entry : all) thresholds.Add(*entry);
+  // The alerts by the entry of their server (found by name in `all`, which is
+  // in name order): looking an entry up by its address reads no record.
+  absl::flat_hash_map<const ServerEntry*, std::vector<const FiringAlert*>> firing_by_server;
   for (const FiringAlert& a : firing) {
-    if (!a.server.empty()) firing_by_server[a.server].push_back(&a);
+    if (a.server.empty()) continue;
+    auto it = std::lower_bound(all.begin(), all.end(), a.server,
+                               [](const std::shared_ptr<const ServerEntry>& e,
+                                  const std::string& name) { return e->record.server() < name; });
+    if (it != all.end() && (*it)->record.server() == a.server) {
+      firing_by_server[it->get()].push_back(&a);
+    }
   }
   static const std::vector<const FiringAlert*> kNone;
 
+  v1::ServerInfo judged;  // reused: its strings keep their capacity
   for (const auto& entry : all) {
     const v1::ServerInfo& record = entry->record;
     if (!filter.server().empty() && record.server() != filter.server()) continue;
     if (!filter.tenant().empty() && record.tenant() != filter.tenant()) continue;
-    auto alerts = firing_by_server.find(record.server());
-    JudgeHealth(
-        thresholds.For(record, entry->tenant_group),
-        options_.default_threshold ? options_.default_threshold(record) : kEngineDefaultThreshold,
-        alerts == firing_by_server.end() ? kNone : alerts->second, record, place(*entry));
+    auto alerts = firing_by_server.find(entry.get());
+    const ThresholdSource& threshold = thresholds.For(*entry);
+    // The default applies only where no agent reported a threshold.
+    const int64_t default_threshold = threshold.known && threshold.value > 0 ? 0
+                                      : options_.default_threshold
+                                          ? options_.default_threshold(record)
+                                          : kEngineDefaultThreshold;
+    judged.Clear();
+    JudgeHealth(threshold, default_threshold,
+                alerts == firing_by_server.end() ? kNone : alerts->second, record, entry->health,
+                &judged);
+    take(*entry, judged);
   }
   return absl::OkStatus();
 }
 
 absl::StatusOr<std::vector<v1::ServerInfo>> QueryService::JudgedServers(
-    const v1::Filter& filter, const std::vector<FiringAlert>& firing, bool with_connectors) const {
+    const v1::Filter& filter, const std::vector<FiringAlert>& firing) const {
+  SYNCWATCH_ASSIGN_OR_RETURN(const ServerRecords all, Servers());
   std::vector<v1::ServerInfo> out;
-  SYNCWATCH_RETURN_IF_ERROR(JudgeEach(filter, firing, [&](const ServerEntry& entry) {
-    out.push_back(with_connectors ? entry.record : entry.summary);
-    return &out.back();
-  }));
+  SYNCWATCH_RETURN_IF_ERROR(
+      JudgeEach(all, filter, firing, [&](const ServerEntry& entry, const v1::ServerInfo& judged) {
+        out.push_back(entry.record);
+        out.back().MergeFrom(judged);  // the stored record has none of these fields
+      }));
   return out;
 }
 
@@ -170,7 +209,7 @@ grpc::Status QueryService::ListServers(grpc::ServerContext*, const v1::ListServe
       !absl::WebSafeBase64Unescape(request->page_token(), &after)) {
     return ToGrpcStatus(absl::InvalidArgumentError("page_token is not valid for this query"));
   }
-  auto servers = JudgedServers(request->filter(), FiringAlerts(), /*with_connectors=*/true);
+  auto servers = JudgedServers(request->filter(), FiringAlerts());
   if (!servers.ok()) return ToGrpcStatus(servers.status());
   const int page_size = PageSize(request->page_size());
   for (v1::ServerInfo& info : *servers) {  // by name: the store's key order
@@ -185,59 +224,101 @@ grpc::Status QueryService::ListServers(grpc::ServerContext*, const v1::ListServe
   return grpc::Status::OK;
 }
 
-absl::StatusOr<v1::FleetSummaryResponse> QueryService::FleetSummary(
+absl::StatusOr<std::string> QueryService::FleetSummaryBytes(
     const v1::FleetSummaryRequest& request) const {
   const v1::Filter& f = request.filter();
   if (!f.connector().empty() || !f.result().empty() || !f.error_type().empty() || f.has_since()) {
     return absl::InvalidArgumentError("FleetSummary: only filter.server and filter.tenant apply");
   }
-  v1::FleetSummaryResponse out;
-  *out.mutable_generated_at() = ToProtoTimestamp(clock_.Now());
+  SYNCWATCH_ASSIGN_OR_RETURN(const ServerRecords all, Servers());
   const std::vector<FiringAlert> firing = FiringAlerts();
-  // Each server's summary is copied once, straight into the answer, and
-  // judged there; the entries outlive the call's use of their tenant groups.
-  absl::flat_hash_set<std::string> tenants;
-  SYNCWATCH_RETURN_IF_ERROR(JudgeEach(f, firing, [&](const ServerEntry& entry) {
-    tenants.insert(entry.tenant_group);
-    v1::ServerInfo* info = out.add_server_list();
-    *info = entry.summary;
-    return info;
-  }));
-  for (const v1::ServerInfo& info : out.server_list()) {
-    if (info.role() == v1::SERVER_ROLE_STAGING) {
-      out.set_staging_servers(out.staging_servers() + 1);
-    } else {
-      out.set_active_servers(out.active_servers() + 1);
-    }
-    switch (info.health()) {
-      case v1::HEALTH_OK:
-        out.set_ok(out.ok() + 1);
-        break;
-      case v1::HEALTH_WARNING:
-        out.set_warning(out.warning() + 1);
-        break;
-      case v1::HEALTH_CRITICAL:
-        out.set_critical(out.critical() + 1);
-        break;
-      default:
-        out.set_unknown(out.unknown() + 1);
-        break;
-    }
-    out.set_pending_deletes(out.pending_deletes() + info.pending_deletes());
-  }
-  // Worst first, by name within a health (the records' order): the pointers
-  // are sorted, not the messages.
-  std::stable_sort(out.mutable_server_list()->pointer_begin(),
-                   out.mutable_server_list()->pointer_end(),
-                   [](const v1::ServerInfo* a, const v1::ServerInfo* b) {
-                     return HealthRank(a->health()) < HealthRank(b->health());
-                   });
-  out.set_servers(out.server_list_size());
-  out.set_tenants(static_cast<int32_t>(tenants.size()));
+
+  // The answer without its server list, whose entries are each the entry's
+  // summary bytes followed by its query-time fields: a message's fields may
+  // come in any order, so the two serializations concatenated are the
+  // judged summary's.
+  v1::FleetSummaryResponse head;
+  *head.mutable_generated_at() = ToProtoTimestamp(clock_.Now());
+  struct Listed {
+    int rank;
+    const ServerEntry* entry;
+    size_t judged_begin;
+    size_t judged_end;
+  };
+  std::vector<Listed> listed;
+  listed.reserve(all.size());
+  std::string judged_bytes;  // every listed server's query-time fields, one after the other
+  absl::flat_hash_set<absl::string_view> tenants;  // the entries outlive the call
+  SYNCWATCH_RETURN_IF_ERROR(
+      JudgeEach(all, f, firing, [&](const ServerEntry& entry, const v1::ServerInfo& judged) {
+        const size_t begin = judged_bytes.size();
+        judged.AppendToString(&judged_bytes);
+        listed.push_back({HealthRank(judged.health()), &entry, begin, judged_bytes.size()});
+        tenants.insert(entry.tenant_group);
+        if (entry.record.role() == v1::SERVER_ROLE_STAGING) {
+          head.set_staging_servers(head.staging_servers() + 1);
+        } else {
+          head.set_active_servers(head.active_servers() + 1);
+        }
+        switch (judged.health()) {
+          case v1::HEALTH_OK:
+            head.set_ok(head.ok() + 1);
+            break;
+          case v1::HEALTH_WARNING:
+            head.set_warning(head.warning() + 1);
+            break;
+          case v1::HEALTH_CRITICAL:
+            head.set_critical(head.critical() + 1);
+            break;
+          default:
+            head.set_unknown(head.unknown() + 1);
+            break;
+        }
+        head.set_pending_deletes(head.pending_deletes() + entry.record.pending_deletes());
+      }));
+  head.set_servers(static_cast<int32_t>(listed.size()));
+  head.set_tenants(static_cast<int32_t>(tenants.size()));
   for (const FiringAlert& a : firing) {
     if (!AlertMatches(a, f)) continue;
-    out.set_open_alerts(out.open_alerts() + 1);
-    if (a.severity == "critical") out.set_open_critical_alerts(out.open_critical_alerts() + 1);
+    head.set_open_alerts(head.open_alerts() + 1);
+    if (a.severity == "critical") head.set_open_critical_alerts(head.open_critical_alerts() + 1);
+  }
+  // Worst first, by name within a health (the records' order).
+  std::stable_sort(listed.begin(), listed.end(),
+                   [](const Listed& a, const Listed& b) { return a.rank < b.rank; });
+
+  std::string out;
+  size_t size = head.ByteSizeLong();
+  for (const Listed& l : listed) {
+    size += l.entry->summary_bytes.size() + (l.judged_end - l.judged_begin) + 8;
+  }
+  out.reserve(size);
+  head.AppendToString(&out);
+  {
+    google::protobuf::io::StringOutputStream stream(&out);
+    google::protobuf::io::CodedOutputStream coded(&stream);
+    const absl::string_view all_judged(judged_bytes);
+    for (const Listed& l : listed) {
+      const std::string& summary = l.entry->summary_bytes;
+      const absl::string_view judged =
+          all_judged.substr(l.judged_begin, l.judged_end - l.judged_begin);
+      coded.WriteTag(google::protobuf::internal::WireFormatLite::MakeTag(
+          v1::FleetSummaryResponse::kServerListFieldNumber,
+          google::protobuf::internal::WireFormatLite::WIRETYPE_LENGTH_DELIMITED));
+      coded.WriteVarint32(static_cast<uint32_t>(summary.size() + judged.size()));
+      coded.WriteRaw(summary.data(), static_cast<int>(summary.size()));
+      coded.WriteRaw(judged.data(), static_cast<int>(judged.size()));
+    }
+  }  // the stream trims `out` to what was written
+  return out;
+}
+
+absl::StatusOr<v1::FleetSummaryResponse> QueryService::FleetSummary(
+    const v1::FleetSummaryRequest& request) const {
+  SYNCWATCH_ASSIGN_OR_RETURN(const std::string bytes, FleetSummaryBytes(request));
+  v1::FleetSummaryResponse out;
+  if (!out.ParseFromString(bytes)) {
+    return absl::InternalError("FleetSummary: the assembled answer does not parse");
   }
   return out;
 }
@@ -248,7 +329,7 @@ absl::StatusOr<v1::GetServerResponse> QueryService::GetServer(
   v1::Filter only;
   only.set_server(request.server());
   SYNCWATCH_ASSIGN_OR_RETURN(std::vector<v1::ServerInfo> found,
-                             JudgedServers(only, FiringAlerts(), /*with_connectors=*/true));
+                             JudgedServers(only, FiringAlerts()));
   if (found.empty()) {
     return absl::NotFoundError(
         absl::StrCat("no server named \"", request.server(), "\" has reported to this collector"));
@@ -359,13 +440,24 @@ absl::StatusOr<v1::GetServerResponse> QueryService::GetServer(
   return out;
 }
 
-grpc::Status QueryService::FleetSummary(grpc::ServerContext*,
-                                        const v1::FleetSummaryRequest* request,
-                                        v1::FleetSummaryResponse* response) {
-  auto out = FleetSummary(*request);
-  if (!out.ok()) return ToGrpcStatus(out.status());
-  *response = *std::move(out);
-  return grpc::Status::OK;
+grpc::ServerUnaryReactor* QueryService::FleetSummary(grpc::CallbackServerContext* context,
+                                                     const grpc::ByteBuffer* request,
+                                                     grpc::ByteBuffer* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  v1::FleetSummaryRequest parsed;
+  if (!ParseByteBuffer(*request, &parsed)) {
+    reactor->Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                                 "FleetSummary: the request is not a FleetSummaryRequest"));
+    return reactor;
+  }
+  absl::StatusOr<std::string> bytes = FleetSummaryBytes(parsed);
+  if (!bytes.ok()) {
+    reactor->Finish(ToGrpcStatus(bytes.status()));
+    return reactor;
+  }
+  *response = ByteBufferOf(*std::move(bytes));
+  reactor->Finish(grpc::Status::OK);
+  return reactor;
 }
 
 grpc::Status QueryService::GetServer(grpc::ServerContext*, const v1::GetServerRequest* request,

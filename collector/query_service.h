@@ -1,6 +1,10 @@
 // The Query gRPC service over the collector's store. Uses gRPC's synchronous
-// API on purpose: every call reads RocksDB (blocking I/O), which must not run
+// API on purpose: the calls read RocksDB (blocking I/O), which must not run
 // on a callback reactor; the sync server's thread pool is the worker pool.
+// FleetSummary is the exception: it answers from the server records in memory
+// (ServerCache), assembling the answer from bytes kept per server, and is
+// served as a raw callback method, which spares the busiest call the sync
+// API's thread hand-offs and a parse and serialisation of each server.
 #ifndef SYNCWATCH_COLLECTOR_QUERY_SERVICE_H_
 #define SYNCWATCH_COLLECTOR_QUERY_SERVICE_H_
 
@@ -22,8 +26,12 @@
 
 namespace syncwatch::collector {
 
+// The Query service as registered: FleetSummary is a raw callback method
+// (request and answer as bytes), every other call synchronous.
+using QueryServiceBase = v1::Query::WithRawCallbackMethod_FleetSummary<v1::Query::Service>;
+
 // Thread-safe. Page tokens are opaque (the last key returned, base64).
-class QueryService final : public v1::Query::Service {
+class QueryService final : public QueryServiceBase {
  public:
   struct Options {
     // The server records from memory; nullptr reads them from the store on
@@ -44,9 +52,14 @@ class QueryService final : public v1::Query::Service {
   absl::StatusOr<v1::FleetSummaryResponse> FleetSummary(
       const v1::FleetSummaryRequest& request) const;
   absl::StatusOr<v1::GetServerResponse> GetServer(const v1::GetServerRequest& request) const;
+  // FleetSummary's answer, serialized (what the call sends).
+  absl::StatusOr<std::string> FleetSummaryBytes(const v1::FleetSummaryRequest& request) const;
 
-  grpc::Status FleetSummary(grpc::ServerContext* context, const v1::FleetSummaryRequest* request,
-                            v1::FleetSummaryResponse* response) override;
+  // Runs on the callback thread: it reads memory, and the store only for the
+  // records changed since the previous call (point reads of fresh writes).
+  grpc::ServerUnaryReactor* FleetSummary(grpc::CallbackServerContext* context,
+                                         const grpc::ByteBuffer* request,
+                                         grpc::ByteBuffer* response) override;
   grpc::Status GetServer(grpc::ServerContext* context, const v1::GetServerRequest* request,
                          v1::GetServerResponse* response) override;
 
@@ -68,16 +81,16 @@ class QueryService final : public v1::Query::Service {
   absl::StatusOr<ServerRecords> Servers() const;
   // The alerts firing now (none without an alert store).
   std::vector<FiringAlert> FiringAlerts() const;
-  // Judges every server the filter matches (health, threshold, alerts), by
-  // name, into the message `place` returns for it: a copy of the entry's
-  // record or summary, wherever the caller keeps it.
-  absl::Status JudgeEach(const v1::Filter& filter, const std::vector<FiringAlert>& firing,
-                         const std::function<v1::ServerInfo*(const ServerEntry&)>& place) const;
+  // Judges every server of `all` the filter matches (health, threshold,
+  // alerts), by name: calls `take` with its entry and a message holding only
+  // the query-time fields (valid during the call).
+  absl::Status JudgeEach(
+      const ServerRecords& all, const v1::Filter& filter, const std::vector<FiringAlert>& firing,
+      const std::function<void(const ServerEntry&, const v1::ServerInfo&)>& take) const;
   // The records `filter` matches, by name, with the query-time fields filled
-  // in from `firing`; without their connectors unless `with_connectors`.
-  absl::StatusOr<std::vector<v1::ServerInfo>> JudgedServers(const v1::Filter& filter,
-                                                            const std::vector<FiringAlert>& firing,
-                                                            bool with_connectors) const;
+  // in from `firing`.
+  absl::StatusOr<std::vector<v1::ServerInfo>> JudgedServers(
+      const v1::Filter& filter, const std::vector<FiringAlert>& firing) const;
 
   const Store& store_;
   const Clock& clock_;

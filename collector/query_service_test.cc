@@ -2,6 +2,9 @@
 // server records, and what FleetSummary, GetServer and ListServers make of it.
 #include "collector/query_service.h"
 
+#include <google/protobuf/util/message_differencer.h>
+#include <grpcpp/generic/generic_stub.h>
+
 #include <future>
 #include <memory>
 #include <string>
@@ -16,6 +19,7 @@
 #include "common/time_util.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/testutil/grpc_server.h"
 #include "tests/testutil/test_util.h"
 
 namespace syncwatch::collector {
@@ -282,6 +286,72 @@ TEST_F(FleetQueryTest, FleetSummaryRefusesFiltersThatDoNotApply) {
   v1::FleetSummaryRequest request;
   request.mutable_filter()->set_connector("aad");
   EXPECT_THAT(query_->FleetSummary(request).status(), StatusIs(absl::StatusCode::kInvalidArgument));
+}
+
+// The call's answer is assembled from bytes kept per server: each listed
+// server must equal its judged record (GetServer's) without the connectors.
+TEST_F(FleetQueryTest, FleetSummaryOverGrpcListsEachServerAsItsJudgedRecordWithoutConnectors) {
+  Send("sync01", kContoso,
+       {ThresholdEvent(300), RunEvent("contoso.com", "Export", 1, absl::Minutes(0), "success"),
+        SnapshotEvent("contoso.com", absl::Minutes(2), 20)});
+  Send("sync02", kContoso,
+       {RunEvent("contoso.com", "Export", 1, absl::Minutes(0), "stopped-server-down"),
+        SnapshotEvent("contoso.com", absl::Minutes(2), 301)},
+       v1::SERVER_ROLE_STAGING);
+  Send("sync03", "fabrikam.onmicrosoft.com", {});
+  Fire("sync02", "SyncRunStopped", "critical");
+  Fire("sync02", "SyncCycleOverdue", "warning");
+
+  auto server = testing::StartLocalGrpcServer({query_.get()});
+  ASSERT_NE(server, nullptr);
+  auto stub = v1::Query::NewStub(server->channel);
+  grpc::ClientContext context;
+  v1::FleetSummaryResponse fleet;
+  const grpc::Status status = stub->FleetSummary(&context, v1::FleetSummaryRequest(), &fleet);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+
+  auto direct = query_->FleetSummary(v1::FleetSummaryRequest());
+  ASSERT_TRUE(direct.ok()) << direct.status();
+  EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(fleet, *direct));
+  EXPECT_EQ(fleet.servers(), 3);
+  EXPECT_EQ(fleet.open_alerts(), 2);
+  ASSERT_EQ(fleet.server_list_size(), 3);
+  for (const v1::ServerInfo& listed : fleet.server_list()) {
+    v1::GetServerRequest request;
+    request.set_server(listed.server());
+    auto detail = query_->GetServer(request);
+    ASSERT_TRUE(detail.ok()) << detail.status();
+    v1::ServerInfo expected = detail->server();
+    expected.clear_connectors();
+    std::string diff;
+    google::protobuf::util::MessageDifferencer differ;
+    differ.ReportDifferencesToString(&diff);
+    EXPECT_TRUE(differ.Compare(listed, expected)) << listed.server() << ": " << diff;
+  }
+  EXPECT_EQ(fleet.server_list(0).server(), "sync02");
+  EXPECT_EQ(fleet.server_list(0).health_reasons_size(), 3) << "two alerts, the threshold";
+
+  grpc::ClientContext refused;
+  v1::FleetSummaryRequest by_connector;
+  by_connector.mutable_filter()->set_connector("aad");
+  const grpc::Status bad_filter = stub->FleetSummary(&refused, by_connector, &fleet);
+  EXPECT_EQ(bad_filter.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(bad_filter.error_message(), HasSubstr("only filter.server and filter.tenant"));
+
+  // Bytes that are not a FleetSummaryRequest at all.
+  grpc::GenericStub generic(server->channel);
+  grpc::ClientContext raw_context;
+  const std::string garbage = "\xff\xff\xff";
+  grpc::Slice slice(garbage);
+  const grpc::ByteBuffer garbage_request(&slice, 1);
+  grpc::ByteBuffer raw_response;
+  std::promise<grpc::Status> done;
+  generic.UnaryCall(&raw_context, "/syncwatch.v1.Query/FleetSummary", grpc::StubOptions(),
+                    &garbage_request, &raw_response,
+                    [&done](grpc::Status s) { done.set_value(std::move(s)); });
+  const grpc::Status unparsable = done.get_future().get();
+  EXPECT_EQ(unparsable.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(unparsable.error_message(), HasSubstr("not a FleetSummaryRequest"));
 }
 
 TEST_F(FleetQueryTest, GetServerHasRecentRunsNewestFirstSnapshotsErrorsAndAlerts) {

@@ -6,12 +6,21 @@
 #include "collector/record_keys.h"
 #include "collector/server_state.h"
 #include "common/status_macros.h"
+#include "common/time_util.h"
 
 namespace syncwatch::collector {
 
 ServerEntry::ServerEntry(v1::ServerInfo stored)
-    : record(std::move(stored)), summary(record), tenant_group(TenantGroup(record)) {
-  summary.clear_connectors();
+    : health(stored),
+      reported_threshold(ReportedThreshold(stored)),
+      last_seen_us(ToUnixMicrosOrZero(stored.last_seen())),
+      tenant_group(TenantGroup(stored)),
+      record(std::move(stored)) {
+  // The connectors are set aside for the serialization, not copied.
+  google::protobuf::RepeatedPtrField<v1::ConnectorState> connectors;
+  connectors.Swap(record.mutable_connectors());
+  summary_bytes = record.SerializeAsString();
+  connectors.Swap(record.mutable_connectors());
 }
 
 absl::StatusOr<ServerRecords> ReadServerRecords(const Store& store) {

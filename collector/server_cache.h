@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "collector/server_state.h"
 #include "collector/store.h"
 #include "common/mutex.h"
 #include "syncwatch/v1/query.pb.h"
@@ -19,16 +20,24 @@
 namespace syncwatch::collector {
 
 // A server record as stored, with what every reader derives from it, worked
-// out once per change of the record rather than once per query.
+// out once per change of the record rather than once per query. What a fleet
+// query reads of every server comes first, close together: the records are
+// kilobytes each, and reading 2,000 of them per query is mostly cache misses.
 struct ServerEntry {
   explicit ServerEntry(v1::ServerInfo stored);
 
-  v1::ServerInfo record;
-  // The record without its connectors (most of its size): what the fleet
-  // summary lists.
-  v1::ServerInfo summary;
+  // HealthInputs(record).
+  HealthInputs health;
+  // ReportedThreshold(record).
+  ThresholdSource reported_threshold;
+  // record.last_seen in microseconds since the epoch (0 when unset).
+  int64_t last_seen_us = 0;
   // TenantGroup(record).
   std::string tenant_group;
+  // The record without its connectors (most of its size), serialized: what
+  // the fleet summary lists, to which it appends the query-time fields.
+  std::string summary_bytes;
+  v1::ServerInfo record;
 };
 
 // Every server, in name order. Entries are shared and never change once

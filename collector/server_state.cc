@@ -8,6 +8,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "collector/record_keys.h"
+#include "collector/server_cache.h"
 #include "common/time_util.h"
 
 namespace syncwatch::collector {
@@ -211,10 +212,9 @@ void RefreshServerState(v1::ServerInfo* info) {
   }
 }
 
-namespace {
-
-ThresholdSource ReportedBy(const v1::ServerInfo& info) {
+ThresholdSource ReportedThreshold(const v1::ServerInfo& info) {
   ThresholdSource out;
+  if (!info.has_settings() || !info.settings().deletion_threshold_known()) return out;
   out.known = true;
   out.enabled = info.settings().deletion_threshold_enabled();
   out.value = info.settings().deletion_threshold();
@@ -222,27 +222,20 @@ ThresholdSource ReportedBy(const v1::ServerInfo& info) {
   return out;
 }
 
-bool ReportsThreshold(const v1::ServerInfo& info) {
-  return info.has_settings() && info.settings().deletion_threshold_known();
+void TenantThresholds::Add(const ServerEntry& entry) {
+  if (!entry.reported_threshold.known) return;
+  auto [it, inserted] = latest_.try_emplace(entry.tenant_group, &entry);
+  if (!inserted && entry.last_seen_us > it->second->last_seen_us) it->second = &entry;
 }
 
-}  // namespace
-
-void TenantThresholds::Add(const v1::ServerInfo& info, absl::string_view tenant_group) {
-  if (!ReportsThreshold(info)) return;
-  const int64_t seen = Micros(info.last_seen());
-  auto [it, inserted] = latest_.try_emplace(tenant_group);
-  if (inserted || seen > it->second.last_seen_us) it->second = Report{ReportedBy(info), seen};
-}
-
-ThresholdSource TenantThresholds::For(const v1::ServerInfo& info,
-                                      absl::string_view tenant_group) const {
-  if (ReportsThreshold(info)) return ReportedBy(info);
-  if (!info.tenant().empty()) {
-    auto it = latest_.find(tenant_group);
-    if (it != latest_.end()) return it->second.source;
+const ThresholdSource& TenantThresholds::For(const ServerEntry& entry) const {
+  static const ThresholdSource kUnknown;
+  if (entry.reported_threshold.known) return entry.reported_threshold;
+  if (!entry.record.tenant().empty()) {
+    auto it = latest_.find(entry.tenant_group);
+    if (it != latest_.end()) return it->second->reported_threshold;
   }
-  return ThresholdSource();
+  return kUnknown;
 }
 
 void JudgeHealth(const ThresholdSource& threshold, int64_t default_threshold,
@@ -250,9 +243,23 @@ void JudgeHealth(const ThresholdSource& threshold, int64_t default_threshold,
   JudgeHealth(threshold, default_threshold, firing, *info, info);
 }
 
+HealthInputs::HealthInputs(const v1::ServerInfo& record)
+    : stopped(absl::StartsWith(record.last_run_result(), "stopped-")),
+      has_connectors(!record.connectors().empty()) {
+  for (const v1::ConnectorState& c : record.connectors()) {
+    max_pending_deletes = std::max(max_pending_deletes, c.pending_deletes());
+  }
+}
+
 void JudgeHealth(const ThresholdSource& threshold, int64_t default_threshold,
                  const std::vector<const FiringAlert*>& firing, const v1::ServerInfo& record,
                  v1::ServerInfo* info) {
+  JudgeHealth(threshold, default_threshold, firing, record, HealthInputs(record), info);
+}
+
+void JudgeHealth(const ThresholdSource& threshold, int64_t default_threshold,
+                 const std::vector<const FiringAlert*>& firing, const v1::ServerInfo& record,
+                 const HealthInputs& inputs, v1::ServerInfo* info) {
   const int64_t value =
       threshold.known && threshold.value > 0 ? threshold.value : default_threshold;
   const bool enabled = !threshold.known || threshold.enabled;
@@ -279,18 +286,19 @@ void JudgeHealth(const ThresholdSource& threshold, int64_t default_threshold,
   info->set_open_alerts(static_cast<int32_t>(firing.size()));
   info->set_open_critical_alerts(critical);
 
-  bool over_threshold = false;
-  for (const v1::ConnectorState& c : record.connectors()) {
-    if (!enabled || c.pending_deletes() <= value) continue;
-    over_threshold = true;
-    if (std::find(connectors_alerted.begin(), connectors_alerted.end(), c.connector()) ==
-        connectors_alerted.end()) {
-      critical_reasons.push_back(absl::StrCat(c.pending_deletes(), " pending deletes on ",
-                                              c.connector(), " exceed the deletion threshold (",
-                                              value, ")"));
+  const bool over_threshold = enabled && inputs.max_pending_deletes > value;
+  if (over_threshold) {
+    for (const v1::ConnectorState& c : record.connectors()) {
+      if (c.pending_deletes() <= value) continue;
+      if (std::find(connectors_alerted.begin(), connectors_alerted.end(), c.connector()) ==
+          connectors_alerted.end()) {
+        critical_reasons.push_back(absl::StrCat(c.pending_deletes(), " pending deletes on ",
+                                                c.connector(), " exceed the deletion threshold (",
+                                                value, ")"));
+      }
     }
   }
-  const bool stopped = absl::StartsWith(record.last_run_result(), "stopped-");
+  const bool stopped = inputs.stopped;
   if (stopped && warning == 0 && critical == 0) {
     warning_reasons.push_back(absl::StrCat("the latest run ended ", record.last_run_result()));
   }
@@ -300,7 +308,7 @@ void JudgeHealth(const ThresholdSource& threshold, int64_t default_threshold,
     health = v1::HEALTH_CRITICAL;
   } else if (warning > 0 || stopped) {
     health = v1::HEALTH_WARNING;
-  } else if (record.connectors().empty()) {
+  } else if (!inputs.has_connectors) {
     health = v1::HEALTH_UNKNOWN;
     warning_reasons.push_back("no run or pending-export snapshot reported yet");
   }

@@ -65,24 +65,25 @@ struct ThresholdSource {
   std::string reported_by;
 };
 
+// The threshold `info`'s agent reported itself (known false when none).
+ThresholdSource ReportedThreshold(const v1::ServerInfo& info);
+
+struct ServerEntry;  // server_cache.h
+
 // The threshold lives in the tenant, so any agent of the tenant may report
 // it: a server's own report wins, else the peer heard from last. Built once
-// over every server record, then asked per server in O(log n).
+// over every server entry, then asked per server in O(1). Refers to the
+// entries added, which must outlive it.
 class TenantThresholds {
  public:
-  void Add(const v1::ServerInfo& info) { Add(info, TenantGroup(info)); }
-  ThresholdSource For(const v1::ServerInfo& info) const { return For(info, TenantGroup(info)); }
-  // The same with the server's TenantGroup already worked out.
-  void Add(const v1::ServerInfo& info, absl::string_view tenant_group);
-  ThresholdSource For(const v1::ServerInfo& info, absl::string_view tenant_group) const;
+  void Add(const ServerEntry& entry);
+  // The threshold that applies to `entry`'s server (known false when no
+  // agent of its tenant reported one); valid while the entries are.
+  const ThresholdSource& For(const ServerEntry& entry) const;
 
  private:
-  struct Report {
-    ThresholdSource source;
-    int64_t last_seen_us = 0;
-  };
-  // Tenant group -> the report heard last.
-  absl::flat_hash_map<std::string, Report> latest_;
+  // Tenant group (viewing the entry's) -> the entry of the report heard last.
+  absl::flat_hash_map<absl::string_view, const ServerEntry*> latest_;
 };
 
 // What judging a server's health needs of an alert firing now.
@@ -109,10 +110,27 @@ struct FiringAlert {
 void JudgeHealth(const ThresholdSource& threshold, int64_t default_threshold,
                  const std::vector<const FiringAlert*>& firing, v1::ServerInfo* info);
 // The same, judging the stored `record` and filling in `out` (`record` itself,
-// or a copy of it without its connectors).
+// or a message that receives only the query-time fields).
 void JudgeHealth(const ThresholdSource& threshold, int64_t default_threshold,
                  const std::vector<const FiringAlert*>& firing, const v1::ServerInfo& record,
                  v1::ServerInfo* out);
+
+// What judging a server's health reads of its stored record, worked out once
+// per record (ServerEntry keeps it) rather than per query: a fleet query then
+// reads the connectors of only the servers over a threshold.
+struct HealthInputs {
+  explicit HealthInputs(const v1::ServerInfo& record);
+
+  // The most pending deletes of any connector.
+  int64_t max_pending_deletes = 0;
+  // The latest run ended stopped-*.
+  bool stopped = false;
+  bool has_connectors = false;
+};
+// The same with `record`'s HealthInputs at hand.
+void JudgeHealth(const ThresholdSource& threshold, int64_t default_threshold,
+                 const std::vector<const FiringAlert*>& firing, const v1::ServerInfo& record,
+                 const HealthInputs& inputs, v1::ServerInfo* out);
 
 // Worse health first: critical, warning, unknown, ok.
 int HealthRank(v1::Health health);

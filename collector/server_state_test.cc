@@ -207,13 +207,14 @@ TEST(TenantThresholdsTest, OwnReportWinsElseThePeerHeardFromLast) {
   ReportThreshold(&servers[0], true, 300);
   ReportThreshold(&servers[1], false, 400);
   ReportThreshold(&servers[3], true, 50);
+  std::vector<ServerEntry> entries(servers.begin(), servers.end());  // never moved after
   TenantThresholds t;
-  for (const auto& s : servers) t.Add(s);
-  EXPECT_EQ(t.For(servers[0]).value, 300);
-  EXPECT_EQ(t.For(servers[2]).reported_by, "sync02") << "the peer seen last, tenant case-folded";
-  EXPECT_FALSE(t.For(servers[2]).enabled);
-  EXPECT_FALSE(t.For(servers[4]).known) << "another tenant's report does not apply";
-  v1::ServerInfo lab2 = Server("lab2", "", 1);
+  for (const auto& e : entries) t.Add(e);
+  EXPECT_EQ(t.For(entries[0]).value, 300);
+  EXPECT_EQ(t.For(entries[2]).reported_by, "sync02") << "the peer seen last, tenant case-folded";
+  EXPECT_FALSE(t.For(entries[2]).enabled);
+  EXPECT_FALSE(t.For(entries[4]).known) << "another tenant's report does not apply";
+  const ServerEntry lab2(Server("lab2", "", 1));
   EXPECT_FALSE(t.For(lab2).known) << "a tenant-less server is a group of its own";
 }
 
@@ -311,11 +312,28 @@ TEST(ServerEntryTest, KeepsTheRecordItsSummaryWithoutConnectorsAndItsTenantGroup
   record.set_tenant("Contoso.onmicrosoft.com");
   record.set_pending_deletes(7);
   record.add_connectors()->set_connector("contoso.com");
+  record.mutable_connectors(0)->set_pending_deletes(3);
+  v1::ConnectorState* aad = record.add_connectors();
+  aad->set_connector("contoso.onmicrosoft.com - AAD");
+  aad->set_pending_deletes(7);
+  record.set_last_run_result("stopped-server-down");
+  record.mutable_settings()->set_deletion_threshold_known(true);
+  record.mutable_settings()->set_deletion_threshold(300);
+  *record.mutable_last_seen() = ToProtoTimestamp(absl::FromUnixSeconds(1700000000));
   const ServerEntry entry(record);
-  EXPECT_EQ(entry.record.connectors_size(), 1);
-  EXPECT_EQ(entry.summary.connectors_size(), 0);
-  EXPECT_EQ(entry.summary.server(), "sync01");
-  EXPECT_EQ(entry.summary.pending_deletes(), 7);
+  EXPECT_EQ(entry.health.max_pending_deletes, 7);
+  EXPECT_TRUE(entry.health.stopped);
+  EXPECT_TRUE(entry.health.has_connectors);
+  EXPECT_TRUE(entry.reported_threshold.known);
+  EXPECT_EQ(entry.reported_threshold.value, 300);
+  EXPECT_EQ(entry.reported_threshold.reported_by, "sync01");
+  EXPECT_EQ(entry.last_seen_us, int64_t{1700000000} * 1000000);
+  EXPECT_EQ(entry.record.connectors_size(), 2);
+  v1::ServerInfo summary;
+  ASSERT_TRUE(summary.ParseFromString(entry.summary_bytes));
+  EXPECT_EQ(summary.connectors_size(), 0);
+  EXPECT_EQ(summary.server(), "sync01");
+  EXPECT_EQ(summary.pending_deletes(), 7);
   EXPECT_EQ(entry.tenant_group, "contoso.onmicrosoft.com");
 }
 

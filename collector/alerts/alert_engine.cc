@@ -146,21 +146,21 @@ absl::StatusOr<AlertEngine::ServerView> AlertEngine::LoadServers() const {
     SYNCWATCH_ASSIGN_OR_RETURN(view.records, ReadServerRecords(store_));
   }
   for (const auto& entry : view.records) {
-    view.by_name.emplace(entry->record.server(), &entry->record);
-    view.by_group[entry->tenant_group].push_back(&entry->record);
-    view.thresholds.Add(entry->record, entry->tenant_group);
+    view.by_name.emplace(entry->record.server(), entry.get());
+    view.by_group[entry->tenant_group].push_back(entry.get());
+    view.thresholds.Add(*entry);
   }
   return view;
 }
 
 absl::StatusOr<ServerFacts> AlertEngine::ReadFacts(const FactsReader& reader,
-                                                   const v1::ServerInfo& info,
+                                                   const ServerEntry& entry,
                                                    const TenantThresholds& thresholds,
                                                    absl::Time now, bool liveness_only) {
   SYNCWATCH_ASSIGN_OR_RETURN(ServerFacts facts,
-                             reader.ReadServer(info, thresholds, now, liveness_only));
+                             reader.ReadServer(entry, thresholds, now, liveness_only));
   facts.watching_since = started_;
-  facts.firing = alert_store_->FiringNames(ServerScope(info.server()));
+  facts.firing = alert_store_->FiringNames(ServerScope(entry.record.server()));
   return facts;
 }
 
@@ -232,16 +232,16 @@ absl::Status AlertEngine::EvaluateChangesLocked(
     for (const std::string& group : groups) {
       std::vector<ServerFacts> others;
       std::vector<const ServerFacts*> members;
-      const std::vector<const v1::ServerInfo*>& infos = view.by_group[group];
-      others.reserve(infos.size());
-      for (const v1::ServerInfo* info : infos) {
-        auto known = read.find(info->server());
+      const std::vector<const ServerEntry*>& entries = view.by_group[group];
+      others.reserve(entries.size());
+      for (const ServerEntry* entry : entries) {
+        auto known = read.find(entry->record.server());
         if (known != read.end()) {
           members.push_back(&known->second);
           continue;
         }
         SYNCWATCH_ASSIGN_OR_RETURN(ServerFacts facts,
-                                   ReadFacts(reader, *info, view.thresholds, now, false));
+                                   ReadFacts(reader, *entry, view.thresholds, now, false));
         others.push_back(std::move(facts));
         members.push_back(&others.back());
       }
@@ -266,7 +266,7 @@ absl::Status AlertEngine::EvaluateAllLocked() {
   FactsReader reader(store_, options_.rules);
   SYNCWATCH_ASSIGN_OR_RETURN(ServerView view, LoadServers());
   std::vector<std::string> groups;
-  for (const auto& [group, infos] : view.by_group) groups.push_back(group);
+  for (const auto& [group, entries] : view.by_group) groups.push_back(group);
   // One tenant at a time, so that only its servers' facts are in memory.
   for (const std::string& group : groups) {
     // Stopping: the pass is not finished, so nothing is swept either.
@@ -284,13 +284,13 @@ absl::Status AlertEngine::EvaluateAllLocked() {
       }
       SYNCWATCH_ASSIGN_OR_RETURN(view, LoadServers());
     }
-    auto infos = view.by_group.find(group);
-    if (infos == view.by_group.end()) continue;  // its servers moved to another tenant
+    auto entries = view.by_group.find(group);
+    if (entries == view.by_group.end()) continue;  // its servers moved to another tenant
     std::vector<ServerFacts> members;
-    members.reserve(infos->second.size());
-    for (const v1::ServerInfo* info : infos->second) {
+    members.reserve(entries->second.size());
+    for (const ServerEntry* entry : entries->second) {
       SYNCWATCH_ASSIGN_OR_RETURN(ServerFacts facts,
-                                 ReadFacts(reader, *info, view.thresholds, now, false));
+                                 ReadFacts(reader, *entry, view.thresholds, now, false));
       SYNCWATCH_RETURN_IF_ERROR(ReconcileServer(facts, /*data=*/true, now));
       members.push_back(std::move(facts));
     }

@@ -118,9 +118,9 @@ class AlertEngine {
   // Every server record with what an evaluation looks up in it.
   struct ServerView {
     ServerRecords records;
-    std::map<std::string, const v1::ServerInfo*> by_name;
-    std::map<std::string, std::vector<const v1::ServerInfo*>> by_group;
-    TenantThresholds thresholds;
+    std::map<std::string, const ServerEntry*> by_name;
+    std::map<std::string, std::vector<const ServerEntry*>> by_group;
+    TenantThresholds thresholds;  // of `records`
   };
 
   void Run();
@@ -131,7 +131,7 @@ class AlertEngine {
   absl::Status EvaluateChangesLocked(const std::map<std::string, ServerChange>& changes)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(eval_mu_);
   absl::Status EvaluateAllLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(eval_mu_);
-  absl::StatusOr<ServerFacts> ReadFacts(const FactsReader& reader, const v1::ServerInfo& info,
+  absl::StatusOr<ServerFacts> ReadFacts(const FactsReader& reader, const ServerEntry& entry,
                                         const TenantThresholds& thresholds, absl::Time now,
                                         bool liveness_only);
   absl::Status ReconcileServer(const ServerFacts& facts, bool data, absl::Time now);

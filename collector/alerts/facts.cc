@@ -22,13 +22,14 @@ bool StartsWith(const rocksdb::Slice& key, const std::string& prefix) {
 
 }  // namespace
 
-absl::StatusOr<ServerFacts> FactsReader::ReadServer(const v1::ServerInfo& info,
+absl::StatusOr<ServerFacts> FactsReader::ReadServer(const ServerEntry& entry,
                                                     const TenantThresholds& thresholds,
                                                     absl::Time now, bool liveness_only) const {
+  const v1::ServerInfo& info = entry.record;
   ServerFacts facts;
   facts.info = info;
-  facts.tenant_group = TenantGroup(info);
-  facts.threshold = thresholds.For(info);
+  facts.tenant_group = entry.tenant_group;
+  facts.threshold = thresholds.For(entry);
   if (liveness_only) return facts;
 
   const RuleSettings settings = rules_.For(info.tenant(), info.server());

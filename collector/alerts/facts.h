@@ -18,6 +18,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "collector/alerts/alerts_options.h"
+#include "collector/server_cache.h"
 #include "collector/server_state.h"
 #include "collector/store.h"
 #include "syncwatch/v1/query.pb.h"
@@ -85,8 +86,8 @@ class FactsReader {
   // `store` must outlive the reader.
   FactsReader(const Store& store, const RulesConfig& rules) : store_(store), rules_(rules) {}
 
-  // The facts of `info`'s server at `now`. `thresholds` (built over every
-  // server record) supplies a tenant peer's deletion threshold when this
+  // The facts of `entry`'s server at `now`. `thresholds` (built over every
+  // server entry) supplies a tenant peer's deletion threshold when this
   // server's agent reported none. With `liveness_only`, only info,
   // tenant_group and the threshold are filled (enough for the silence rule).
   //
@@ -94,7 +95,7 @@ class FactsReader {
   // connector's latest complete export run (minus a minute of slack), or,
   // when no export run of the connector is known, within the server's
   // export_errors.max_age before `now`; errors without any time are active.
-  absl::StatusOr<ServerFacts> ReadServer(const v1::ServerInfo& info,
+  absl::StatusOr<ServerFacts> ReadServer(const ServerEntry& entry,
                                          const TenantThresholds& thresholds, absl::Time now,
                                          bool liveness_only) const;
 

@@ -147,6 +147,10 @@ TEST_F(AuthTest, CliSendsTheTokenFromTokenFileAndSaysWhatIsMissingWithoutIt) {
   EXPECT_EQ(Cli({"--token-file", dir_.Sub("read-token"), "servers"}, &err), cli::kExitOk) << err;
   EXPECT_EQ(Cli({"servers"}, &err), cli::kExitFailure);
   EXPECT_THAT(err, HasSubstr("pass --token-file FILE or set SYNCWATCH_TOKEN"));
+  // The fleet summary (a raw callback method) behind the same check.
+  EXPECT_EQ(Cli({"--token-file", dir_.Sub("read-token"), "fleet"}, &err), cli::kExitOk) << err;
+  EXPECT_EQ(Cli({"fleet"}, &err), cli::kExitFailure);
+  EXPECT_THAT(err, HasSubstr("pass --token-file FILE or set SYNCWATCH_TOKEN"));
   EXPECT_EQ(Cli({"--token-file", dir_.Sub("no-such-file"), "servers"}, &err), cli::kExitUsage);
   EXPECT_THAT(err, HasSubstr("--token-file: cannot read the file"));
 }

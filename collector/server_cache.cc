@@ -16,6 +16,14 @@ ServerEntry::ServerEntry(v1::ServerInfo stored)
       last_seen_us(ToUnixMicrosOrZero(stored.last_seen())),
       tenant_group(TenantGroup(stored)),
       record(std::move(stored)) {
+  // The query-time fields are never stored; cleared anyway, since both the
+  // fleet summary's bytes and GetServer's merge add them after the record's.
+  record.clear_deletion_threshold();
+  record.clear_deletion_threshold_enabled();
+  record.clear_open_alerts();
+  record.clear_open_critical_alerts();
+  record.clear_health();
+  record.clear_health_reasons();
   // The connectors are set aside for the serialization, not copied.
   google::protobuf::RepeatedPtrField<v1::ConnectorState> connectors;
   connectors.Swap(record.mutable_connectors());

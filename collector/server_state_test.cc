@@ -306,7 +306,7 @@ TEST(JudgeHealthTest, JudgesTheRecordIntoACopyWithoutConnectors) {
   EXPECT_EQ(copy.connectors_size(), 0);
 }
 
-TEST(ServerEntryTest, KeepsTheRecordItsSummaryWithoutConnectorsAndItsTenantGroup) {
+TEST(ServerEntryTest, KeepsTheRecordItsSummaryWithoutConnectorsAndWhatJudgingReads) {
   v1::ServerInfo record;
   record.set_server("sync01");
   record.set_tenant("Contoso.onmicrosoft.com");
@@ -320,7 +320,11 @@ TEST(ServerEntryTest, KeepsTheRecordItsSummaryWithoutConnectorsAndItsTenantGroup
   record.mutable_settings()->set_deletion_threshold_known(true);
   record.mutable_settings()->set_deletion_threshold(300);
   *record.mutable_last_seen() = ToProtoTimestamp(absl::FromUnixSeconds(1700000000));
+  record.add_health_reasons("judged by an earlier query");  // never stored; dropped if it were
+  record.set_health(v1::HEALTH_CRITICAL);
   const ServerEntry entry(record);
+  EXPECT_EQ(entry.record.health_reasons_size(), 0);
+  EXPECT_EQ(entry.record.health(), v1::HEALTH_UNSPECIFIED);
   EXPECT_EQ(entry.health.max_pending_deletes, 7);
   EXPECT_TRUE(entry.health.stopped);
   EXPECT_TRUE(entry.health.has_connectors);
@@ -334,6 +338,7 @@ TEST(ServerEntryTest, KeepsTheRecordItsSummaryWithoutConnectorsAndItsTenantGroup
   EXPECT_EQ(summary.connectors_size(), 0);
   EXPECT_EQ(summary.server(), "sync01");
   EXPECT_EQ(summary.pending_deletes(), 7);
+  EXPECT_EQ(summary.health_reasons_size(), 0);
   EXPECT_EQ(entry.tenant_group, "contoso.onmicrosoft.com");
 }
 

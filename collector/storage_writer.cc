@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "absl/container/flat_hash_set.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "collector/record_keys.h"
 #include "collector/server_state.h"
@@ -451,7 +452,10 @@ absl::Status StorageWriter::LoadServers() {
   for (it->SeekToFirst(); it->Valid(); it->Next()) {
     v1::ServerInfo info;
     if (!info.ParseFromArray(it->value().data(), static_cast<int>(it->value().size()))) {
-      return absl::DataLossError("servers: a record does not parse");
+      return absl::DataLossError(
+          absl::StrCat("servers: the ServerInfo record under key \"",
+                       absl::CHexEscape(absl::string_view(it->key().data(), it->key().size())),
+                       "\" does not parse"));
     }
     servers_[info.server()] = std::move(info);
   }

@@ -470,6 +470,40 @@ TEST_F(StorageWriterPipelineTest, ACommitThatFailsVoidsTheGroupsPreparedOnTopOfI
   EXPECT_EQ(writer_->StoredSeq("sync01", "epoch-1"), 3u);
 }
 
+// After a failed commit the writer reads the servers again before it
+// prepares anything; when that read fails, the group fails with it (nothing
+// is written on a view of the servers it could not read), and the next group
+// reads again.
+TEST_F(StorageWriterPipelineTest, AServerReadThatFailsAfterAFailedCommitFailsGroupsUntilItReads) {
+  auto first = SubmitAndAwaitPrepared(Batch(1, {Run("a", "success")}));
+  auto failing = SubmitAndAwaitPrepared(Batch(2, {Run("b", "success")}));
+  store_->SetMinFreeBytes(std::numeric_limits<uint64_t>::max());  // the disk is "full"
+  release_.Notify();
+  SYNCWATCH_EXPECT_OK(first.get().status);
+  EXPECT_THAT(failing.get().status, StatusIs(absl::StatusCode::kResourceExhausted));
+  store_->SetMinFreeBytes(0);
+
+  rocksdb::WriteBatch damage;
+  damage.Put(store_->cf(Family::kServers), ServerKey("sync99"), "\xff\xff not a record");
+  SYNCWATCH_ASSERT_OK(store_->Write(&damage));
+  EXPECT_THAT(Submit(Agent(), Batch(2, {Run("b", "success")})).status,
+              StatusIs(absl::StatusCode::kDataLoss,
+                       HasSubstr("ServerInfo record under key \"sync99")));
+  EXPECT_THAT(Submit(Agent(), Batch(2, {Run("b", "success")})).status,
+              StatusIs(absl::StatusCode::kDataLoss))
+      << "read again, and still damaged";
+  ASSERT_EQ(Runs().size(), 1u);
+
+  rocksdb::WriteBatch mend;
+  mend.Delete(store_->cf(Family::kServers), ServerKey("sync99"));
+  SYNCWATCH_ASSERT_OK(store_->Write(&mend));
+  Outcome b = Submit(Agent(), Batch(2, {Run("b", "success")}));
+  SYNCWATCH_EXPECT_OK(b.status);
+  EXPECT_FALSE(b.duplicate);
+  EXPECT_EQ(Runs().size(), 2u);
+  EXPECT_EQ(writer_->StoredSeq("sync01", "epoch-1"), 2u);
+}
+
 TEST_F(StorageWriterTest, SubmitAfterStopFailsUnavailable) {
   writer_->Stop();
   EXPECT_EQ(Submit(Agent(), Batch(1, {Run("a", "success")})).status.code(),

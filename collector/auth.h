@@ -124,6 +124,8 @@ class AuthenticatedQueryService final : public QueryServiceBase {
   AuthenticatedQueryService(QueryServiceBase& inner, Authenticator& auth)
       : inner_(inner), auth_(auth) {}
 
+  using QueryServiceBase::FleetSummary;  // the sync one, which the raw method replaces
+
   grpc::ServerUnaryReactor* FleetSummary(grpc::CallbackServerContext* context,
                                          const grpc::ByteBuffer* request,
                                          grpc::ByteBuffer* response) override;

@@ -48,6 +48,8 @@ class QueryService final : public QueryServiceBase {
   // `store` and `clock` must outlive the service.
   QueryService(const Store& store, const Clock& clock, Options options);
 
+  using QueryServiceBase::FleetSummary;  // the sync one, which the raw method replaces
+
   // The bodies of the FleetSummary and GetServer calls, for the web page.
   absl::StatusOr<v1::FleetSummaryResponse> FleetSummary(
       const v1::FleetSummaryRequest& request) const;

@@ -486,9 +486,9 @@ TEST_F(StorageWriterPipelineTest, AServerReadThatFailsAfterAFailedCommitFailsGro
   rocksdb::WriteBatch damage;
   damage.Put(store_->cf(Family::kServers), ServerKey("sync99"), "\xff\xff not a record");
   SYNCWATCH_ASSERT_OK(store_->Write(&damage));
-  EXPECT_THAT(Submit(Agent(), Batch(2, {Run("b", "success")})).status,
-              StatusIs(absl::StatusCode::kDataLoss,
-                       HasSubstr("ServerInfo record under key \"sync99")));
+  EXPECT_THAT(
+      Submit(Agent(), Batch(2, {Run("b", "success")})).status,
+      StatusIs(absl::StatusCode::kDataLoss, HasSubstr("ServerInfo record under key \"sync99")));
   EXPECT_THAT(Submit(Agent(), Batch(2, {Run("b", "success")})).status,
               StatusIs(absl::StatusCode::kDataLoss))
       << "read again, and still damaged";

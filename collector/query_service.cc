@@ -176,8 +176,8 @@ absl::Status QueryService::JudgeEach(
     if (!filter.tenant().empty() && record.tenant() != filter.tenant()) continue;
     auto alerts = firing_by_server.find(entry.get());
     const ThresholdSource& threshold = thresholds.For(*entry);
-    // The default applies only where no agent reported a threshold.
-    const int64_t default_threshold = threshold.known && threshold.value > 0 ? 0
+    // The default is looked up only where it applies.
+    const int64_t default_threshold = threshold.HasValue() ? 0
                                       : options_.default_threshold
                                           ? options_.default_threshold(record)
                                           : kEngineDefaultThreshold;

@@ -240,7 +240,7 @@ const ThresholdSource& TenantThresholds::For(const ServerEntry& entry) const {
 
 void JudgeHealth(const ThresholdSource& threshold, int64_t default_threshold,
                  const std::vector<const FiringAlert*>& firing, v1::ServerInfo* info) {
-  JudgeHealth(threshold, default_threshold, firing, *info, info);
+  JudgeHealth(threshold, default_threshold, firing, *info, HealthInputs(*info), info);
 }
 
 HealthInputs::HealthInputs(const v1::ServerInfo& record)
@@ -253,15 +253,8 @@ HealthInputs::HealthInputs(const v1::ServerInfo& record)
 
 void JudgeHealth(const ThresholdSource& threshold, int64_t default_threshold,
                  const std::vector<const FiringAlert*>& firing, const v1::ServerInfo& record,
-                 v1::ServerInfo* info) {
-  JudgeHealth(threshold, default_threshold, firing, record, HealthInputs(record), info);
-}
-
-void JudgeHealth(const ThresholdSource& threshold, int64_t default_threshold,
-                 const std::vector<const FiringAlert*>& firing, const v1::ServerInfo& record,
                  const HealthInputs& inputs, v1::ServerInfo* info) {
-  const int64_t value =
-      threshold.known && threshold.value > 0 ? threshold.value : default_threshold;
+  const int64_t value = threshold.HasValue() ? threshold.value : default_threshold;
   const bool enabled = !threshold.known || threshold.enabled;
   info->set_deletion_threshold(value);
   info->set_deletion_threshold_enabled(enabled);

@@ -63,6 +63,9 @@ struct ThresholdSource {
   int64_t value = 0;
   // The server whose agent reported it (the server itself or a tenant peer).
   std::string reported_by;
+
+  // Whether the reported value applies; else the engine's default does.
+  bool HasValue() const { return known && value > 0; }
 };
 
 // The threshold `info`'s agent reported itself (known false when none).
@@ -109,12 +112,6 @@ struct FiringAlert {
 //   ok        otherwise.
 void JudgeHealth(const ThresholdSource& threshold, int64_t default_threshold,
                  const std::vector<const FiringAlert*>& firing, v1::ServerInfo* info);
-// The same, judging the stored `record` and filling in `out` (`record` itself,
-// or a message that receives only the query-time fields).
-void JudgeHealth(const ThresholdSource& threshold, int64_t default_threshold,
-                 const std::vector<const FiringAlert*>& firing, const v1::ServerInfo& record,
-                 v1::ServerInfo* out);
-
 // What judging a server's health reads of its stored record, worked out once
 // per record (ServerEntry keeps it) rather than per query: a fleet query then
 // reads the connectors of only the servers over a threshold.
@@ -127,7 +124,9 @@ struct HealthInputs {
   bool stopped = false;
   bool has_connectors = false;
 };
-// The same with `record`'s HealthInputs at hand.
+// The same, judging the stored `record` (whose HealthInputs are `inputs`) and
+// filling in `out` (`record` itself, or a message that receives only the
+// query-time fields).
 void JudgeHealth(const ThresholdSource& threshold, int64_t default_threshold,
                  const std::vector<const FiringAlert*>& firing, const v1::ServerInfo& record,
                  const HealthInputs& inputs, v1::ServerInfo* out);

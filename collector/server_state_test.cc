@@ -300,7 +300,7 @@ TEST(JudgeHealthTest, JudgesTheRecordIntoACopyWithoutConnectors) {
   record.set_pending_deletes(900);
   v1::ServerInfo copy = record;
   copy.clear_connectors();
-  JudgeHealth(ThresholdSource(), 500, {}, record, &copy);
+  JudgeHealth(ThresholdSource(), 500, {}, record, HealthInputs(record), &copy);
   EXPECT_EQ(copy.health(), v1::HEALTH_CRITICAL);
   EXPECT_THAT(copy.health_reasons(), ElementsAre(HasSubstr("900 pending deletes on contoso")));
   EXPECT_EQ(copy.connectors_size(), 0);

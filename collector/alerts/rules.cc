@@ -105,7 +105,7 @@ void DeletionThresholdAlerts(const ServerFacts& f, const ConnectorSnapshot& c,
   const v1::PendingExportSnapshot& snap = c.snapshot;
   const int64_t pending = Clamp(snap.pending_deletes());
   const DeletionThreshold& t = f.threshold;
-  const int64_t threshold = Clamp(t.known && t.value > 0 ? t.value : s.default_deletion_threshold);
+  const int64_t threshold = Clamp(t.HasValue() ? t.value : s.default_deletion_threshold);
   const bool disabled = t.known && !t.enabled;
   const bool reaches_warning = pending * 100 >= s.warn_at_percent * threshold;
   // The engine stops an export when the deletes *exceed* the threshold

@@ -10,12 +10,12 @@
 #include "absl/strings/str_cat.h"
 #include "collector/record_keys.h"
 #include "collector/server_state.h"
+#include "collector/stored_record.h"
 #include "common/key_codec.h"
 #include "common/log.h"
 #include "common/status_macros.h"
 #include "common/time_util.h"
-#include "google/protobuf/io/coded_stream.h"
-#include "google/protobuf/wire_format_lite.h"
+#include "google/protobuf/timestamp.pb.h"
 
 namespace syncwatch::collector {
 namespace {
@@ -99,8 +99,17 @@ class GroupView {
     return std::optional<Message>(std::move(m));
   }
 
+  // The record's bytes, unparsed.
+  absl::StatusOr<std::optional<std::string>> GetBytes(Family f, const std::string& key) {
+    if (const std::string* found = Find(f, key)) return std::optional<std::string>(*found);
+    return store_.Get(f, key);
+  }
+
   void Put(Family f, const std::string& key, const google::protobuf::Message& value) {
-    std::string bytes = value.SerializeAsString();
+    PutBytes(f, key, value.SerializeAsString());
+  }
+
+  void PutBytes(Family f, const std::string& key, std::string bytes) {
     Append(f, key, bytes, false);
     own_.records[{f, key}] = std::move(bytes);
   }
@@ -226,41 +235,6 @@ absl::Status ApplyExportError(GroupView& view, const std::string& server, const 
 
 }  // namespace
 
-void AppendStoredRun(const std::string& server, const std::string& tenant,
-                     const v1::RunProfileResult& run, std::string* out) {
-  // A message's bytes are its fields' in order: the server and tenant
-  // (fields 1 and 2, left out when empty) as a StoredRun writes them, then
-  // the run as field 3. Written straight into `out`, grown by exactly their
-  // size (a StringOutputStream would zero the string's whole spare capacity
-  // on each call, and `out` is a group's buffer of a megabyte or more).
-  using google::protobuf::internal::WireFormatLite;
-  using google::protobuf::io::CodedOutputStream;
-  auto tag = [](int number) {
-    return WireFormatLite::MakeTag(number, WireFormatLite::WIRETYPE_LENGTH_DELIMITED);
-  };
-  auto field_size = [&tag](int number, size_t bytes) {
-    return CodedOutputStream::VarintSize32(tag(number)) +
-           CodedOutputStream::VarintSize32(static_cast<uint32_t>(bytes)) + bytes;
-  };
-  const size_t run_size = run.ByteSizeLong();
-  size_t total = field_size(v1::StoredRun::kRunFieldNumber, run_size);
-  if (!server.empty()) total += field_size(v1::StoredRun::kServerFieldNumber, server.size());
-  if (!tenant.empty()) total += field_size(v1::StoredRun::kTenantFieldNumber, tenant.size());
-  const size_t at = out->size();
-  out->resize(at + total);
-  uint8_t* p = reinterpret_cast<uint8_t*>(&(*out)[at]);
-  auto bytes_field = [&p, &tag](int number, const std::string& bytes) {
-    p = CodedOutputStream::WriteTagToArray(tag(number), p);
-    p = CodedOutputStream::WriteVarint32ToArray(static_cast<uint32_t>(bytes.size()), p);
-    p = CodedOutputStream::WriteRawToArray(bytes.data(), static_cast<int>(bytes.size()), p);
-  };
-  if (!server.empty()) bytes_field(v1::StoredRun::kServerFieldNumber, server);
-  if (!tenant.empty()) bytes_field(v1::StoredRun::kTenantFieldNumber, tenant);
-  p = CodedOutputStream::WriteTagToArray(tag(v1::StoredRun::kRunFieldNumber), p);
-  p = CodedOutputStream::WriteVarint32ToArray(static_cast<uint32_t>(run_size), p);
-  run.SerializeWithCachedSizesToArray(p);
-}
-
 namespace {
 
 absl::Status ApplyRun(GroupView& view, const std::string& server, const std::string& tenant,
@@ -275,7 +249,7 @@ absl::Status ApplyRun(GroupView& view, const std::string& server, const std::str
     if (complete_stored) return absl::OkStatus();
   }
   view.PutRun([&](std::string* out) { AppendRunKey(server, run, out); },
-              [&](std::string* out) { AppendStoredRun(server, tenant, run, out); },
+              [&](std::string* out) { AppendStoredRecord(server, tenant, run, out); },
               run.is_run_complete());
   for (const v1::RunStep& step : run.steps()) {
     for (v1::ExportError error : step.export_errors()) {
@@ -287,22 +261,46 @@ absl::Status ApplyRun(GroupView& view, const std::string& server, const std::str
   return absl::OkStatus();
 }
 
+// When the snapshot stored under `key` was taken; nullopt when none is.
+absl::StatusOr<std::optional<int64_t>> StoredSnapshotTakenAt(GroupView& view,
+                                                             const std::string& key) {
+  SYNCWATCH_ASSIGN_OR_RETURN(std::optional<std::string> bytes,
+                             view.GetBytes(Family::kSnapshots, key));
+  if (!bytes) return std::optional<int64_t>();
+  // Only the time is read: parsing the record would build its object lists.
+  std::optional<std::string> snapshot =
+      FieldBytes(*bytes, v1::StoredPendingExports::kSnapshotFieldNumber);
+  std::optional<std::string> taken_at;
+  if (snapshot) taken_at = FieldBytes(*snapshot, v1::PendingExportSnapshot::kTakenAtFieldNumber);
+  google::protobuf::Timestamp t;
+  if (!taken_at || !t.ParseFromString(*taken_at)) {
+    return absl::DataLossError("snapshots: a stored StoredPendingExports does not parse");
+  }
+  return std::optional<int64_t>(ToUnixMicrosOrZero(t));
+}
+
 absl::Status ApplySnapshot(GroupView& view, const std::string& server, const std::string& tenant,
                            const v1::PendingExportSnapshot& snapshot) {
-  v1::StoredPendingExports record;
-  record.set_server(server);
-  record.set_tenant(tenant);
-  *record.mutable_snapshot() = snapshot;
+  // The snapshot is serialized once, for the latest record and, without its
+  // object lists, for the history (which keeps the figures only).
+  const std::string bytes = snapshot.SerializeAsString();
   const std::string key = SnapshotKey(server, snapshot.connector_name());
-  SYNCWATCH_ASSIGN_OR_RETURN(auto existing,
-                             view.Get<v1::StoredPendingExports>(Family::kSnapshots, key));
-  if (!existing || !Before(snapshot.taken_at(), existing->snapshot().taken_at())) {
-    view.Put(Family::kSnapshots, key, record);
+  SYNCWATCH_ASSIGN_OR_RETURN(std::optional<int64_t> stored_at, StoredSnapshotTakenAt(view, key));
+  if (!stored_at || *stored_at <= ToUnixMicrosOrZero(snapshot.taken_at())) {
+    std::string latest;
+    AppendStoredRecord(server, tenant, bytes, &latest);
+    view.PutBytes(Family::kSnapshots, key, std::move(latest));
   }
-  // History keeps the figures only; the object lists live in the latest record.
-  record.mutable_snapshot()->clear_deletes();
-  record.mutable_snapshot()->clear_adds_and_updates();
-  view.Put(Family::kSnapshotHistory, SnapshotHistoryKey(server, snapshot), record);
+  std::string figures;
+  if (!AppendWithoutFields(bytes,
+                           {v1::PendingExportSnapshot::kDeletesFieldNumber,
+                            v1::PendingExportSnapshot::kAddsAndUpdatesFieldNumber},
+                           &figures)) {
+    return absl::InternalError("a pending-export snapshot does not serialize");
+  }
+  std::string history;
+  AppendStoredRecord(server, tenant, figures, &history);
+  view.PutBytes(Family::kSnapshotHistory, SnapshotHistoryKey(server, snapshot), std::move(history));
   return absl::OkStatus();
 }
 

@@ -63,12 +63,6 @@ struct CommittedSubmission {
 // the commits after it, so it must only hand the work on (e.g. to a queue).
 using CommitObserver = std::function<void(const std::vector<CommittedSubmission>& committed)>;
 
-// Appends to `*out` the stored bytes of StoredRun{server, tenant, run}, made
-// without copying `run` into a StoredRun first (the writer's hottest copy):
-// the same bytes as that record's SerializeAsString.
-void AppendStoredRun(const std::string& server, const std::string& tenant,
-                     const v1::RunProfileResult& run, std::string* out);
-
 // Brings server records stored by earlier collectors (state_version below
 // kServerStateVersion) up to date by folding in each connector's newest runs
 // (until its latest success, export, import and sync runs are known, at most

@@ -5,15 +5,18 @@
 #include <limits>
 #include <memory>
 #include <string>
+#include <tuple>
 #include <utility>
 #include <vector>
 
+#include "absl/strings/escaping.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "collector/query_service.h"
 #include "collector/record_keys.h"
 #include "collector/server_state.h"
 #include "collector/store.h"
+#include "collector/stored_record.h"
 #include "common/mutex.h"
 #include "common/time_util.h"
 #include "gmock/gmock.h"
@@ -112,7 +115,7 @@ class StorageWriterTest : public ::testing::Test {
   std::unique_ptr<StorageWriter> writer_;
 };
 
-TEST(AppendStoredRun, AppendsTheBytesOfTheStoredRunRecord) {
+TEST(AppendStoredRecord, AppendsTheBytesOfTheStoredRunRecord) {
   v1::RunProfileResult run;
   run.set_run_history_id("{9B3F0D2A-0001}");
   run.set_connector_name("contoso.onmicrosoft.com - AAD");
@@ -133,7 +136,7 @@ TEST(AppendStoredRun, AppendsTheBytesOfTheStoredRunRecord) {
       *record.mutable_run() = r;
       // Appended after what the buffer already holds (a group's earlier records).
       std::string buffer = "earlier records";
-      AppendStoredRun("sync01", tenant, r, &buffer);
+      AppendStoredRecord("sync01", tenant, r, &buffer);
       ASSERT_EQ(buffer.substr(0, 15), "earlier records");
       const std::string bytes = buffer.substr(15);
       EXPECT_EQ(bytes, record.SerializeAsString());
@@ -533,6 +536,132 @@ TEST_F(StorageWriterTest, PendingExportSnapshotLatestWinsAndHistoryKeepsFigures)
   ASSERT_EQ(resp.snapshots_size(), 1);
   EXPECT_EQ(resp.snapshots(0).snapshot().pending_deletes(), 10);
   EXPECT_EQ(resp.snapshots(0).snapshot().deletes_size(), 1);
+  EXPECT_EQ(resp.snapshots(0).server(), "sync01");
+
+  // The history holds both, oldest first: the record without the object list.
+  std::vector<v1::StoredPendingExports> history;
+  auto it = store_->NewIterator(Family::kSnapshotHistory, nullptr);
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    auto record = ParseRecord<v1::StoredPendingExports>(it->value());
+    SYNCWATCH_ASSERT_OK(record.status());
+    history.push_back(*record);
+  }
+  ASSERT_EQ(history.size(), 2u);
+  for (const auto& [record, t, deletes] :
+       {std::tuple(history[0], 1000, 700), std::tuple(history[1], 2000, 10)}) {
+    v1::StoredPendingExports expected;
+    expected.set_server("sync01");
+    expected.set_tenant(Agent()->hello.tenant());
+    *expected.mutable_snapshot() = snap(t, deletes, 0)->events(0).pending_exports();
+    expected.mutable_snapshot()->clear_deletes();
+    EXPECT_EQ(record.SerializeAsString(), expected.SerializeAsString()) << record.DebugString();
+  }
+
+  // A snapshot taken at the same time as the stored one replaces it.
+  SYNCWATCH_ASSERT_OK(Submit(Agent(), snap(2000, 11, 3)).status);
+  resp.Clear();
+  ASSERT_TRUE(q.ListPendingExports(nullptr, &req, &resp).ok());
+  ASSERT_EQ(resp.snapshots_size(), 1);
+  EXPECT_EQ(resp.snapshots(0).snapshot().pending_deletes(), 11);
+}
+
+TEST_F(StorageWriterTest, ASnapshotRecordThatDoesNotParseFailsTheBatchNamingItsFamily) {
+  auto batch = [](uint64_t seq) {
+    auto b = std::make_unique<v1::EventBatch>();
+    b->set_seq(seq);
+    v1::PendingExportSnapshot* s = b->add_events()->mutable_pending_exports();
+    s->set_connector_name("contoso.com");
+    *s->mutable_taken_at() = ToProtoTimestamp(absl::FromUnixSeconds(5000));
+    return b;
+  };
+  rocksdb::WriteBatch damage;
+  damage.Put(store_->cf(Family::kSnapshots), SnapshotKey("sync01", "contoso.com"),
+             std::string("\x1a\x05\x22\x10", 4));  // the time's length runs past the end
+  SYNCWATCH_ASSERT_OK(store_->Write(&damage));
+  Outcome o = Submit(Agent(), batch(1));
+  EXPECT_EQ(o.status.code(), absl::StatusCode::kDataLoss);
+  EXPECT_THAT(o.status.message(), HasSubstr("snapshots"));
+  EXPECT_EQ(writer_->StoredSeq("sync01", "epoch-1"), 0u);  // nothing of the batch is stored
+}
+
+TEST(StoredRecord, AppendsAPayloadAlreadySerializedAsTheRecordWouldHoldIt) {
+  v1::PendingExportSnapshot snapshot;
+  snapshot.set_connector_name("contoso.com");
+  snapshot.set_pending_deletes(3);
+  snapshot.add_deletes()->set_dn("CN=a");
+  for (const std::string server : {"sync01", ""}) {
+    v1::StoredPendingExports record;
+    record.set_server(server);
+    record.set_tenant("contoso.onmicrosoft.com");
+    *record.mutable_snapshot() = snapshot;
+    std::string from_message = "x";
+    std::string from_bytes = "x";
+    AppendStoredRecord(server, "contoso.onmicrosoft.com", snapshot, &from_message);
+    AppendStoredRecord(server, "contoso.onmicrosoft.com", snapshot.SerializeAsString(),
+                       &from_bytes);
+    EXPECT_EQ(from_message, "x" + record.SerializeAsString());
+    EXPECT_EQ(from_bytes, from_message);
+  }
+}
+
+TEST(StoredRecord, AppendWithoutFieldsDropsOnlyThoseFields) {
+  v1::PendingExportSnapshot snapshot;
+  snapshot.set_snapshot_id("s1");
+  snapshot.set_pending_deletes(2);
+  snapshot.add_deletes()->set_dn("CN=a");
+  snapshot.add_deletes()->set_dn("CN=b");
+  snapshot.set_deletes_truncated(true);
+  snapshot.add_adds_and_updates()->set_dn("CN=c");
+  v1::PendingExportSnapshot expected = snapshot;
+  expected.clear_deletes();
+  expected.clear_adds_and_updates();
+  std::string out = "kept";
+  ASSERT_TRUE(AppendWithoutFields(snapshot.SerializeAsString(),
+                                  {v1::PendingExportSnapshot::kDeletesFieldNumber,
+                                   v1::PendingExportSnapshot::kAddsAndUpdatesFieldNumber},
+                                  &out));
+  EXPECT_EQ(out, "kept" + expected.SerializeAsString());
+
+  // Not wire format: false, and nothing appended.
+  for (const std::string& bad : {std::string("\x0a\x05"
+                                             "ab",
+                                             4),
+                                 std::string("\x00\x01", 2), std::string("\x0f", 1)}) {
+    std::string untouched = "kept";
+    EXPECT_FALSE(AppendWithoutFields(bad, {9}, &untouched)) << absl::CHexEscape(bad);
+    EXPECT_EQ(untouched, "kept");
+  }
+}
+
+TEST(StoredRecord, FieldBytesParsesAsTheMergeOfEveryOccurrence) {
+  v1::PendingExportSnapshot first;
+  first.set_connector_name("contoso.com");
+  *first.mutable_taken_at() = ToProtoTimestamp(absl::FromUnixSeconds(100));
+  v1::PendingExportSnapshot second;
+  second.set_pending_deletes(4);
+  second.mutable_taken_at()->set_nanos(5);
+  v1::StoredPendingExports a;
+  a.set_server("sync01");
+  *a.mutable_snapshot() = first;
+  v1::StoredPendingExports b;
+  *b.mutable_snapshot() = second;
+  // Two serializations one after the other parse as their merge.
+  const std::string bytes = a.SerializeAsString() + b.SerializeAsString();
+  v1::StoredPendingExports whole;
+  ASSERT_TRUE(whole.ParseFromString(bytes));
+
+  std::optional<std::string> snapshot = FieldBytes(bytes, 3);
+  ASSERT_TRUE(snapshot.has_value());
+  v1::PendingExportSnapshot parsed;
+  ASSERT_TRUE(parsed.ParseFromString(*snapshot));
+  EXPECT_EQ(parsed.SerializeAsString(), whole.snapshot().SerializeAsString());
+  EXPECT_EQ(parsed.taken_at().seconds(), 100);
+  EXPECT_EQ(parsed.taken_at().nanos(), 5);
+
+  EXPECT_EQ(FieldBytes(bytes, 7), std::optional<std::string>(""));          // absent
+  EXPECT_EQ(FieldBytes(second.SerializeAsString(), 7), std::nullopt);       // a varint field
+  EXPECT_EQ(FieldBytes(std::string("\x1a\x09short", 7), 3), std::nullopt);  // runs past the end
+  EXPECT_EQ(FieldBytes(std::string("\x0a\x00", 2), 1), std::optional<std::string>(""));
 }
 
 }  // namespace

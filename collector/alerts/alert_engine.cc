@@ -12,10 +12,19 @@
 
 namespace syncwatch::collector::alerts {
 
+absl::Duration ChangesWait(absl::Duration coalesce, absl::Duration max_wait, absl::Duration took,
+                           double share) {
+  return std::max(coalesce, std::min(max_wait, took * (1 / share - 1)));
+}
+
 absl::StatusOr<std::unique_ptr<AlertEngine>> AlertEngine::Create(Store& store, Clock& clock,
                                                                  const AlertsOptions& options,
                                                                  const Options& engine_options) {
   SYNCWATCH_RETURN_IF_ERROR(options.Validate());
+  if (!(engine_options.changes_share > 0 && engine_options.changes_share <= 1)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "alert engine: changes_share must be in (0, 1], not ", engine_options.changes_share));
+  }
   std::unique_ptr<AlertEngine> engine(new AlertEngine(store, clock, options, engine_options));
   SYNCWATCH_ASSIGN_OR_RETURN(std::vector<std::unique_ptr<Receiver>> receivers,
                              MakeReceivers(options.notifiers, engine_options.generator_url));
@@ -91,7 +100,6 @@ bool AlertEngine::TakePending(std::map<std::string, ServerChange>* work) {
 
 void AlertEngine::Run() {
   using SteadyClock = std::chrono::steady_clock;
-  const auto coalesce = absl::ToChronoNanoseconds(engine_options_.coalesce);
   absl::Time next_full = clock_.Now();  // at once: catch up with what changed while down
   SteadyClock::time_point next_changes = SteadyClock::now();
   for (;;) {
@@ -121,8 +129,13 @@ void AlertEngine::Run() {
       s = EvaluateAll();
       next_full = now + options_.rules.evaluation_interval;
     } else if (!work.empty()) {
+      const SteadyClock::time_point started = SteadyClock::now();
       s = EvaluateChanges(work);
-      next_changes = SteadyClock::now() + coalesce;
+      const SteadyClock::time_point ended = SteadyClock::now();
+      const absl::Duration wait =
+          ChangesWait(engine_options_.coalesce, engine_options_.changes_max_wait,
+                      absl::FromChrono(ended - started), engine_options_.changes_share);
+      next_changes = ended + absl::ToChronoNanoseconds(wait);
     }
     if (!s.ok()) {
       // The next timer round evaluates everything again.

@@ -6,7 +6,8 @@
 // records which servers changed (a coalescing, bounded queue) and wakes the
 // evaluator thread, so evaluation never holds up the writer. The evaluator
 // re-evaluates the changed servers and their tenants (at most once per
-// Options::coalesce: the changes of many commits are evaluated together), and
+// Options::coalesce, and less often when evaluating them takes long:
+// Options::changes_share; the changes of many commits are evaluated together), and
 // every rule of every server and tenant each `rules.evaluation_interval`
 // (staleness and silence need time to pass, not data to arrive). The full
 // pass goes one tenant at a time and evaluates queued changes between
@@ -56,6 +57,11 @@ struct AlertEngineStats {
   std::atomic<uint64_t> resolved{0};
 };
 
+// How long the evaluator waits after evaluating queued changes that took
+// `took` (see AlertEngine::Options::changes_share).
+absl::Duration ChangesWait(absl::Duration coalesce, absl::Duration max_wait, absl::Duration took,
+                           double share);
+
 // Thread-safe.
 class AlertEngine {
  public:
@@ -78,6 +84,17 @@ class AlertEngine {
     // steady ingest every commit changes a few servers, and evaluating them
     // one commit at a time costs more than the commits. Default: 100ms.
     absl::Duration coalesce = absl::Milliseconds(100);
+    // Under ingest heavy enough that evaluating the changes takes a while,
+    // the wait after an evaluation grows with it so that evaluating queued
+    // changes takes at most this share of the evaluator's time (and so of a
+    // core), up to changes_max_wait: an evaluation that took t is followed by
+    // a wait of max(coalesce, min(changes_max_wait, t * (1 / share - 1))).
+    // In (0, 1]; 1 waits `coalesce` only. Default: 0.05 (an evaluation of
+    // 10 ms waits 190 ms).
+    double changes_share = 0.05;
+    // The longest wait changes_share makes (a threshold crossed under heavy
+    // ingest is still evaluated within about this). Default: 500ms.
+    absl::Duration changes_max_wait = absl::Milliseconds(500);
     // The server records from memory; nullptr reads them from the store on
     // each evaluation. Must outlive the engine. Default: none.
     ServerCache* servers = nullptr;

@@ -2,6 +2,7 @@
 
 #include <grpcpp/create_channel.h>
 
+#include <cmath>
 #include <future>
 #include <memory>
 #include <string>
@@ -27,6 +28,7 @@ namespace syncwatch::collector::alerts {
 namespace {
 
 using ::syncwatch::testing::FakeClock;
+using ::syncwatch::testing::StatusIs;
 using ::testing::Contains;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
@@ -404,6 +406,33 @@ TEST_F(AlertEngineTest, AFullPassEvaluatesChangesQueuedMeanwhileFirst) {
   // Nothing is left queued for after the pass.
   SYNCWATCH_ASSERT_OK(engine_->EvaluatePending());
   EXPECT_EQ(engine_->stats().evaluations.load(), before + 2);
+}
+
+TEST(ChangesWaitTest, WaitsCoalesceAfterQuickEvaluationsAndLongerAfterSlowOnes) {
+  const absl::Duration coalesce = absl::Milliseconds(100);
+  const absl::Duration max_wait = absl::Milliseconds(500);
+  // Quick: the coalescing wait.
+  EXPECT_EQ(ChangesWait(coalesce, max_wait, absl::Milliseconds(1), 0.05), coalesce);
+  // Slow: evaluating takes 5 % of the time (10 ms, then 190 ms of waiting).
+  EXPECT_EQ(ChangesWait(coalesce, max_wait, absl::Milliseconds(10), 0.05), absl::Milliseconds(190));
+  EXPECT_EQ(ChangesWait(coalesce, max_wait, absl::Milliseconds(40), 0.2), absl::Milliseconds(160));
+  // Very slow: no longer than max_wait.
+  EXPECT_EQ(ChangesWait(coalesce, max_wait, absl::Milliseconds(200), 0.05), max_wait);
+  // A share of 1, or a max_wait below coalesce: the coalescing wait.
+  EXPECT_EQ(ChangesWait(coalesce, max_wait, absl::Seconds(3), 1.0), coalesce);
+  EXPECT_EQ(ChangesWait(coalesce, absl::Milliseconds(50), absl::Seconds(3), 0.05), coalesce);
+}
+
+TEST_F(AlertEngineTest, RefusesAChangesShareOutsideZeroToOne) {
+  for (double share : {0.0, -0.5, 1.5, std::nan("")}) {
+    AlertEngine::Options engine_options;
+    engine_options.start_threads = false;
+    engine_options.changes_share = share;
+    auto engine = AlertEngine::Create(*store_, clock_, options_, engine_options);
+    EXPECT_THAT(engine.status(),
+                StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("changes_share")))
+        << share;
+  }
 }
 
 TEST_F(AlertEngineTest, TheEvaluatorThreadEvaluatesManyCommitsTogether) {

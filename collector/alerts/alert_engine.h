@@ -86,9 +86,9 @@ class AlertEngine {
     absl::Duration coalesce = absl::Milliseconds(100);
     // Under ingest heavy enough that evaluating the changes takes a while,
     // the wait after an evaluation grows with it so that evaluating queued
-    // changes takes at most this share of the evaluator's time (and so of a
-    // core), up to changes_max_wait: an evaluation that took t is followed by
-    // a wait of max(coalesce, min(changes_max_wait, t * (1 / share - 1))).
+    // changes takes at most this share of a core, up to changes_max_wait: an
+    // evaluation that took t of CPU time is followed by a wait of
+    // max(coalesce, min(changes_max_wait, t * (1 / share - 1))).
     // In (0, 1]; 1 waits `coalesce` only. Default: 0.05 (an evaluation of
     // 10 ms waits 190 ms).
     double changes_share = 0.05;

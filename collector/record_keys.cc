@@ -14,11 +14,30 @@ std::string ServerConnectorPrefix(absl::string_view server, absl::string_view co
   return KeyBuilder().String(server).String(connector).Take();
 }
 
+namespace {
+
+// The connector a run without an id is numbered in.
+const std::string& NumberingConnector(const v1::RunProfileResult& run) {
+  return run.connector_id().empty() ? run.connector_name() : run.connector_id();
+}
+
+}  // namespace
+
 std::string RunNaturalId(const v1::RunProfileResult& run) {
   if (!run.run_history_id().empty()) return run.run_history_id();
-  const std::string& connector =
-      run.connector_id().empty() ? run.connector_name() : run.connector_id();
-  return absl::StrCat("run#", connector, "#", run.run_number());
+  return absl::StrCat("run#", NumberingConnector(run), "#", run.run_number());
+}
+
+bool SameRun(const v1::RunProfileResult& a, const v1::RunProfileResult& b) {
+  const bool a_id = !a.run_history_id().empty();
+  const bool b_id = !b.run_history_id().empty();
+  if (a_id && b_id) return a.run_history_id() == b.run_history_id();
+  // "run#<connector>#<number>" names one (connector, number): the number has
+  // no '#'.
+  if (!a_id && !b_id) {
+    return a.run_number() == b.run_number() && NumberingConnector(a) == NumberingConnector(b);
+  }
+  return RunNaturalId(a) == RunNaturalId(b);  // an id against a made-up one
 }
 
 std::string RunKey(absl::string_view server, const v1::RunProfileResult& run) {
@@ -31,8 +50,12 @@ void AppendRunKey(absl::string_view server, const v1::RunProfileResult& run, std
   KeyBuilder(out)
       .String(server)
       .String(run.connector_name())
-      .Int64(ToUnixMicrosOrZero(run.start_time()))
-      .String(RunNaturalId(run));
+      .Int64(ToUnixMicrosOrZero(run.start_time()));
+  if (!run.run_history_id().empty()) {
+    KeyBuilder(out).String(run.run_history_id());  // no copy of the id first
+  } else {
+    KeyBuilder(out).String(RunNaturalId(run));
+  }
 }
 
 std::string SnapshotKey(absl::string_view server, absl::string_view connector) {

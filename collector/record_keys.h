@@ -20,6 +20,8 @@ std::string ServerConnectorPrefix(absl::string_view server, absl::string_view co
 // A run's natural identity: its RunHistoryId, or the connector and run number
 // when the source has no id (run-history XML).
 std::string RunNaturalId(const v1::RunProfileResult& run);
+// RunNaturalId(a) == RunNaturalId(b), without building either.
+bool SameRun(const v1::RunProfileResult& a, const v1::RunProfileResult& b);
 std::string RunKey(absl::string_view server, const v1::RunProfileResult& run);
 // The same key appended to `*out`.
 void AppendRunKey(absl::string_view server, const v1::RunProfileResult& run, std::string* out);

@@ -49,7 +49,7 @@ v1::ConnectorState* FindOrAddConnector(const std::string& name, v1::ServerInfo* 
 
 // True when `run` should replace `current` as the connector's latest run.
 bool Supersedes(const v1::RunProfileResult& run, const v1::RunProfileResult& current) {
-  if (RunNaturalId(run) == RunNaturalId(current)) {
+  if (SameRun(run, current)) {
     // The same run again: a complete report wins over an in-progress one.
     return IsCompleteRun(run) || !IsCompleteRun(current);
   }

@@ -4,7 +4,9 @@
 #include <string>
 #include <vector>
 
+#include "collector/record_keys.h"
 #include "collector/server_cache.h"
+#include "common/key_codec.h"
 #include "common/names.h"
 #include "common/time_util.h"
 #include "gmock/gmock.h"
@@ -45,6 +47,44 @@ v1::PendingExportSnapshot Snapshot(const std::string& connector, absl::Duration 
   s.set_pending_updates(4);
   s.set_pending_deletes(deletes);
   return s;
+}
+
+TEST(RecordKeysTest, SameRunAndTheRunKeyFollowRunNaturalId) {
+  std::vector<v1::RunProfileResult> runs;
+  auto add = [&runs](const std::string& id, const std::string& connector_id,
+                     const std::string& connector_name, int64_t number) {
+    v1::RunProfileResult& r = runs.emplace_back();
+    r.set_run_history_id(id);
+    r.set_connector_id(connector_id);
+    r.set_connector_name(connector_name);
+    r.set_run_number(number);
+    *r.mutable_start_time() = ToProtoTimestamp(absl::FromUnixSeconds(1714550400 + number));
+  };
+  add("{9B3F0D2A-0001}", "", "contoso.com", 1);
+  add("{9B3F0D2A-0001}", "", "fabrikam.com", 2);  // the same id elsewhere: the same run
+  add("{9B3F0D2A-0002}", "", "contoso.com", 1);
+  add("", "", "contoso.com", 1);
+  add("", "", "contoso.com", 2);
+  add("", "", "contoso.com#1", 2);
+  add("", "{C0FFEE}", "contoso.com", 1);  // numbered in the connector id
+  add("", "{C0FFEE}", "other name", 1);
+  add("run#contoso.com#1", "", "x", 9);  // an id that reads like a made-up one
+  for (const v1::RunProfileResult& a : runs) {
+    for (const v1::RunProfileResult& b : runs) {
+      EXPECT_EQ(SameRun(a, b), RunNaturalId(a) == RunNaturalId(b))
+          << RunNaturalId(a) << " / " << RunNaturalId(b);
+    }
+    EXPECT_EQ(RunKey("sync01", a), KeyBuilder()
+                                       .String("sync01")
+                                       .String(a.connector_name())
+                                       .Int64(ToUnixMicrosOrZero(a.start_time()))
+                                       .String(RunNaturalId(a))
+                                       .Take());
+  }
+  EXPECT_TRUE(SameRun(runs[0], runs[1]));
+  EXPECT_TRUE(SameRun(runs[6], runs[7]));
+  EXPECT_TRUE(SameRun(runs[3], runs[8]));
+  EXPECT_FALSE(SameRun(runs[4], runs[5]));
 }
 
 TEST(ServerStateTest, KeepsTheLatestRunPerConnectorWhateverTheOrder) {

@@ -274,7 +274,9 @@ absl::StatusOr<std::optional<int64_t>> StoredSnapshotTakenAt(GroupView& view,
   if (snapshot) taken_at = FieldBytes(*snapshot, v1::PendingExportSnapshot::kTakenAtFieldNumber);
   google::protobuf::Timestamp t;
   if (!taken_at || !t.ParseFromString(*taken_at)) {
-    return absl::DataLossError("snapshots: a stored StoredPendingExports does not parse");
+    return absl::DataLossError(
+        absl::StrCat("snapshots: the StoredPendingExports record under key \"",
+                     absl::CHexEscape(key), "\" does not parse"));
   }
   return std::optional<int64_t>(ToUnixMicrosOrZero(t));
 }

@@ -565,7 +565,7 @@ TEST_F(StorageWriterTest, PendingExportSnapshotLatestWinsAndHistoryKeepsFigures)
   EXPECT_EQ(resp.snapshots(0).snapshot().pending_deletes(), 11);
 }
 
-TEST_F(StorageWriterTest, ASnapshotRecordThatDoesNotParseFailsTheBatchNamingItsFamily) {
+TEST_F(StorageWriterTest, ASnapshotRecordThatDoesNotParseFailsTheBatchNamingItsKey) {
   auto batch = [](uint64_t seq) {
     auto b = std::make_unique<v1::EventBatch>();
     b->set_seq(seq);
@@ -580,7 +580,9 @@ TEST_F(StorageWriterTest, ASnapshotRecordThatDoesNotParseFailsTheBatchNamingItsF
   SYNCWATCH_ASSERT_OK(store_->Write(&damage));
   Outcome o = Submit(Agent(), batch(1));
   EXPECT_EQ(o.status.code(), absl::StatusCode::kDataLoss);
-  EXPECT_THAT(o.status.message(), HasSubstr("snapshots"));
+  EXPECT_THAT(std::string(o.status.message()),
+              HasSubstr("snapshots: the StoredPendingExports record under key "
+                        "\"sync01\\x00\\x01\\x63ontoso.com"));
   EXPECT_EQ(writer_->StoredSeq("sync01", "epoch-1"), 0u);  // nothing of the batch is stored
 }
 

@@ -15,6 +15,7 @@
 #include "common/log.h"
 #include "common/status_macros.h"
 #include "common/time_util.h"
+#include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/timestamp.pb.h"
 
 namespace syncwatch::collector {
@@ -84,12 +85,8 @@ class GroupView {
 
   template <typename Message>
   absl::StatusOr<std::optional<Message>> Get(Family f, const std::string& key) {
-    const std::string* found = Find(f, key);
-    std::optional<std::string> bytes;
-    if (found == nullptr) {
-      SYNCWATCH_ASSIGN_OR_RETURN(bytes, store_.Get(f, key));
-      if (bytes) found = &*bytes;
-    }
+    std::optional<std::string> held;
+    SYNCWATCH_ASSIGN_OR_RETURN(const std::string* found, GetBytes(f, key, &held));
     if (found == nullptr) return std::optional<Message>();
     Message m;
     if (!m.ParseFromString(*found)) {
@@ -99,10 +96,13 @@ class GroupView {
     return std::optional<Message>(std::move(m));
   }
 
-  // The record's bytes, unparsed.
-  absl::StatusOr<std::optional<std::string>> GetBytes(Family f, const std::string& key) {
-    if (const std::string* found = Find(f, key)) return std::optional<std::string>(*found);
-    return store_.Get(f, key);
+  // The record's bytes, unparsed, or nullptr when there is none: those this
+  // group or one in flight wrote, or else the store's, read into `*held`.
+  absl::StatusOr<const std::string*> GetBytes(Family f, const std::string& key,
+                                              std::optional<std::string>* held) {
+    if (const std::string* found = Find(f, key)) return found;
+    SYNCWATCH_ASSIGN_OR_RETURN(*held, store_.Get(f, key));
+    return *held ? &**held : nullptr;
   }
 
   void Put(Family f, const std::string& key, const google::protobuf::Message& value) {
@@ -264,16 +264,24 @@ absl::Status ApplyRun(GroupView& view, const std::string& server, const std::str
 // When the snapshot stored under `key` was taken; nullopt when none is.
 absl::StatusOr<std::optional<int64_t>> StoredSnapshotTakenAt(GroupView& view,
                                                              const std::string& key) {
-  SYNCWATCH_ASSIGN_OR_RETURN(std::optional<std::string> bytes,
-                             view.GetBytes(Family::kSnapshots, key));
-  if (!bytes) return std::optional<int64_t>();
-  // Only the time is read: parsing the record would build its object lists.
-  std::optional<std::string> snapshot =
-      FieldBytes(*bytes, v1::StoredPendingExports::kSnapshotFieldNumber);
-  std::optional<std::string> taken_at;
-  if (snapshot) taken_at = FieldBytes(*snapshot, v1::PendingExportSnapshot::kTakenAtFieldNumber);
+  std::optional<std::string> held;
+  SYNCWATCH_ASSIGN_OR_RETURN(const std::string* bytes,
+                             view.GetBytes(Family::kSnapshots, key, &held));
+  if (bytes == nullptr) return std::optional<int64_t>();
+  // Only the time is read, in place: parsing the record would build its
+  // object lists.
   google::protobuf::Timestamp t;
-  if (!taken_at || !t.ParseFromString(*taken_at)) {
+  auto merge_time = [&t](absl::string_view time) {
+    google::protobuf::io::CodedInputStream in(reinterpret_cast<const uint8_t*>(time.data()),
+                                              static_cast<int>(time.size()));
+    return t.MergeFromCodedStream(&in) && in.ConsumedEntireMessage();
+  };
+  const bool parsed = ForEachField(
+      *bytes, v1::StoredPendingExports::kSnapshotFieldNumber,
+      [&merge_time](absl::string_view snapshot) {
+        return ForEachField(snapshot, v1::PendingExportSnapshot::kTakenAtFieldNumber, merge_time);
+      });
+  if (!parsed) {
     return absl::DataLossError(
         absl::StrCat("snapshots: the StoredPendingExports record under key \"",
                      absl::CHexEscape(key), "\" does not parse"));

@@ -635,7 +635,7 @@ TEST(StoredRecord, AppendWithoutFieldsDropsOnlyThoseFields) {
   }
 }
 
-TEST(StoredRecord, FieldBytesParsesAsTheMergeOfEveryOccurrence) {
+TEST(StoredRecord, ForEachFieldGivesEveryOccurrenceWhichMergeAsTheWholeParses) {
   v1::PendingExportSnapshot first;
   first.set_connector_name("contoso.com");
   *first.mutable_taken_at() = ToProtoTimestamp(absl::FromUnixSeconds(100));
@@ -652,18 +652,37 @@ TEST(StoredRecord, FieldBytesParsesAsTheMergeOfEveryOccurrence) {
   v1::StoredPendingExports whole;
   ASSERT_TRUE(whole.ParseFromString(bytes));
 
-  std::optional<std::string> snapshot = FieldBytes(bytes, 3);
-  ASSERT_TRUE(snapshot.has_value());
+  std::vector<std::string> payloads;
+  auto collect = [&payloads](absl::string_view p) {
+    payloads.emplace_back(p);
+    return true;
+  };
+  ASSERT_TRUE(ForEachField(bytes, 3, collect));
+  ASSERT_EQ(payloads,
+            (std::vector<std::string>{first.SerializeAsString(), second.SerializeAsString()}));
   v1::PendingExportSnapshot parsed;
-  ASSERT_TRUE(parsed.ParseFromString(*snapshot));
+  for (const std::string& p : payloads) ASSERT_TRUE(parsed.MergeFromString(p));
   EXPECT_EQ(parsed.SerializeAsString(), whole.snapshot().SerializeAsString());
   EXPECT_EQ(parsed.taken_at().seconds(), 100);
   EXPECT_EQ(parsed.taken_at().nanos(), 5);
 
-  EXPECT_EQ(FieldBytes(bytes, 7), std::optional<std::string>(""));          // absent
-  EXPECT_EQ(FieldBytes(second.SerializeAsString(), 7), std::nullopt);       // a varint field
-  EXPECT_EQ(FieldBytes(std::string("\x1a\x09short", 7), 3), std::nullopt);  // runs past the end
-  EXPECT_EQ(FieldBytes(std::string("\x0a\x00", 2), 1), std::optional<std::string>(""));
+  // `take` saying stop: false, after the first.
+  payloads.clear();
+  EXPECT_FALSE(ForEachField(bytes, 3, [&payloads](absl::string_view p) {
+    payloads.emplace_back(p);
+    return false;
+  }));
+  EXPECT_EQ(payloads.size(), 1u);
+
+  payloads.clear();
+  EXPECT_TRUE(ForEachField(bytes, 7, collect));  // absent
+  EXPECT_TRUE(payloads.empty());
+  EXPECT_FALSE(ForEachField(second.SerializeAsString(), 7, collect));       // a varint field
+  EXPECT_FALSE(ForEachField(std::string("\x1a\x09short", 7), 3, collect));  // runs past the end
+  EXPECT_FALSE(ForEachField(std::string("\x0f", 1), 3, collect));           // not wire format
+  EXPECT_TRUE(payloads.empty());
+  EXPECT_TRUE(ForEachField(std::string("\x0a\x00", 2), 1, collect));
+  EXPECT_EQ(payloads, std::vector<std::string>{""});
 }
 
 }  // namespace

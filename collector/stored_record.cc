@@ -104,32 +104,24 @@ bool AppendWithoutFields(absl::string_view message, std::initializer_list<int> d
   return false;
 }
 
-std::optional<std::string> FieldBytes(absl::string_view message, int number) {
-  std::string bytes;
+bool ForEachField(absl::string_view message, int number,
+                  absl::FunctionRef<bool(absl::string_view payload)> take) {
   CodedInputStream in = Input(message);
   for (;;) {
     const uint32_t tag = in.ReadTag();
-    if (tag == 0) {
-      if (in.CurrentPosition() == static_cast<int>(message.size())) return bytes;
-      return std::nullopt;
-    }
+    if (tag == 0) return in.CurrentPosition() == static_cast<int>(message.size());
     if (WireFormatLite::GetTagFieldNumber(tag) != number) {
-      if (!WireFormatLite::SkipField(&in, tag)) return std::nullopt;
+      if (!WireFormatLite::SkipField(&in, tag)) return false;
       continue;
     }
     if (WireFormatLite::GetTagWireType(tag) != WireFormatLite::WIRETYPE_LENGTH_DELIMITED) {
-      return std::nullopt;
+      return false;
     }
     uint32_t size = 0;
-    const void* data = nullptr;
-    int available = 0;
-    if (!in.ReadVarint32(&size)) return std::nullopt;
-    // The payload is read in place (the stream reads from one array).
-    if (!in.GetDirectBufferPointer(&data, &available) || static_cast<uint32_t>(available) < size) {
-      if (size == 0) continue;
-      return std::nullopt;
-    }
-    bytes.append(static_cast<const char*>(data), size);
+    if (!in.ReadVarint32(&size)) return false;
+    const size_t at = static_cast<size_t>(in.CurrentPosition());
+    if (size > message.size() - at) return false;
+    if (!take(message.substr(at, size))) return false;
     in.Skip(static_cast<int>(size));
   }
 }

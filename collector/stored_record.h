@@ -6,9 +6,9 @@
 #define SYNCWATCH_COLLECTOR_STORED_RECORD_H_
 
 #include <initializer_list>
-#include <optional>
 #include <string>
 
+#include "absl/functional/function_ref.h"
 #include "absl/strings/string_view.h"
 #include "google/protobuf/message_lite.h"
 
@@ -30,12 +30,14 @@ void AppendStoredRecord(const std::string& server, const std::string& tenant,
 bool AppendWithoutFields(absl::string_view message, std::initializer_list<int> drop,
                          std::string* out);
 
-// The payloads of every occurrence of the length-delimited field `number` of
-// the serialized message `message`, concatenated: parsed as a message, the
-// merge of its occurrences, as parsing `message` whole would make it. Empty
-// when the field is absent; nullopt when `message` is not valid wire format
-// or the field is not length-delimited.
-std::optional<std::string> FieldBytes(absl::string_view message, int number);
+// Calls `take` with the payload of each occurrence of the length-delimited
+// field `number` of the serialized message `message`, in order (a view into
+// `message`, not a copy): parsed one after the other into one message, they
+// merge as parsing `message` whole would. Stops when `take` returns false.
+// False when `message` is not valid wire format, the field is not
+// length-delimited or `take` returned false; true when the field is absent.
+bool ForEachField(absl::string_view message, int number,
+                  absl::FunctionRef<bool(absl::string_view payload)> take);
 
 }  // namespace syncwatch::collector
 

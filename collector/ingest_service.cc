@@ -1,7 +1,10 @@
 #include "collector/ingest_service.h"
 
 #include <google/protobuf/arena.h>
+#include <grpcpp/impl/codegen/proto_utils.h>
 #include <grpcpp/security/auth_context.h>
+#include <grpcpp/support/byte_buffer.h>
+#include <grpcpp/support/slice.h>
 
 #include <algorithm>
 #include <deque>
@@ -14,6 +17,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "collector/wire_batch.h"
 #include "common/grpc_status.h"
 #include "common/log.h"
 #include "common/time_util.h"
@@ -99,25 +103,41 @@ absl::Duration AgentLimiter::TakeEvents(const std::string& identity, int64_t eve
   return absl::Ceil(absl::Seconds(-a.tokens / rate), absl::Milliseconds(1));
 }
 
-// A message read from the agent, parsed onto an arena of its own: a batch's
-// hundreds of sub-messages are then one allocation to free, and the writer
-// holds the batch through a pointer that owns the arena.
+// A message read from the agent: its bytes and their parse, both on an arena
+// of their own. A batch's hundreds of sub-messages are then one allocation to
+// free, and the writer holds the batch (and the bytes its runs are stored
+// from) through a pointer that owns the arena.
 struct Received {
-  static Received New() {
+  // Copies `buffer` into one piece and parses it; nullopt when it does not
+  // parse as an AgentMessage.
+  static std::optional<Received> Parse(const grpc::ByteBuffer& buffer) {
     google::protobuf::ArenaOptions options;
     // An agent's batch is ~200 KiB on the wire and about twice that parsed.
     options.start_block_size = 64 * 1024;
     options.max_block_size = 1024 * 1024;
     Received r;
     r.arena = std::make_shared<google::protobuf::Arena>(options);
+    std::vector<grpc::Slice> slices;
+    if (!buffer.Dump(&slices).ok()) return std::nullopt;
+    std::string* bytes = google::protobuf::Arena::Create<std::string>(r.arena.get());
+    bytes->reserve(buffer.Length());
+    for (const grpc::Slice& slice : slices) {
+      bytes->append(reinterpret_cast<const char*>(slice.begin()), slice.size());
+    }
+    r.bytes = *bytes;
     r.message = google::protobuf::Arena::CreateMessage<v1::AgentMessage>(r.arena.get());
+    if (!r.message->ParseFromString(*bytes)) return std::nullopt;
     return r;
   }
   std::shared_ptr<google::protobuf::Arena> arena;
+  // What the agent sent, in one piece.
+  absl::string_view bytes;
   v1::AgentMessage* message = nullptr;
 };
 
-class IngestReactor final : public grpc::ServerBidiReactor<v1::AgentMessage, v1::CollectorMessage> {
+// Reads and writes the stream's messages as bytes (the service's raw method),
+// so that a batch's runs are stored as they came (FindBatchWire).
+class IngestReactor final : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer> {
  public:
   IngestReactor(IngestService& service, std::string peer, std::vector<std::string> cert_names)
       : service_(service),
@@ -131,7 +151,7 @@ class IngestReactor final : public grpc::ServerBidiReactor<v1::AgentMessage, v1:
   }
 
   void OnReadDone(bool ok) override {
-    Received received;
+    grpc::ByteBuffer received;
     {
       MutexLock lock(&mu_);
       reading_ = false;
@@ -141,9 +161,9 @@ class IngestReactor final : public grpc::ServerBidiReactor<v1::AgentMessage, v1:
       // the earlier batch look like a re-send. Nor may the stream finish (and
       // delete this reactor) meanwhile.
       handling_read_ = true;
-      received = std::move(in_);
+      received.Swap(&in_);
     }
-    Handle(ok, std::move(received));
+    Handle(ok, received);
     bool finish = false;
     grpc::Status status;
     {
@@ -199,13 +219,24 @@ class IngestReactor final : public grpc::ServerBidiReactor<v1::AgentMessage, v1:
     v1::CollectorMessage answer;
   };
 
-  void Handle(bool ok, Received received) {
+  void Handle(bool ok, const grpc::ByteBuffer& buffer) {
     if (!ok) {
       // The agent closed its side, or the stream broke: finish once every
       // batch read has its answer written.
       FinishAfterAnswers();
       return;
     }
+    std::optional<Received> parsed = Received::Parse(buffer);
+    if (!parsed) {
+      SYNCWATCH_LOG(kWarning, "stream from ", peer_, " ended: a message of ", buffer.Length(),
+                    " bytes does not parse as a syncwatch.v1.AgentMessage");
+      FinishWhenIdle(
+          grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                       absl::StrCat("a message of ", buffer.Length(),
+                                    " bytes does not parse as a syncwatch.v1.AgentMessage")));
+      return;
+    }
+    Received& received = *parsed;
     const v1::AgentMessage& message = *received.message;
     if (!agent_) {
       HandleHello(message);
@@ -274,23 +305,21 @@ class IngestReactor final : public grpc::ServerBidiReactor<v1::AgentMessage, v1:
                   ") connected from ", peer_);
     // Record the sign of life; its outcome does not matter to the stream.
     service_.writer_.Submit(agent_, nullptr, [](absl::Status, bool) {});
-    MutexLock lock(&mu_);
-    out_.Clear();
-    v1::Welcome* welcome = out_.mutable_welcome();
+    v1::CollectorMessage answer;
+    v1::Welcome* welcome = answer.mutable_welcome();
     welcome->set_collector_version(service_.options_.collector_version);
     welcome->set_stored_seq(
         service_.writer_.StoredSeq(agent_->hello.agent_id(), agent_->hello.spool_epoch()));
+    MutexLock lock(&mu_);
     // The first batch is read once the Welcome is out (OnWriteDone).
-    if (!finished_) {
-      writing_ = true;
-      StartWrite(&out_);
-    }
+    if (!finished_) WriteLocked(answer);
   }
 
   void HandleBatch(Received received) {
     const v1::EventBatch& batch = received.message->batch();
     service_.stats_.batches_received.fetch_add(1);
-    const size_t bytes = batch.ByteSizeLong();
+    std::optional<BatchWire> wire = FindBatchWire(received.bytes, batch);
+    const size_t bytes = wire ? wire->size : batch.ByteSizeLong();
     service_.stats_.bytes_received.fetch_add(bytes);
     absl::Status valid;
     if (bytes > service_.options_.max_batch_bytes) {
@@ -326,11 +355,12 @@ class IngestReactor final : public grpc::ServerBidiReactor<v1::AgentMessage, v1:
       if (throttle > absl::ZeroDuration()) owed.throttle = ThrottleMessage(throttle);
       ++submitting_;
     }
-    // The pointer to the batch owns the arena it was parsed onto. The next
-    // batch is read (OnReadDone) and parsed while this one is stored.
+    // The pointer to the batch owns the arena it was parsed onto, and the
+    // bytes `wire` points into. The next batch is read (OnReadDone) and parsed
+    // while this one is stored.
     std::shared_ptr<const v1::EventBatch> stored(received.arena, &batch);
     service_.writer_.Submit(
-        agent_, std::move(stored),
+        agent_, std::move(stored), wire ? std::move(*wire) : BatchWire(),
         [this, seq](absl::Status st, bool duplicate) { OnStored(seq, st, duplicate); });
   }
 
@@ -385,9 +415,20 @@ class IngestReactor final : public grpc::ServerBidiReactor<v1::AgentMessage, v1:
   // No read starts while the one before is being handled (see OnReadDone).
   void ReadLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     if (finished_ || pending_finish_ || closing_ || reading_ || handling_read_) return;
-    in_ = Received::New();
+    in_.Clear();
     reading_ = true;
-    StartRead(in_.message);
+    StartRead(&in_);
+  }
+
+  // Serializes `message` into out_ and writes it; the caller checked that no
+  // write is in progress and the stream is not finished.
+  void WriteLocked(const v1::CollectorMessage& message) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    out_.Clear();
+    bool own_buffer = false;
+    // Serializing a message of ours fails only beyond 2 GiB.
+    (void)grpc::SerializationTraits<v1::CollectorMessage>::Serialize(message, &out_, &own_buffer);
+    writing_ = true;
+    StartWrite(&out_);
   }
 
   // Reads the next batch while fewer than max_in_flight_ batches wait for
@@ -406,14 +447,12 @@ class IngestReactor final : public grpc::ServerBidiReactor<v1::AgentMessage, v1:
     if (next.throttle) {
       // The Throttle goes first, so that the agent pauses before the ack
       // frees its window.
-      out_.Swap(&*next.throttle);
+      WriteLocked(*next.throttle);
       next.throttle.reset();
     } else {
-      out_.Swap(&next.answer);
+      WriteLocked(next.answer);
       owed_.pop_front();
     }
-    writing_ = true;
-    StartWrite(&out_);
   }
 
   // Whether the stream should finish now, and with what: a finish was asked
@@ -479,8 +518,9 @@ class IngestReactor final : public grpc::ServerBidiReactor<v1::AgentMessage, v1:
 
   Mutex mu_;
   // The message being read; moved out when the read completes.
-  Received in_ ABSL_GUARDED_BY(mu_);
-  v1::CollectorMessage out_ ABSL_GUARDED_BY(mu_);
+  grpc::ByteBuffer in_ ABSL_GUARDED_BY(mu_);
+  // The message being written.
+  grpc::ByteBuffer out_ ABSL_GUARDED_BY(mu_);
   std::deque<Owed> owed_ ABSL_GUARDED_BY(mu_);
   bool welcomed_ ABSL_GUARDED_BY(mu_) = false;
   bool reading_ ABSL_GUARDED_BY(mu_) = false;
@@ -499,7 +539,7 @@ class IngestReactor final : public grpc::ServerBidiReactor<v1::AgentMessage, v1:
 IngestService::IngestService(StorageWriter& writer, const Clock& clock, const Options& options)
     : writer_(writer), options_(options), limiter_(options.agent_limits, clock) {}
 
-grpc::ServerBidiReactor<v1::AgentMessage, v1::CollectorMessage>* IngestService::StreamEvents(
+grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* IngestService::StreamEvents(
     grpc::CallbackServerContext* context) {
   std::vector<std::string> names;
   if (options_.require_client_identity) names = CertificateNames(context->auth_context().get());

@@ -83,7 +83,13 @@ class AgentLimiter {
 // stored, but gets a Throttle before the Ack (AgentLimiter).
 //
 // Thread-safe. Reactions never block (STYLE.md §3.5).
-class IngestService final : public v1::Ingest::CallbackService {
+//
+// The stream is served as bytes (the generated raw callback method): each
+// message is parsed here, and a batch's runs are stored from the bytes they
+// came in. A message that does not parse ends the stream with
+// INVALID_ARGUMENT.
+class IngestService final
+    : public v1::Ingest::WithRawCallbackMethod_StreamEvents<v1::Ingest::Service> {
  public:
   struct Options {
     ValidationLimits limits;
@@ -110,7 +116,7 @@ class IngestService final : public v1::Ingest::CallbackService {
   // `writer` and `clock` must outlive the service and every stream.
   IngestService(StorageWriter& writer, const Clock& clock, const Options& options);
 
-  grpc::ServerBidiReactor<v1::AgentMessage, v1::CollectorMessage>* StreamEvents(
+  grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* StreamEvents(
       grpc::CallbackServerContext* context) override;
 
   const IngestStats& stats() const { return stats_; }

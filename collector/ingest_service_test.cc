@@ -2,6 +2,7 @@
 #include "collector/ingest_service.h"
 
 #include <grpcpp/create_channel.h>
+#include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/security/credentials.h>
 #include <httplib.h>
 
@@ -388,6 +389,74 @@ TEST_F(IngestServiceTest, FirstMessageMustBeAHello) {
   grpc::Status st = rw->Finish();
   EXPECT_EQ(st.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
   EXPECT_THAT(st.error_message(), HasSubstr("first message must be a hello"));
+}
+
+TEST_F(IngestServiceTest, AMessageThatDoesNotParseEndsTheStreamNamingIt) {
+  // The agent's messages as bytes: a Hello, then bytes no AgentMessage has.
+  grpc::GenericStub stub(channel_);
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+  grpc::CompletionQueue cq;
+  std::unique_ptr<grpc::GenericClientAsyncReaderWriter> call =
+      stub.PrepareCall(&ctx, "/syncwatch.v1.Ingest/StreamEvents", &cq);
+  int tags = 0;
+  // Waits for the operation just started; whether it succeeded.
+  auto completed = [&cq, &tags]() {
+    void* tag = nullptr;
+    bool ok = false;
+    EXPECT_TRUE(cq.Next(&tag, &ok));
+    EXPECT_EQ(tag, reinterpret_cast<void*>(static_cast<intptr_t>(tags)));
+    return ok;
+  };
+  auto next_tag = [&tags]() { return reinterpret_cast<void*>(static_cast<intptr_t>(++tags)); };
+  auto bytes = [](const std::string& s) {
+    grpc::Slice slice(s);
+    return grpc::ByteBuffer(&slice, 1);
+  };
+  call->StartCall(next_tag());
+  ASSERT_TRUE(completed());
+  v1::AgentMessage hello;
+  hello.mutable_hello()->set_agent_id("agent-sync01");
+  hello.mutable_hello()->set_server("sync01");
+  hello.mutable_hello()->set_tenant("fabrikam.onmicrosoft.com");
+  hello.mutable_hello()->set_role(v1::SERVER_ROLE_ACTIVE);
+  hello.mutable_hello()->set_agent_version("test");
+  hello.mutable_hello()->set_spool_epoch("e1");
+  call->Write(bytes(hello.SerializeAsString()), next_tag());
+  ASSERT_TRUE(completed());
+  grpc::ByteBuffer in;
+  call->Read(&in, next_tag());
+  ASSERT_TRUE(completed());
+  v1::CollectorMessage welcome;
+  ASSERT_TRUE(grpc::SerializationTraits<v1::CollectorMessage>::Deserialize(&in, &welcome).ok());
+  ASSERT_TRUE(welcome.has_welcome());
+
+  // Field 2 (the batch) says 9 bytes follow; 5 do.
+  call->Write(bytes(std::string("\x12\x09short", 7)), next_tag());
+  ASSERT_TRUE(completed());
+  call->Read(&in, next_tag());
+  EXPECT_FALSE(completed());
+  grpc::Status st;
+  call->Finish(&st, next_tag());
+  ASSERT_TRUE(completed());
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(st.error_message(),
+              HasSubstr("7 bytes does not parse as a syncwatch.v1.AgentMessage"));
+  cq.Shutdown();
+  void* tag = nullptr;
+  bool ok = false;
+  while (cq.Next(&tag, &ok)) {
+  }
+
+  // Nothing was stored from it, and the next stream is served.
+  EXPECT_EQ(StoredRuns(), 0);
+  auto s = Open();
+  v1::CollectorMessage m;
+  ASSERT_TRUE(s->rw->Read(&m));
+  ASSERT_TRUE(s->rw->Write(Batch(1, "run-a")));
+  ASSERT_TRUE(s->rw->Read(&m));
+  EXPECT_TRUE(m.has_ack());
+  EXPECT_EQ(StoredRuns(), 1);
 }
 
 TEST_F(IngestServiceTest, HelloWithoutServerIsRejectedNamingTheField) {

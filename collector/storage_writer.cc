@@ -237,8 +237,9 @@ absl::Status ApplyExportError(GroupView& view, const std::string& server, const 
 
 namespace {
 
+// `wire` is the run's bytes as received, or empty (then it is serialized).
 absl::Status ApplyRun(GroupView& view, const std::string& server, const std::string& tenant,
-                      const v1::RunProfileResult& run) {
+                      const v1::RunProfileResult& run, absl::string_view wire) {
   // A run seen while in progress and again when complete keeps the complete
   // version, whatever order the reports arrive in. A complete report replaces
   // whatever is stored, so only an in-progress one needs to look: on a store
@@ -249,7 +250,13 @@ absl::Status ApplyRun(GroupView& view, const std::string& server, const std::str
     if (complete_stored) return absl::OkStatus();
   }
   view.PutRun([&](std::string* out) { AppendRunKey(server, run, out); },
-              [&](std::string* out) { AppendStoredRecord(server, tenant, run, out); },
+              [&](std::string* out) {
+                if (wire.empty()) {
+                  AppendStoredRecord(server, tenant, run, out);
+                } else {
+                  AppendStoredRecord(server, tenant, wire, out);
+                }
+              },
               run.is_run_complete());
   for (const v1::RunStep& step : run.steps()) {
     for (v1::ExportError error : step.export_errors()) {
@@ -472,6 +479,12 @@ absl::Status StorageWriter::LoadServers() {
 
 void StorageWriter::Submit(std::shared_ptr<const AgentContext> agent,
                            std::shared_ptr<const v1::EventBatch> batch, Completion done) {
+  Submit(std::move(agent), std::move(batch), BatchWire(), std::move(done));
+}
+
+void StorageWriter::Submit(std::shared_ptr<const AgentContext> agent,
+                           std::shared_ptr<const v1::EventBatch> batch, BatchWire wire,
+                           Completion done) {
   absl::Status refused;
   {
     MutexLock lock(&mu_);
@@ -480,7 +493,8 @@ void StorageWriter::Submit(std::shared_ptr<const AgentContext> agent,
     } else if (queue_.size() >= options_.max_queue) {
       refused = absl::ResourceExhaustedError("collector write queue is full");
     } else {
-      queue_.push_back(Submission{std::move(agent), std::move(batch), std::move(done)});
+      queue_.push_back(
+          Submission{std::move(agent), std::move(batch), std::move(done), std::move(wire)});
       cv_.Signal();
       return;
     }
@@ -555,11 +569,10 @@ void StorageWriter::Prepare(Prepared& p) {
   for (auto it = in_flight_.rbegin(); it != in_flight_.rend(); ++it) {
     earlier.push_back(it->second.get());
   }
-  // The group's records take about what its batches took on the wire.
+  // The group's records take about what its batches took on the wire (when
+  // known: a batch submitted without its wire layout counts nothing).
   size_t wire_bytes = 0;
-  for (const Submission& s : p.group) {
-    if (s.batch) wire_bytes += static_cast<size_t>(s.batch->GetCachedSize());
-  }
+  for (const Submission& s : p.group) wire_bytes += s.wire.size;
   p.writes->buffer.reserve(wire_bytes + wire_bytes / 4);
   GroupView view(store_, p.batch, *p.writes, earlier);
   const auto now = ToProtoTimestamp(clock_.Now());
@@ -601,10 +614,14 @@ void StorageWriter::Prepare(Prepared& p) {
       } else {
         absl::Status st;
         std::vector<const v1::RunProfileResult*> runs;
-        for (const v1::Event& e : s.batch->events()) {
+        const std::vector<absl::string_view>& wire_runs = s.wire.runs;
+        const bool from_wire = wire_runs.size() == static_cast<size_t>(s.batch->events_size());
+        for (int e_at = 0; e_at < s.batch->events_size(); ++e_at) {
+          const v1::Event& e = s.batch->events(e_at);
           switch (e.kind_case()) {
             case v1::Event::kRun:
-              st = ApplyRun(view, info.server(), info.tenant(), e.run());
+              st = ApplyRun(view, info.server(), info.tenant(), e.run(),
+                            from_wire ? wire_runs[static_cast<size_t>(e_at)] : absl::string_view());
               runs.push_back(&e.run());
               break;
             case v1::Event::kPendingExports:

@@ -23,6 +23,7 @@
 
 #include "absl/status/status.h"
 #include "collector/store.h"
+#include "collector/wire_batch.h"
 #include "common/clock.h"
 #include "common/mutex.h"
 #include "syncwatch/v1/event.pb.h"
@@ -102,6 +103,10 @@ class StorageWriter {
   // (a batch parsed onto an arena can own that arena through it).
   void Submit(std::shared_ptr<const AgentContext> agent,
               std::shared_ptr<const v1::EventBatch> batch, Completion done);
+  // The same for a batch received as `wire` (see FindBatchWire): its runs are
+  // stored as they came. `batch` must keep the bytes `wire` points into alive.
+  void Submit(std::shared_ptr<const AgentContext> agent,
+              std::shared_ptr<const v1::EventBatch> batch, BatchWire wire, Completion done);
 
   // Highest seq stored for (agent_id, spool_epoch); 0 when none.
   uint64_t StoredSeq(const std::string& agent_id, const std::string& spool_epoch);
@@ -119,6 +124,8 @@ class StorageWriter {
     std::shared_ptr<const AgentContext> agent;
     std::shared_ptr<const v1::EventBatch> batch;
     Completion done;
+    // Empty runs when the batch did not come with its wire layout.
+    BatchWire wire;
   };
   struct Prepared;
 

@@ -17,6 +17,7 @@
 #include "collector/server_state.h"
 #include "collector/store.h"
 #include "collector/stored_record.h"
+#include "collector/wire_batch.h"
 #include "common/mutex.h"
 #include "common/time_util.h"
 #include "gmock/gmock.h"
@@ -683,6 +684,147 @@ TEST(StoredRecord, ForEachFieldGivesEveryOccurrenceWhichMergeAsTheWholeParses) {
   EXPECT_TRUE(payloads.empty());
   EXPECT_TRUE(ForEachField(std::string("\x0a\x00", 2), 1, collect));
   EXPECT_EQ(payloads, std::vector<std::string>{""});
+}
+
+// A length-delimited field as protobuf writes it (numbers and sizes below 128).
+std::string LengthDelimited(int number, const std::string& payload) {
+  EXPECT_LT(number, 16);
+  EXPECT_LT(payload.size(), 128u);
+  return std::string{static_cast<char>(number << 3 | 2), static_cast<char>(payload.size())} +
+         payload;
+}
+
+v1::RunProfileResult WireRun(const std::string& id) {
+  v1::RunProfileResult r;
+  r.set_run_history_id(id);
+  r.set_connector_name("contoso.com");
+  r.set_result("success");
+  return r;
+}
+
+TEST(FindBatchWire, GivesEachRunAsSentAndNothingForOtherEvents) {
+  v1::AgentMessage m;
+  v1::EventBatch* b = m.mutable_batch();
+  b->set_seq(3);
+  *b->add_events()->mutable_run() = WireRun("a");
+  b->add_events()->mutable_export_error()->set_dn("CN=x");
+  *b->add_events()->mutable_run() = WireRun("b");
+  b->add_events()->mutable_heartbeat();
+  const std::string bytes = m.SerializeAsString();
+  v1::AgentMessage parsed;
+  ASSERT_TRUE(parsed.ParseFromString(bytes));
+
+  std::optional<BatchWire> wire = FindBatchWire(bytes, parsed.batch());
+  ASSERT_TRUE(wire.has_value());
+  EXPECT_EQ(wire->size, m.batch().ByteSizeLong());
+  ASSERT_EQ(wire->runs.size(), 4u);
+  EXPECT_EQ(wire->runs[0], WireRun("a").SerializeAsString());
+  EXPECT_TRUE(wire->runs[1].empty());
+  EXPECT_EQ(wire->runs[2], WireRun("b").SerializeAsString());
+  EXPECT_TRUE(wire->runs[3].empty());
+  // Views into the message, not copies.
+  EXPECT_GE(wire->runs[2].data(), bytes.data());
+  EXPECT_LE(wire->runs[2].data() + wire->runs[2].size(), bytes.data() + bytes.size());
+}
+
+TEST(FindBatchWire, ARunIsGivenAsSentEvenOutOfFieldOrderWithUnknownFields) {
+  // result (8), an unknown field 15, then the id (1): not how protobuf
+  // writes it, but one piece that parses as the run.
+  const std::string run =
+      LengthDelimited(8, "success") + LengthDelimited(15, "later") + LengthDelimited(1, "a");
+  const std::string bytes =
+      LengthDelimited(2, std::string("\x08\x01", 2) + LengthDelimited(2, LengthDelimited(10, run)));
+  v1::AgentMessage parsed;
+  ASSERT_TRUE(parsed.ParseFromString(bytes));
+  ASSERT_TRUE(parsed.batch().events(0).has_run());
+
+  std::optional<BatchWire> wire = FindBatchWire(bytes, parsed.batch());
+  ASSERT_TRUE(wire.has_value());
+  ASSERT_EQ(wire->runs.size(), 1u);
+  EXPECT_EQ(wire->runs[0], run);
+  v1::RunProfileResult again;
+  ASSERT_TRUE(again.ParseFromString(std::string(wire->runs[0])));
+  EXPECT_TRUE(
+      google::protobuf::util::MessageDifferencer::Equals(again, parsed.batch().events(0).run()));
+}
+
+TEST(FindBatchWire, ARunInPiecesIsLeftToTheParseAndAMessageNotInOnePieceGivesNothing) {
+  const std::string a = LengthDelimited(10, LengthDelimited(1, "a"));
+  const std::string b = LengthDelimited(10, LengthDelimited(8, "success"));
+  const std::string heartbeat = LengthDelimited(14, "");
+  // Event 0: its run in two pieces (they merge); event 1: a run replaced by
+  // a heartbeat (one oneof); event 2: a heartbeat replaced by a run.
+  const std::string events = LengthDelimited(2, a + b) + LengthDelimited(2, a + heartbeat) +
+                             LengthDelimited(2, heartbeat + b);
+  const std::string bytes = LengthDelimited(2, events);
+  v1::AgentMessage parsed;
+  ASSERT_TRUE(parsed.ParseFromString(bytes));
+  ASSERT_EQ(parsed.batch().events(0).run().run_history_id(), "a");
+  ASSERT_EQ(parsed.batch().events(0).run().result(), "success");
+  ASSERT_TRUE(parsed.batch().events(1).has_heartbeat());
+
+  std::optional<BatchWire> wire = FindBatchWire(bytes, parsed.batch());
+  ASSERT_TRUE(wire.has_value());
+  ASSERT_EQ(wire->runs.size(), 3u);
+  EXPECT_TRUE(wire->runs[0].empty());
+  EXPECT_TRUE(wire->runs[1].empty());
+  EXPECT_EQ(wire->runs[2], LengthDelimited(8, "success"));
+
+  // The batch field twice merges two batches; a hello beside it replaces it.
+  const std::string one = LengthDelimited(2, LengthDelimited(2, a));
+  const std::string hello = LengthDelimited(1, LengthDelimited(1, "agent"));
+  for (const std::string& message : {one + one, hello + one, one + hello}) {
+    v1::AgentMessage m;
+    ASSERT_TRUE(m.ParseFromString(message));
+    EXPECT_FALSE(FindBatchWire(message, m.batch()).has_value()) << absl::CHexEscape(message);
+  }
+  // Bytes that are not the message parsed.
+  v1::EventBatch two_events;
+  two_events.add_events();
+  two_events.add_events();
+  EXPECT_FALSE(FindBatchWire(one, two_events).has_value());
+  EXPECT_FALSE(FindBatchWire(std::string("\x12\x09short", 7), two_events).has_value());
+}
+
+TEST_F(StorageWriterTest, RunsAreStoredFromTheBytesTheyCameInOrSerializedWithout) {
+  // As an agent might send it: an unknown field (a newer agent's) first.
+  const v1::RunProfileResult sent = Run("a", "success");
+  const std::string wire_run = LengthDelimited(15, "newer") + sent.SerializeAsString();
+  auto batch = Batch(1, {sent, Run("b", "success")});
+  BatchWire wire;
+  wire.size = batch->ByteSizeLong();
+  wire.runs = {wire_run, absl::string_view()};
+  std::promise<Outcome> p;
+  writer_->Submit(Agent(), std::move(batch), wire, [&p](absl::Status s, bool dup) {
+    p.set_value(Outcome{std::move(s), dup});
+  });
+  SYNCWATCH_ASSERT_OK(p.get_future().get().status);
+
+  auto stored = [this](const v1::RunProfileResult& run) {
+    absl::StatusOr<std::optional<std::string>> bytes =
+        store_->Get(Family::kRuns, RunKey("sync01", run));
+    EXPECT_TRUE(bytes.ok() && bytes->has_value()) << run.run_history_id();
+    return bytes.ok() && bytes->has_value() ? **bytes : std::string();
+  };
+  std::string expected;
+  AppendStoredRecord("sync01", "fabrikam.onmicrosoft.com", wire_run, &expected);
+  EXPECT_EQ(stored(sent), expected);
+  expected.clear();
+  AppendStoredRecord("sync01", "fabrikam.onmicrosoft.com", Run("b", "success"), &expected);
+  EXPECT_EQ(stored(Run("b", "success")), expected);
+  ASSERT_EQ(Runs().size(), 2u);
+
+  // A layout that does not match the batch is not used.
+  auto mismatched = Batch(2, {Run("c", "success")});
+  wire.runs = {"not the run", "nor this"};
+  std::promise<Outcome> q;
+  writer_->Submit(Agent(), std::move(mismatched), wire, [&q](absl::Status s, bool dup) {
+    q.set_value(Outcome{std::move(s), dup});
+  });
+  SYNCWATCH_ASSERT_OK(q.get_future().get().status);
+  expected.clear();
+  AppendStoredRecord("sync01", "fabrikam.onmicrosoft.com", Run("c", "success"), &expected);
+  EXPECT_EQ(stored(Run("c", "success")), expected);
 }
 
 }  // namespace

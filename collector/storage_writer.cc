@@ -208,28 +208,59 @@ bool Before(const google::protobuf::Timestamp& a, const google::protobuf::Timest
   return ToUnixMicrosOrZero(a) < ToUnixMicrosOrZero(b);
 }
 
+// Merges into `*t` the Timestamp at field `inner` of each occurrence of the
+// message field `outer` of the serialized `record`, as parsing the record
+// would, without parsing the rest; `*found` tells whether there was any.
+// False when the path is not valid wire format.
+bool ReadNestedTime(absl::string_view record, int outer, int inner, google::protobuf::Timestamp* t,
+                    bool* found) {
+  *found = false;
+  return ForEachField(record, outer, [&](absl::string_view message) {
+    return ForEachField(message, inner, [&](absl::string_view time) {
+      *found = true;
+      google::protobuf::io::CodedInputStream in(reinterpret_cast<const uint8_t*>(time.data()),
+                                                static_cast<int>(time.size()));
+      return t->MergeFromCodedStream(&in) && in.ConsumedEntireMessage();
+    });
+  });
+}
+
 absl::Status ApplyExportError(GroupView& view, const std::string& server, const std::string& tenant,
                               const v1::ExportError& error) {
   const std::string key = ExportErrorKey(server, error);
-  SYNCWATCH_ASSIGN_OR_RETURN(auto existing,
-                             view.Get<v1::StoredExportError>(Family::kExportErrors, key));
-  v1::StoredExportError record;
-  record.set_server(server);
-  record.set_tenant(tenant);
-  *record.mutable_error() = error;
-  if (existing) {
-    const v1::ExportError& old = existing->error();
+  std::optional<std::string> held;
+  SYNCWATCH_ASSIGN_OR_RETURN(const std::string* stored,
+                             view.GetBytes(Family::kExportErrors, key, &held));
+  const v1::ExportError* write = &error;
+  v1::ExportError with_first;
+  if (stored != nullptr) {
+    // Only the stored report's two times matter, read in place.
+    google::protobuf::Timestamp date;
+    google::protobuf::Timestamp first;
+    bool has_date = false;
+    bool has_first = false;
+    if (!ReadNestedTime(*stored, v1::StoredExportError::kErrorFieldNumber,
+                        v1::ExportError::kDateOccurredFieldNumber, &date, &has_date) ||
+        !ReadNestedTime(*stored, v1::StoredExportError::kErrorFieldNumber,
+                        v1::ExportError::kFirstOccurredFieldNumber, &first, &has_first)) {
+      return absl::DataLossError(
+          absl::StrCat("export_errors: the StoredExportError record under key \"",
+                       absl::CHexEscape(key), "\" does not parse"));
+    }
     // A re-sent older report must not replace a newer one.
-    if (old.has_date_occurred() && error.has_date_occurred() &&
-        Before(error.date_occurred(), old.date_occurred())) {
+    if (has_date && error.has_date_occurred() && Before(error.date_occurred(), date)) {
       return absl::OkStatus();
     }
-    if (old.has_first_occurred() &&
-        (!error.has_first_occurred() || Before(old.first_occurred(), error.first_occurred()))) {
-      *record.mutable_error()->mutable_first_occurred() = old.first_occurred();
+    // The first occurrence known is kept.
+    if (has_first && (!error.has_first_occurred() || Before(first, error.first_occurred()))) {
+      with_first = error;
+      *with_first.mutable_first_occurred() = first;
+      write = &with_first;
     }
   }
-  view.Put(Family::kExportErrors, key, record);
+  std::string record;
+  AppendStoredRecord(server, tenant, *write, &record);
+  view.PutBytes(Family::kExportErrors, key, std::move(record));
   return absl::OkStatus();
 }
 
@@ -259,10 +290,16 @@ absl::Status ApplyRun(GroupView& view, const std::string& server, const std::str
               },
               run.is_run_complete());
   for (const v1::RunStep& step : run.steps()) {
-    for (v1::ExportError error : step.export_errors()) {
-      if (error.connector_name().empty()) error.set_connector_name(run.connector_name());
-      if (error.connector_id().empty()) error.set_connector_id(run.connector_id());
-      SYNCWATCH_RETURN_IF_ERROR(ApplyExportError(view, server, tenant, error));
+    for (const v1::ExportError& error : step.export_errors()) {
+      // An error without its connector is the run's.
+      if (!error.connector_name().empty() && !error.connector_id().empty()) {
+        SYNCWATCH_RETURN_IF_ERROR(ApplyExportError(view, server, tenant, error));
+        continue;
+      }
+      v1::ExportError named = error;
+      if (named.connector_name().empty()) named.set_connector_name(run.connector_name());
+      if (named.connector_id().empty()) named.set_connector_id(run.connector_id());
+      SYNCWATCH_RETURN_IF_ERROR(ApplyExportError(view, server, tenant, named));
     }
   }
   return absl::OkStatus();
@@ -278,16 +315,9 @@ absl::StatusOr<std::optional<int64_t>> StoredSnapshotTakenAt(GroupView& view,
   // Only the time is read, in place: parsing the record would build its
   // object lists.
   google::protobuf::Timestamp t;
-  auto merge_time = [&t](absl::string_view time) {
-    google::protobuf::io::CodedInputStream in(reinterpret_cast<const uint8_t*>(time.data()),
-                                              static_cast<int>(time.size()));
-    return t.MergeFromCodedStream(&in) && in.ConsumedEntireMessage();
-  };
-  const bool parsed = ForEachField(
-      *bytes, v1::StoredPendingExports::kSnapshotFieldNumber,
-      [&merge_time](absl::string_view snapshot) {
-        return ForEachField(snapshot, v1::PendingExportSnapshot::kTakenAtFieldNumber, merge_time);
-      });
+  bool found = false;
+  const bool parsed = ReadNestedTime(*bytes, v1::StoredPendingExports::kSnapshotFieldNumber,
+                                     v1::PendingExportSnapshot::kTakenAtFieldNumber, &t, &found);
   if (!parsed) {
     return absl::DataLossError(
         absl::StrCat("snapshots: the StoredPendingExports record under key \"",

@@ -587,6 +587,82 @@ TEST_F(StorageWriterTest, ASnapshotRecordThatDoesNotParseFailsTheBatchNamingItsK
   EXPECT_EQ(writer_->StoredSeq("sync01", "epoch-1"), 0u);  // nothing of the batch is stored
 }
 
+TEST_F(StorageWriterTest, AnExportErrorKeepsItsNewestReportAndItsFirstOccurrence) {
+  auto report = [](int64_t date, std::optional<int64_t> first, int64_t retries) {
+    v1::ExportError e;
+    e.set_connector_name("contoso.com");
+    e.set_connector_id("a1b2");
+    e.set_cs_guid("12345678-df83-e611-8ce8-00505689546c");
+    e.set_error_type("AttributeValueMustBeUnique");
+    *e.mutable_date_occurred() = ToProtoTimestamp(absl::FromUnixSeconds(date));
+    if (first) *e.mutable_first_occurred() = ToProtoTimestamp(absl::FromUnixSeconds(*first));
+    e.set_retry_count(retries);
+    return e;
+  };
+  auto submit = [this](uint64_t seq, const v1::ExportError& e) {
+    auto b = std::make_unique<v1::EventBatch>();
+    b->set_seq(seq);
+    *b->add_events()->mutable_export_error() = e;
+    SYNCWATCH_ASSERT_OK(Submit(Agent(), std::move(b)).status);
+  };
+  auto stored = [this]() {
+    QueryService q(*store_, clock_, {});
+    v1::ListExportErrorsRequest req;
+    v1::ListExportErrorsResponse resp;
+    EXPECT_TRUE(q.ListExportErrors(nullptr, &req, &resp).ok());
+    EXPECT_EQ(resp.errors_size(), 1);
+    return resp.errors_size() == 1 ? resp.errors(0).error() : v1::ExportError();
+  };
+  submit(1, report(1000, 500, 1));
+  EXPECT_EQ(stored().retry_count(), 1);
+  // An older report re-sent changes nothing.
+  submit(2, report(900, 400, 7));
+  EXPECT_EQ(stored().retry_count(), 1);
+  EXPECT_EQ(stored().first_occurred().seconds(), 500);
+  // A newer one replaces it but keeps the earlier first occurrence...
+  submit(3, report(1100, 700, 2));
+  EXPECT_EQ(stored().retry_count(), 2);
+  EXPECT_EQ(stored().date_occurred().seconds(), 1100);
+  EXPECT_EQ(stored().first_occurred().seconds(), 500);
+  submit(4, report(1200, std::nullopt, 3));
+  EXPECT_EQ(stored().first_occurred().seconds(), 500);
+  // ...unless it knows of an earlier one; an equal date is a newer report.
+  submit(5, report(1200, 300, 4));
+  EXPECT_EQ(stored().retry_count(), 4);
+  EXPECT_EQ(stored().first_occurred().seconds(), 300);
+  // Written whole: the stored record is the report, as a message would be.
+  v1::StoredExportError expected;
+  expected.set_server("sync01");
+  expected.set_tenant("fabrikam.onmicrosoft.com");
+  *expected.mutable_error() = report(1200, 300, 4);
+  absl::StatusOr<std::optional<std::string>> bytes =
+      store_->Get(Family::kExportErrors, ExportErrorKey("sync01", report(0, 0, 0)));
+  ASSERT_TRUE(bytes.ok() && bytes->has_value());
+  EXPECT_EQ(**bytes, expected.SerializeAsString());
+}
+
+TEST_F(StorageWriterTest, AnExportErrorRecordThatDoesNotParseFailsTheBatchNamingItsKey) {
+  v1::ExportError e;
+  e.set_connector_name("contoso.com");
+  e.set_cs_guid("g1");
+  e.set_error_type("AttributeValueMustBeUnique");
+  *e.mutable_date_occurred() = ToProtoTimestamp(absl::FromUnixSeconds(1000));
+  rocksdb::WriteBatch damage;
+  damage.Put(store_->cf(Family::kExportErrors), ExportErrorKey("sync01", e),
+             std::string("\x1a\x04\x42\x10", 4));  // the date's length runs past the end
+  SYNCWATCH_ASSERT_OK(store_->Write(&damage));
+  auto b = std::make_unique<v1::EventBatch>();
+  b->set_seq(1);
+  *b->add_events()->mutable_export_error() = e;
+  *b->add_events()->mutable_run() = Run("a", "success");
+  Outcome o = Submit(Agent(), std::move(b));
+  EXPECT_EQ(o.status.code(), absl::StatusCode::kDataLoss);
+  EXPECT_THAT(std::string(o.status.message()),
+              HasSubstr("export_errors: the StoredExportError record under key \"sync01\\x00"));
+  EXPECT_EQ(writer_->StoredSeq("sync01", "epoch-1"), 0u);  // nothing of the batch is stored
+  EXPECT_TRUE(Runs().empty());
+}
+
 TEST(StoredRecord, AppendsAPayloadAlreadySerializedAsTheRecordWouldHoldIt) {
   v1::PendingExportSnapshot snapshot;
   snapshot.set_connector_name("contoso.com");

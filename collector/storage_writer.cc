@@ -210,14 +210,14 @@ bool Before(const google::protobuf::Timestamp& a, const google::protobuf::Timest
 
 // Merges into `*t` the Timestamp at field `inner` of each occurrence of the
 // message field `outer` of the serialized `record`, as parsing the record
-// would, without parsing the rest; `*found` tells whether there was any.
-// False when the path is not valid wire format.
+// would, without parsing the rest; `*found` (when given) tells whether there
+// was any. False when the path is not valid wire format.
 bool ReadNestedTime(absl::string_view record, int outer, int inner, google::protobuf::Timestamp* t,
-                    bool* found) {
-  *found = false;
+                    bool* found = nullptr) {
+  if (found != nullptr) *found = false;
   return ForEachField(record, outer, [&](absl::string_view message) {
     return ForEachField(message, inner, [&](absl::string_view time) {
-      *found = true;
+      if (found != nullptr) *found = true;
       google::protobuf::io::CodedInputStream in(reinterpret_cast<const uint8_t*>(time.data()),
                                                 static_cast<int>(time.size()));
       return t->MergeFromCodedStream(&in) && in.ConsumedEntireMessage();
@@ -315,9 +315,8 @@ absl::StatusOr<std::optional<int64_t>> StoredSnapshotTakenAt(GroupView& view,
   // Only the time is read, in place: parsing the record would build its
   // object lists.
   google::protobuf::Timestamp t;
-  bool found = false;
   const bool parsed = ReadNestedTime(*bytes, v1::StoredPendingExports::kSnapshotFieldNumber,
-                                     v1::PendingExportSnapshot::kTakenAtFieldNumber, &t, &found);
+                                     v1::PendingExportSnapshot::kTakenAtFieldNumber, &t);
   if (!parsed) {
     return absl::DataLossError(
         absl::StrCat("snapshots: the StoredPendingExports record under key \"",

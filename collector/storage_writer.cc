@@ -83,19 +83,6 @@ class GroupView {
             const std::vector<const Writes*>& earlier)
       : store_(store), batch_(batch), own_(own), earlier_(earlier) {}
 
-  template <typename Message>
-  absl::StatusOr<std::optional<Message>> Get(Family f, const std::string& key) {
-    std::optional<std::string> held;
-    SYNCWATCH_ASSIGN_OR_RETURN(const std::string* found, GetBytes(f, key, &held));
-    if (found == nullptr) return std::optional<Message>();
-    Message m;
-    if (!m.ParseFromString(*found)) {
-      return absl::DataLossError(
-          absl::StrCat("stored record in family ", static_cast<int>(f), " does not parse"));
-    }
-    return std::optional<Message>(std::move(m));
-  }
-
   // The record's bytes, unparsed, or nullptr when there is none: those this
   // group or one in flight wrote, or else the store's, read into `*held`.
   absl::StatusOr<const std::string*> GetBytes(Family f, const std::string& key,

@@ -6,8 +6,8 @@
 namespace syncwatch::collector {
 
 std::optional<BatchWire> FindBatchWire(absl::string_view message, const v1::EventBatch& batch) {
-  // The batch is held in one piece when the message has exactly one field:
-  // its batch (a hello, or a second batch, would replace or merge into it).
+  // The batch is held in one piece when the message has one batch field and
+  // no hello (a hello, or a second batch, would replace or merge into it).
   int fields = 0;
   absl::string_view batch_bytes;
   const bool batch_valid =

@@ -391,8 +391,9 @@ TEST_F(IngestServiceTest, FirstMessageMustBeAHello) {
   EXPECT_THAT(st.error_message(), HasSubstr("first message must be a hello"));
 }
 
-TEST_F(IngestServiceTest, AMessageThatDoesNotParseEndsTheStreamNamingIt) {
-  // The agent's messages as bytes: a Hello, then bytes no AgentMessage has.
+TEST_F(IngestServiceTest, ABatchInPiecesIsStoredAndAMessageThatDoesNotParseEndsTheStream) {
+  // The agent's messages as bytes: a Hello, a batch in two pieces, then bytes
+  // no AgentMessage has.
   grpc::GenericStub stub(channel_);
   grpc::ClientContext ctx;
   ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
@@ -431,6 +432,31 @@ TEST_F(IngestServiceTest, AMessageThatDoesNotParseEndsTheStreamNamingIt) {
   ASSERT_TRUE(grpc::SerializationTraits<v1::CollectorMessage>::Deserialize(&in, &welcome).ok());
   ASSERT_TRUE(welcome.has_welcome());
 
+  // A batch in two pieces (its seq, then its run: protobuf merges them) is
+  // not where FindBatchWire takes runs from; it is stored all the same, the
+  // run serialized from the parse.
+  v1::AgentMessage seq_only = Batch(1, "run-in-pieces");
+  v1::AgentMessage events_only = seq_only;
+  seq_only.mutable_batch()->clear_events();
+  events_only.mutable_batch()->clear_seq();
+  call->Write(bytes(seq_only.SerializeAsString() + events_only.SerializeAsString()), next_tag());
+  ASSERT_TRUE(completed());
+  call->Read(&in, next_tag());
+  ASSERT_TRUE(completed());
+  v1::CollectorMessage ack;
+  ASSERT_TRUE(grpc::SerializationTraits<v1::CollectorMessage>::Deserialize(&in, &ack).ok());
+  ASSERT_TRUE(ack.has_ack()) << ack.DebugString();
+  EXPECT_EQ(ack.ack().seq(), 1u);
+  {
+    grpc::ClientContext list_ctx;
+    v1::ListRunsRequest req;
+    v1::ListRunsResponse resp;
+    ASSERT_TRUE(query_->ListRuns(&list_ctx, req, &resp).ok());
+    ASSERT_EQ(resp.runs_size(), 1);
+    EXPECT_EQ(resp.runs(0).run().SerializeAsString(),
+              Batch(1, "run-in-pieces").batch().events(0).run().SerializeAsString());
+  }
+
   // Field 2 (the batch) says 9 bytes follow; 5 do.
   call->Write(bytes(std::string("\x12\x09short", 7)), next_tag());
   ASSERT_TRUE(completed());
@@ -449,14 +475,14 @@ TEST_F(IngestServiceTest, AMessageThatDoesNotParseEndsTheStreamNamingIt) {
   }
 
   // Nothing was stored from it, and the next stream is served.
-  EXPECT_EQ(StoredRuns(), 0);
-  auto s = Open();
+  EXPECT_EQ(StoredRuns(), 1);
+  auto s = Open("e2");
   v1::CollectorMessage m;
   ASSERT_TRUE(s->rw->Read(&m));
   ASSERT_TRUE(s->rw->Write(Batch(1, "run-a")));
   ASSERT_TRUE(s->rw->Read(&m));
   EXPECT_TRUE(m.has_ack());
-  EXPECT_EQ(StoredRuns(), 1);
+  EXPECT_EQ(StoredRuns(), 2);
 }
 
 TEST_F(IngestServiceTest, HelloWithoutServerIsRejectedNamingTheField) {

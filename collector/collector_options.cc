@@ -98,13 +98,21 @@ absl::Status CollectorOptions::Validate() const {
       return absl::InvalidArgumentError(absl::StrCat("http_listen: \"", http_listen,
                                                      "\" is not host:port (e.g. 127.0.0.1:9464)"));
     }
-    if (!IsLoopbackAddress(http_listen) && !insecure) {
+    // Off loopback the HTTP port needs HTTPS (the collector's certificate)
+    // and tokens, as the pages and /api/v1 show every server's data.
+    if (!IsLoopbackAddress(http_listen) && !insecure && !tls.enabled()) {
       return absl::InvalidArgumentError(absl::StrCat(
           "http_listen: ", http_listen,
-          auth.enabled() ? " is not a loopback address and the HTTP port is plain HTTP (tokens "
-                           "would cross the network in clear); pass --insecure to accept that"
-                         : " is not a loopback address and the HTTP port has no access control "
-                           "(configure auth.tokens_file); pass --insecure to accept that"));
+          " is not a loopback address and the HTTP port would be plain HTTP (pages, /metrics and "
+          "bearer tokens in clear). Configure tls.cert and tls.key (--tls_cert, --tls_key): the "
+          "HTTP port then serves HTTPS with that certificate; or pass --insecure to accept "
+          "that risk"));
+    }
+    if (!IsLoopbackAddress(http_listen) && !insecure && !auth.enabled()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("http_listen: ", http_listen,
+                       " is not a loopback address and the HTTP port has no access control. "
+                       "Configure auth.tokens_file, or pass --insecure to accept that risk"));
     }
   }
   if (auth.protect_metrics && !auth.enabled()) {

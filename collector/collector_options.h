@@ -51,7 +51,10 @@ struct CollectorOptions {
   // gRPC address (host:port) for agents and the CLI; port 0 picks a free one.
   // Default: 127.0.0.1:7443.
   std::string listen = "127.0.0.1:7443";
-  // HTTP address for /healthz, /readyz and /metrics; empty turns it off.
+  // HTTP address for /healthz, /readyz, /metrics, the web pages and
+  // /api/v1; empty turns it off. With tls.cert it serves HTTPS (same
+  // certificate and key, same reload; no client certificates). Off loopback
+  // it needs tls.cert and auth.tokens_file, unless `insecure`.
   // Default: 127.0.0.1:9464.
   std::string http_listen = "127.0.0.1:9464";
   // TLS for the gRPC port (cert + key; client_ca makes it mutual TLS, and
@@ -60,7 +63,8 @@ struct CollectorOptions {
   // files are re-read every tls.reload_interval.
   ServerTls tls;
   // Plain text, or TLS without client certificates, on a non-loopback
-  // address. Off by default: agents' events are then readable and forgeable
+  // address; for the HTTP port, plain HTTP or no tokens off loopback. Off by
+  // default: agents' events are then readable and forgeable
   // on the network (plain text), or any client can write events for any
   // server (TLS without client_ca).
   bool insecure = false;

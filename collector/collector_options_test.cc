@@ -8,6 +8,7 @@ namespace syncwatch::collector {
 namespace {
 
 using ::syncwatch::testing::StatusIs;
+using ::testing::AllOf;
 using ::testing::HasSubstr;
 
 TEST(CollectorOptions, DefaultsAreValid) { SYNCWATCH_EXPECT_OK(CollectorOptions().Validate()); }
@@ -40,6 +41,37 @@ TEST(CollectorOptions, NonLoopbackTlsNeedsClientCaOrInsecure) {
   SYNCWATCH_EXPECT_OK(o.Validate());
   o.insecure = false;
   o.listen = "127.0.0.1:7443";  // on loopback server-only TLS is fine
+  SYNCWATCH_EXPECT_OK(o.Validate());
+}
+
+// issue 16: off loopback the HTTP port serves HTTPS with the collector's
+// certificate and needs tokens; plain HTTP there is refused at start-up.
+TEST(CollectorOptions, NonLoopbackHttpNeedsTlsAndTokensOrInsecure) {
+  CollectorOptions o;
+  o.http_listen = "0.0.0.0:9464";
+  o.auth.tokens_file = "/etc/syncwatch/tokens";
+  EXPECT_THAT(o.Validate(),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       AllOf(HasSubstr("http_listen: 0.0.0.0:9464 is not a loopback address and "
+                                       "the HTTP port would be plain HTTP"),
+                             HasSubstr("--tls_cert"), HasSubstr("--insecure"))));
+  o.tls.cert = "/etc/syncwatch/collector.pem";
+  o.tls.key = "/etc/syncwatch/collector.key";
+  SYNCWATCH_EXPECT_OK(o.Validate());
+  // HTTPS without tokens would still show every server to anyone.
+  o.auth.tokens_file.clear();
+  EXPECT_THAT(o.Validate(),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       AllOf(HasSubstr("has no access control"), HasSubstr("auth.tokens_file"))));
+  o.insecure = true;
+  SYNCWATCH_EXPECT_OK(o.Validate());
+  o.tls = ServerTls();
+  SYNCWATCH_EXPECT_OK(o.Validate()) << "--insecure allows plain HTTP off loopback";
+  // On loopback plain HTTP and no tokens stay allowed.
+  o.insecure = false;
+  o.http_listen = "127.0.0.1:9464";
+  SYNCWATCH_EXPECT_OK(o.Validate());
+  o.http_listen = "[::1]:9464";
   SYNCWATCH_EXPECT_OK(o.Validate());
 }
 

@@ -22,11 +22,12 @@ const char* CollectorVersion() { return "syncwatch-collector 0.1.0"; }
 namespace {
 
 // Where Alertmanager's "Source" link points: the configured external URL, or
-// the collector's HTTP port when its address is known before it starts.
+// the collector's HTTP port (HTTPS with a certificate) when its address is
+// known before it starts.
 std::string GeneratorUrl(const CollectorOptions& options) {
   if (!options.alerts.notifiers.external_url.empty()) return options.alerts.notifiers.external_url;
   if (options.http_listen.empty() || absl::EndsWith(options.http_listen, ":0")) return "";
-  return absl::StrCat("http://", options.http_listen, "/");
+  return absl::StrCat(options.tls.enabled() ? "https://" : "http://", options.http_listen, "/");
 }
 
 }  // namespace
@@ -136,7 +137,9 @@ absl::StatusOr<std::unique_ptr<CollectorServer>> CollectorServer::Start(
       };
       handlers.protect_metrics = options.auth.protect_metrics;
     }
-    auto http = HttpServer::Start(options.http_listen, std::move(handlers));
+    // With a certificate, HTTPS with the gRPC port's files (no client
+    // certificates: the tokens guard this port).
+    auto http = HttpServer::Start(options.http_listen, std::move(handlers), options.tls);
     if (!http.ok()) return http.status();
     cs->http_ = *std::move(http);
   }
@@ -144,7 +147,10 @@ absl::StatusOr<std::unique_ptr<CollectorServer>> CollectorServer::Start(
       kInfo, CollectorVersion(), " listening on ", options.listen, " (port ", cs->port_, "), ",
       options.tls.enabled() ? (options.tls.client_ca.empty() ? "TLS" : "mutual TLS") : "plain text",
       ", data in ", options.data_dir, options.sync_writes ? "" : " (sync_writes off)",
-      options.auth.enabled() ? ", queries need a token" : "");
+      options.auth.enabled() ? ", queries need a token" : "",
+      cs->http_ ? absl::StrCat("; ", cs->http_->scheme(), " on ", options.http_listen, " (port ",
+                               cs->http_->port(), ")")
+                : std::string());
   return cs;
 }
 

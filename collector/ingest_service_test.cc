@@ -278,7 +278,10 @@ class IngestServiceTest : public ::testing::Test {
   }
 
   std::string Metrics() {
-    httplib::Client http("127.0.0.1", server_->http_port());
+    // With a certificate the HTTP port serves HTTPS (MakeTestPki's CA).
+    httplib::Client http(absl::StrCat(options_.tls.enabled() ? "https" : "http",
+                                      "://127.0.0.1:", server_->http_port()));
+    http.set_ca_cert_path(dir_.path() + "/ca.pem");
     auto metrics = http.Get("/metrics");
     return metrics ? metrics->body : "";
   }

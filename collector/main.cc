@@ -18,14 +18,16 @@ ABSL_FLAG(std::string, config, "", "YAML config file (flags given explicitly ove
 ABSL_FLAG(std::string, data_dir, "./data/collector", "Directory of the RocksDB store");
 ABSL_FLAG(std::string, listen, "127.0.0.1:7443", "gRPC listen address host:port");
 ABSL_FLAG(std::string, http_listen, "127.0.0.1:9464",
-          "HTTP address for /healthz, /readyz, /metrics; empty turns it off");
-ABSL_FLAG(std::string, tls_cert, "", "PEM certificate chain of the gRPC port (turns TLS on)");
+          "HTTP address for /healthz, /readyz, /metrics, the web pages and /api/v1 (HTTPS with "
+          "--tls_cert); empty turns it off");
+ABSL_FLAG(std::string, tls_cert, "",
+          "PEM certificate chain (turns TLS on: the gRPC port, and HTTPS on the HTTP port)");
 ABSL_FLAG(std::string, tls_key, "", "PEM private key for --tls_cert");
 ABSL_FLAG(std::string, tls_client_ca, "",
           "PEM CA that agents' client certificates must chain to (mTLS)");
 ABSL_FLAG(bool, insecure, false,
           "Off loopback, allow plain text or TLS without --tls_client_ca (agents then are not "
-          "identified by certificate), and an HTTP port off loopback");
+          "identified by certificate), and an HTTP port without TLS or tokens");
 ABSL_FLAG(bool, sync_writes, true, "fsync each commit before acknowledging it");
 ABSL_FLAG(bool, check, false,
           "Check the store in the data dir (read-only) and exit: 0 healthy, 1 problems found");

@@ -19,11 +19,6 @@ namespace {
 
 using ::grpc::experimental::FileWatcherCertificateProvider;
 
-unsigned int RefreshSeconds(absl::Duration interval) {
-  return static_cast<unsigned int>(std::clamp<int64_t>(
-      absl::ToInt64Seconds(absl::Ceil(interval, absl::Seconds(1))), 1, int64_t{24} * 3600));
-}
-
 // Reads each named file once so that a missing or unreadable one is an error
 // naming it now; gRPC's file watcher would only log it and fail handshakes.
 absl::Status CheckReadable(std::initializer_list<std::pair<const char*, std::string>> files) {
@@ -34,6 +29,11 @@ absl::Status CheckReadable(std::initializer_list<std::pair<const char*, std::str
 }
 
 }  // namespace
+
+unsigned int TlsReloadSeconds(absl::Duration reload_interval) {
+  return static_cast<unsigned int>(std::clamp<int64_t>(
+      absl::ToInt64Seconds(absl::Ceil(reload_interval, absl::Seconds(1))), 1, int64_t{24} * 3600));
+}
 
 absl::StatusOr<std::string> ReadPemFile(const std::string& path, const std::string& what) {
   std::ifstream in(path, std::ios::binary);
@@ -66,7 +66,7 @@ absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> MakeChannelCredentials
       CheckReadable({{"tls ca", tls.ca}, {"tls cert", tls.cert}, {"tls key", tls.key}}));
   grpc::experimental::TlsChannelCredentialsOptions options;
   options.set_certificate_provider(std::make_shared<FileWatcherCertificateProvider>(
-      tls.key, tls.cert, tls.ca, RefreshSeconds(tls.reload_interval)));
+      tls.key, tls.cert, tls.ca, TlsReloadSeconds(tls.reload_interval)));
   options.watch_root_certs();
   if (!tls.cert.empty()) options.watch_identity_key_cert_pairs();
   // The collector's certificate must chain to `ca` and name the host (or
@@ -91,7 +91,7 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> MakeServerCredentials(
       {{"tls cert", tls.cert}, {"tls key", tls.key}, {"tls client_ca", tls.client_ca}}));
   grpc::experimental::TlsServerCredentialsOptions options(
       std::make_shared<FileWatcherCertificateProvider>(tls.key, tls.cert, tls.client_ca,
-                                                       RefreshSeconds(tls.reload_interval)));
+                                                       TlsReloadSeconds(tls.reload_interval)));
   options.watch_identity_key_cert_pairs();
   if (tls.client_ca.empty()) {
     options.set_cert_request_type(GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE);

@@ -49,6 +49,11 @@ struct ServerTls {
   bool enabled() const { return !cert.empty(); }
 };
 
+// `reload_interval` in whole seconds as the file watchers use it: rounded up,
+// between 1 s and a day. (The collector's HTTPS port re-reads its files on
+// the same schedule as the gRPC port.)
+unsigned int TlsReloadSeconds(absl::Duration reload_interval);
+
 // Reads a whole file; NotFound / PermissionDenied naming `what` and the path.
 absl::StatusOr<std::string> ReadPemFile(const std::string& path, const std::string& what);
 

@@ -399,7 +399,7 @@ size_t Occurrences(const std::string& text, const std::string& needle) {
 // Chromium renders the fleet page and the critical server's page.
 class WebPageTest : public ProcessTest {
  protected:
-  static constexpr char kChromium[] = "/usr/bin/chromium";
+  static constexpr const char* kChromium = testing::kChromiumPath;
 
   // Runs headless Chromium on `url` with `mode` ("--dump-dom" or
   // "--screenshot=<file>") and a fresh profile; returns its standard output.
@@ -408,11 +408,8 @@ class WebPageTest : public ProcessTest {
     const std::string out = dir_.Sub(absl::StrCat("chromium-", chromium_runs_, ".out"));
     const std::string err = dir_.Sub(absl::StrCat("chromium-", chromium_runs_, ".err"));
     auto p = Subprocess::Start(
-        {kChromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-         "--no-first-run", "--disable-background-networking", "--disable-component-update",
-         "--disable-sync", "--disable-dev-shm-usage", "--hide-scrollbars",
-         "--user-data-dir=" + dir_.Sub(absl::StrCat("chromium-profile-", chromium_runs_)),
-         "--window-size=1400,900", mode, url},
+        testing::HeadlessChromium(dir_.Sub(absl::StrCat("chromium-profile-", chromium_runs_)),
+                                  {"--window-size=1400,900", mode}, url),
         out, err);
     EXPECT_TRUE(p.ok()) << p.status();
     if (!p.ok()) return "";

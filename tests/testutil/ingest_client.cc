@@ -12,7 +12,13 @@ namespace syncwatch::testing {
 
 absl::Status SendBatch(const std::string& address, const v1::Hello& hello,
                        std::vector<v1::Event> events, uint64_t seq) {
-  auto stub = v1::Ingest::NewStub(grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
+  return SendBatch(address, grpc::InsecureChannelCredentials(), hello, std::move(events), seq);
+}
+
+absl::Status SendBatch(const std::string& address,
+                       const std::shared_ptr<grpc::ChannelCredentials>& credentials,
+                       const v1::Hello& hello, std::vector<v1::Event> events, uint64_t seq) {
+  auto stub = v1::Ingest::NewStub(grpc::CreateChannel(address, credentials));
   grpc::ClientContext context;
   context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
   auto stream = stub->StreamEvents(&context);

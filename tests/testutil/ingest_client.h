@@ -3,7 +3,10 @@
 #ifndef SYNCWATCH_TESTS_TESTUTIL_INGEST_CLIENT_H_
 #define SYNCWATCH_TESTS_TESTUTIL_INGEST_CLIENT_H_
 
+#include <grpcpp/security/credentials.h>
+
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -17,6 +20,12 @@ namespace syncwatch::testing {
 // says which step failed.
 absl::Status SendBatch(const std::string& address, const v1::Hello& hello,
                        std::vector<v1::Event> events, uint64_t seq = 1);
+
+// The same over a channel with `credentials` (e.g. grpc::SslCredentials for a
+// collector with a certificate).
+absl::Status SendBatch(const std::string& address,
+                       const std::shared_ptr<grpc::ChannelCredentials>& credentials,
+                       const v1::Hello& hello, std::vector<v1::Event> events, uint64_t seq = 1);
 
 }  // namespace syncwatch::testing
 

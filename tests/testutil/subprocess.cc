@@ -90,6 +90,42 @@ std::optional<int> Subprocess::Wait(absl::Duration timeout) {
   }
 }
 
+CommandResult RunCommand(const std::vector<std::string>& argv, const std::string& dir,
+                         const std::string& name, absl::Duration timeout) {
+  const std::string out = dir + "/" + name + ".out";
+  const std::string err = dir + "/" + name + ".err";
+  CommandResult result;
+  auto p = Subprocess::Start(argv, out, err);
+  if (!p.ok()) {
+    result.err = std::string(p.status().message());
+    return result;
+  }
+  result.exit_code = p->Wait(timeout);
+  result.out = ReadFileOrEmpty(out);
+  result.err = ReadFileOrEmpty(err);
+  return result;
+}
+
+std::vector<std::string> HeadlessChromium(const std::string& profile_dir,
+                                          const std::vector<std::string>& extra,
+                                          const std::string& url) {
+  std::vector<std::string> argv = {kChromiumPath,
+                                   "--headless",
+                                   "--no-sandbox",
+                                   "--disable-gpu",
+                                   "--disable-quic",
+                                   "--no-first-run",
+                                   "--disable-background-networking",
+                                   "--disable-component-update",
+                                   "--disable-sync",
+                                   "--disable-dev-shm-usage",
+                                   "--hide-scrollbars",
+                                   "--user-data-dir=" + profile_dir};
+  argv.insert(argv.end(), extra.begin(), extra.end());
+  argv.push_back(url);
+  return argv;
+}
+
 std::string ReadFileOrEmpty(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   std::stringstream s;

@@ -37,6 +37,27 @@ class Subprocess {
   std::optional<int> exit_code_;
 };
 
+// What RunCommand saw: the exit code (nullopt on timeout) and the output.
+struct CommandResult {
+  std::optional<int> exit_code;
+  std::string out;
+  std::string err;
+};
+
+// Runs `argv` to completion (killed after `timeout`), its output kept in
+// `dir`/`name`.out and .err.
+CommandResult RunCommand(const std::vector<std::string>& argv, const std::string& dir,
+                         const std::string& name, absl::Duration timeout = absl::Seconds(60));
+
+// Where the process tests find Chromium (Debian package chromium).
+inline constexpr char kChromiumPath[] = "/usr/bin/chromium";
+
+// The command line of headless Chromium as the process tests run it, with
+// the profile in `profile_dir`, `extra` flags (e.g. "--dump-dom"), then `url`.
+std::vector<std::string> HeadlessChromium(const std::string& profile_dir,
+                                          const std::vector<std::string>& extra,
+                                          const std::string& url);
+
 // Waits until `path` contains `needle`; returns the file's content then, or
 // nullopt on timeout.
 std::optional<std::string> WaitForFileContaining(const std::string& path, const std::string& needle,

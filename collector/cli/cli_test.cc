@@ -24,6 +24,7 @@ namespace {
 
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
+using ::testing::Not;
 using ::testing::StartsWith;
 
 // A collector double: answers every list call with two pages ("" -> "page-2"
@@ -655,6 +656,22 @@ TEST_F(TwoCollectorsTest, ASilenceIsMadeOnEveryCollectorWithOneIdAndOneEnd) {
   EXPECT_EQ(printed[0]["id"], first[0].silence().id());
   EXPECT_EQ(err_.str(), absl::StrCat("syncwatch: ", Address(), ": created\nsyncwatch: ", Second(),
                                      ": created\n"));
+}
+
+TEST_F(TwoCollectorsTest, RetentionSetGoesToEachCollectorAndShowingItToTheFirst) {
+  ASSERT_EQ(RunBoth(absl::StrCat(Address(), ",", Second()), {"retention", "set", "--runs", "200d"}),
+            kExitOk)
+      << err_.str();
+  ASSERT_EQ(admin_service_.retention_changes().size(), 1u);
+  ASSERT_EQ(second_admin_.retention_changes().size(), 1u);
+  EXPECT_EQ(second_admin_.retention_changes()[0].windows().runs().seconds(), 200 * 24 * 3600);
+  EXPECT_THAT(err_.str(), HasSubstr(absl::StrCat("syncwatch: ", Second(), ": changed\n")));
+  // Showing it is a read: the first collector answers (the double does not
+  // implement GetRetention), and that answer stands.
+  EXPECT_EQ(RunBoth(absl::StrCat(Address(), ",", Second()), {"retention"}), kExitFailure);
+  EXPECT_THAT(err_.str(), HasSubstr(absl::StrCat("the collector at ", Address(),
+                                                 " does not support GetRetention")));
+  EXPECT_THAT(err_.str(), Not(HasSubstr(Second())));
 }
 
 TEST_F(TwoCollectorsTest, AChangeThatFailsOnOneCollectorIsMadeOnTheOthersAndNamesIt) {

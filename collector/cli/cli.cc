@@ -336,8 +336,8 @@ absl::Status CheckSilence(const CliOptions& options) {
   return absl::OkStatus();
 }
 
-// Sent to every collector with the same id and end (see Finalize), so that it
-// is one silence everywhere and repeating it is harmless.
+// Sent to every collector with the same id and end (see SameOnEveryCollector), so
+// that it is one silence everywhere and repeating it is harmless.
 absl::StatusOr<std::string> SilenceCommand(const CliOptions& options, Admin::StubInterface& stub,
                                            std::ostream& out) {
   v1::CreateSilenceRequest request;

@@ -62,22 +62,25 @@ grpc::Status AdminService::CreateSilence(grpc::ServerContext* context,
         "a silence may last at most 366 days; this one would end at ", FormatIso8601(ends_at))));
   }
   v1::Silence silence;
+  silence.set_id(request->silence().id());
   silence.set_server(request->silence().server());
   silence.set_tenant(request->silence().tenant());
   silence.set_alert_name(request->silence().alert_name());
   silence.set_comment(request->silence().comment());
   silence.set_created_by(CallerName(*context));
   *silence.mutable_ends_at() = ToProtoTimestamp(ends_at);
-  absl::StatusOr<v1::Silence> stored = alerts_.AddSilence(std::move(silence), now);
+  bool existed = false;
+  absl::StatusOr<v1::Silence> stored = alerts_.AddSilence(std::move(silence), now, &existed);
   if (!stored.ok()) return ToGrpcStatus(stored.status());
+  response->set_already_existed(existed);
   int matching = 0;
   absl::StatusOr<std::vector<v1::Alert>> firing = alerts_.List("", v1::ALERT_STATE_FIRING);
   if (firing.ok()) {
     for (const v1::Alert& a : *firing) matching += alerts::SilenceMatches(*stored, a) ? 1 : 0;
   }
-  SYNCWATCH_LOG(kInfo, stored->created_by(), " created silence ", stored->id(), " (server \"",
-                stored->server(), "\", tenant \"", stored->tenant(), "\", alert \"",
-                stored->alert_name(), "\") until ", FormatIso8601(ends_at));
+  SYNCWATCH_LOG(kInfo, CallerName(*context), existed ? " repeated silence " : " created silence ",
+                stored->id(), " (server \"", stored->server(), "\", tenant \"", stored->tenant(),
+                "\", alert \"", stored->alert_name(), "\") until ", FormatIso8601(ends_at));
   *response->mutable_silence() = *std::move(stored);
   response->set_matching_firing_alerts(matching);
   return grpc::Status::OK;
@@ -97,9 +100,13 @@ grpc::Status AdminService::DeleteSilence(grpc::ServerContext* context,
                                          v1::DeleteSilenceResponse* response) {
   const absl::Status allowed = RequireRole(*context, Role::kAdmin);
   if (!allowed.ok()) return ToGrpcStatus(allowed);
-  absl::StatusOr<v1::Silence> removed = alerts_.RemoveSilence(request->id(), clock_.Now());
+  bool already_ended = false;
+  absl::StatusOr<v1::Silence> removed =
+      alerts_.RemoveSilence(request->id(), clock_.Now(), &already_ended);
   if (!removed.ok()) return ToGrpcStatus(removed.status());
-  SYNCWATCH_LOG(kInfo, CallerName(*context), " ended silence ", removed->id());
+  response->set_already_ended(already_ended);
+  SYNCWATCH_LOG(kInfo, CallerName(*context),
+                already_ended ? " repeated the end of silence " : " ended silence ", removed->id());
   *response->mutable_silence() = *std::move(removed);
   return grpc::Status::OK;
 }

@@ -1,9 +1,12 @@
 #include "collector/alerts/alert_store.h"
 
 #include <algorithm>
+#include <iterator>
 #include <random>
 #include <utility>
 
+#include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -41,8 +44,33 @@ bool HasPrefix(const rocksdb::Slice& key, const std::string& prefix) {
   return key.starts_with(rocksdb::Slice(prefix));
 }
 
+// Not ended early (a tombstone, see v1::Silence::ended_at) and not run out.
 bool InForce(const v1::Silence& silence, absl::Time now) {
-  return FromProtoTimestamp(silence.ends_at()) > now;
+  return !silence.has_ended_at() && FromProtoTimestamp(silence.ends_at()) > now;
+}
+
+// What makes two requests for a silence the same silence (its id aside).
+bool SameSilence(const v1::Silence& a, const v1::Silence& b) {
+  return a.server() == b.server() && a.tenant() == b.tenant() && a.alert_name() == b.alert_name() &&
+         a.comment() == b.comment() &&
+         FromProtoTimestamp(a.ends_at()) == FromProtoTimestamp(b.ends_at());
+}
+
+// A client-chosen silence id: it is a RocksDB key and shows in tables.
+absl::Status CheckSilenceId(const std::string& id) {
+  const bool valid_chars = std::all_of(id.begin(), id.end(), [](char c) {
+    return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-';
+  });
+  if (id.size() <= 64 && valid_chars) return absl::OkStatus();
+  return absl::InvalidArgumentError(
+      absl::StrCat("bad silence id \"", absl::CHexEscape(id.substr(0, 80)),
+                   "\": want 1 to 64 letters, digits, '.', '_' or '-'"));
+}
+
+std::string DescribeSilence(const v1::Silence& s) {
+  return absl::StrCat("server \"", s.server(), "\", tenant \"", s.tenant(), "\", alert \"",
+                      s.alert_name(), "\", comment \"", s.comment(), "\", until ",
+                      FormatIso8601(FromProtoTimestamp(s.ends_at())));
 }
 
 // 16 hex digits, from the OS's entropy: ids must not repeat across restarts.
@@ -422,6 +450,11 @@ absl::StatusOr<v1::Alert> AlertStore::Ack(const std::string& fingerprint, const 
                      FormatIso8601(FromProtoTimestamp(found->resolved_at())),
                      "; only a firing alert can be acknowledged"));
   }
+  // A repeated ack (the CLI sends one to every collector, and may be run
+  // again) keeps the first one's time.
+  if (found->has_ack() && found->ack().by() == by && found->ack().comment() == comment) {
+    return *std::move(found);
+  }
   v1::AlertAck& ack = *found->mutable_ack();
   ack.set_by(by);
   *ack.mutable_at() = ToProtoTimestamp(now);
@@ -432,7 +465,9 @@ absl::StatusOr<v1::Alert> AlertStore::Ack(const std::string& fingerprint, const 
   return *std::move(found);
 }
 
-absl::StatusOr<v1::Silence> AlertStore::AddSilence(v1::Silence silence, absl::Time now) {
+absl::StatusOr<v1::Silence> AlertStore::AddSilence(v1::Silence silence, absl::Time now,
+                                                   bool* existed) {
+  if (existed != nullptr) *existed = false;
   if (silence.server().empty() && silence.tenant().empty() && silence.alert_name().empty()) {
     return absl::InvalidArgumentError(
         "a silence needs at least one matcher: a server, a tenant or an alert name");
@@ -442,10 +477,29 @@ absl::StatusOr<v1::Silence> AlertStore::AddSilence(v1::Silence silence, absl::Ti
         "the silence would end at ", FormatIso8601(FromProtoTimestamp(silence.ends_at())),
         ", which is not in the future"));
   }
+  if (!silence.id().empty()) SYNCWATCH_RETURN_IF_ERROR(CheckSilenceId(silence.id()));
   MutexLock lock(&mu_);
-  do {
-    silence.set_id(NewSilenceId());
-  } while (silences_.count(silence.id()) > 0);
+  if (silence.id().empty()) {
+    do {
+      silence.set_id(NewSilenceId());
+    } while (silences_.count(silence.id()) > 0);
+  } else if (auto it = silences_.find(silence.id()); it != silences_.end()) {
+    const v1::Silence& stored = it->second;
+    if (!SameSilence(stored, silence)) {
+      return absl::AlreadyExistsError(
+          absl::StrCat("the silence id \"", silence.id(), "\" is taken by another silence (",
+                       DescribeSilence(stored), "); choose another id"));
+    }
+    if (stored.has_ended_at()) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("silence ", silence.id(), " was ended at ",
+                       FormatIso8601(FromProtoTimestamp(stored.ended_at())),
+                       " (unsilence); to silence again, create a silence with a new id"));
+    }
+    if (existed != nullptr) *existed = true;
+    return stored;
+  }
+  silence.clear_ended_at();
   *silence.mutable_starts_at() = ToProtoTimestamp(now);
   rocksdb::WriteBatch batch;
   batch.Put(store_.cf(Family::kSilences), silence.id(), silence.SerializeAsString());
@@ -468,35 +522,64 @@ std::vector<v1::Silence> AlertStore::Silences(absl::Time now) const {
   return out;
 }
 
-absl::StatusOr<v1::Silence> AlertStore::RemoveSilence(const std::string& id, absl::Time now) {
+absl::StatusOr<v1::Silence> AlertStore::RemoveSilence(const std::string& id, absl::Time now,
+                                                      bool* already_ended) {
+  if (already_ended != nullptr) *already_ended = false;
   MutexLock lock(&mu_);
   auto it = silences_.find(id);
+  if (it != silences_.end() && it->second.has_ended_at()) {
+    if (already_ended != nullptr) *already_ended = true;
+    return it->second;
+  }
   if (it == silences_.end() || !InForce(it->second, now)) {
     return absl::NotFoundError(
         absl::StrCat("no silence in force has the id \"", id, "\" (see `syncwatch silences`)"));
   }
   v1::Silence silence = it->second;
-  SYNCWATCH_RETURN_IF_ERROR(EndSilencesLocked({id}, now));
+  SYNCWATCH_RETURN_IF_ERROR(EndSilencesLocked({id}, now, /*keep_tombstones=*/true));
   return silence;
 }
 
 absl::StatusOr<int> AlertStore::EndExpiredSilences(absl::Time now) {
   MutexLock lock(&mu_);
   std::vector<std::string> ended;
+  rocksdb::WriteBatch tombstones;
   for (const auto& [id, silence] : silences_) {
-    if (!InForce(silence, now)) ended.push_back(id);
+    if (FromProtoTimestamp(silence.ends_at()) > now) continue;
+    if (silence.has_ended_at()) {
+      // Ended early and now past its end: a repeat can no longer come (it
+      // would be refused for an end in the past), so the record may go.
+      tombstones.Delete(store_.cf(Family::kSilences), id);
+    } else {
+      ended.push_back(id);
+    }
+  }
+  if (tombstones.Count() > 0) {
+    SYNCWATCH_RETURN_IF_ERROR(store_.Write(&tombstones));
+    for (auto it = silences_.begin(); it != silences_.end();) {
+      const bool gone =
+          it->second.has_ended_at() && FromProtoTimestamp(it->second.ends_at()) <= now;
+      it = gone ? silences_.erase(it) : std::next(it);
+    }
   }
   if (ended.empty()) return 0;
-  SYNCWATCH_RETURN_IF_ERROR(EndSilencesLocked(ended, now));
+  SYNCWATCH_RETURN_IF_ERROR(EndSilencesLocked(ended, now, /*keep_tombstones=*/false));
   return static_cast<int>(ended.size());
 }
 
-absl::Status AlertStore::EndSilencesLocked(const std::vector<std::string>& ids, absl::Time now) {
+absl::Status AlertStore::EndSilencesLocked(const std::vector<std::string>& ids, absl::Time now,
+                                           bool keep_tombstones) {
   std::map<std::string, v1::Silence> remaining = silences_;
   rocksdb::WriteBatch batch;
   for (const std::string& id : ids) {
-    batch.Delete(store_.cf(Family::kSilences), id);
-    remaining.erase(id);
+    if (keep_tombstones) {
+      v1::Silence& ended = remaining[id];
+      *ended.mutable_ended_at() = ToProtoTimestamp(now);
+      batch.Put(store_.cf(Family::kSilences), id, ended.SerializeAsString());
+    } else {
+      batch.Delete(store_.cf(Family::kSilences), id);
+      remaining.erase(id);
+    }
   }
   // Matching against what remains: the ended silences must not hold back
   // what they withheld.

@@ -122,21 +122,34 @@ class AlertStore {
 
   // Acknowledges the firing alert with `fingerprint` (any scope) as `by`;
   // returns the stored alert. NotFound for an unknown fingerprint,
-  // FailedPrecondition when the alert has resolved. Acking again replaces the
-  // ack.
+  // FailedPrecondition when the alert has resolved. Acking again with the
+  // same `by` and `comment` changes nothing (the ack keeps its time); with
+  // another, replaces the ack. Fingerprints hash the alert's labels, so every
+  // collector of a deployment gives one alert the same fingerprint.
   absl::StatusOr<v1::Alert> Ack(const std::string& fingerprint, const std::string& by,
                                 const std::string& comment, absl::Time now);
 
-  // Stores `silence` with a new id and starts_at = now; returns it.
-  // InvalidArgument when it has no matcher or does not end after `now`.
-  absl::StatusOr<v1::Silence> AddSilence(v1::Silence silence, absl::Time now);
+  // Stores `silence` with starts_at = now and returns it. Its id is kept when
+  // set (InvalidArgument unless 1 to 64 letters, digits, '.', '_', '-'), so
+  // that one silence made on several collectors has one id; a new one is made
+  // up otherwise. InvalidArgument when it has no matcher or does not end after
+  // `now`. When a silence with that id is stored already: the same matchers,
+  // comment and ends_at return the stored one and set *existed (a repeated
+  // request); anything else is AlreadyExists; the same one ended early by
+  // RemoveSilence is FailedPrecondition (a late repeat must not revive it).
+  absl::StatusOr<v1::Silence> AddSilence(v1::Silence silence, absl::Time now,
+                                         bool* existed = nullptr);
   // The silences in force at `now`, ending soonest first.
   std::vector<v1::Silence> Silences(absl::Time now) const;
   // Ends the silence `id` now and queues what it withheld (see above); returns
-  // it as it was. NotFound when no silence in force has that id.
-  absl::StatusOr<v1::Silence> RemoveSilence(const std::string& id, absl::Time now);
+  // it as it was. Its record stays, marked ended (ended_at), until its ends_at:
+  // removing it again returns it and sets *already_ended. NotFound when no
+  // silence has that id or it has run out.
+  absl::StatusOr<v1::Silence> RemoveSilence(const std::string& id, absl::Time now,
+                                            bool* already_ended = nullptr);
   // Ends the silences whose time is up at `now` and queues what they withheld;
-  // returns how many ended. Cheap when none did (the deliverers call it every
+  // returns how many ended. Drops the records of silences ended early whose
+  // time is up. Cheap when none did (the deliverers call it every
   // round).
   absl::StatusOr<int> EndExpiredSilences(absl::Time now);
   // Whether a silence in force at `now` matches `alert`.
@@ -160,10 +173,11 @@ class AlertStore {
   // true when queued.
   bool NotifyLocked(v1::Alert* record, absl::Time now, rocksdb::WriteBatch* batch, uint64_t* seq,
                     std::map<std::string, uint64_t>* queued) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Removes the silences `ids` from the store and memory and queues what the
-  // alerts no longer silenced at `now` had withheld, in one write.
-  absl::Status EndSilencesLocked(const std::vector<std::string>& ids, absl::Time now)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Ends the silences `ids` (removes them from the store and memory, or with
+  // `keep_tombstones` marks them ended there) and queues what the alerts no
+  // longer silenced at `now` had withheld, in one write.
+  absl::Status EndSilencesLocked(const std::vector<std::string>& ids, absl::Time now,
+                                 bool keep_tombstones) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   Store& store_;
   const std::vector<std::string> receivers_;
@@ -173,7 +187,8 @@ class AlertStore {
   std::map<std::string, uint64_t> outbox_sizes_ ABSL_GUARDED_BY(mu_);
   // The firing alerts by AlertKey, kept equal to what the store holds.
   std::map<std::string, FiringAlert> firing_ ABSL_GUARDED_BY(mu_);
-  // Every stored silence by id, including ended ones not removed yet.
+  // Every stored silence by id, including ended ones not removed yet and
+  // those ended early (ended_at), kept until their ends_at.
   std::map<std::string, v1::Silence> silences_ ABSL_GUARDED_BY(mu_);
 };
 

@@ -233,6 +233,15 @@ TEST_F(AlertStoreTest, AckRecordsWhoAndWhenAndANewEpisodeStartsWithout) {
   EXPECT_EQ(acked->ack().by(), "ops-oncall");
   EXPECT_EQ(acked->ack().comment(), "looking");
   EXPECT_EQ(FromProtoTimestamp(acked->ack().at()), kT0 + absl::Minutes(1));
+  // The same ack again (every collector, or a re-run) keeps the first time;
+  // another comment replaces it.
+  acked = alerts_->Ack(id, "ops-oncall", "looking", kT0 + absl::Minutes(2));
+  ASSERT_TRUE(acked.ok()) << acked.status();
+  EXPECT_EQ(FromProtoTimestamp(All()[0].ack().at()), kT0 + absl::Minutes(1));
+  acked = alerts_->Ack(id, "ops-oncall", "found it", kT0 + absl::Minutes(2));
+  ASSERT_TRUE(acked.ok()) << acked.status();
+  EXPECT_EQ(All()[0].ack().comment(), "found it");
+  EXPECT_EQ(FromProtoTimestamp(All()[0].ack().at()), kT0 + absl::Minutes(2));
 
   // Still firing with new details: the ack stays, and no notification.
   Reconcile({Alert("A", "sync01", "changed")}, kT0 + absl::Minutes(2));
@@ -315,8 +324,84 @@ TEST_F(AlertStoreTest, DeletingASilenceSendsTheResolutionTheReceiversMissed) {
   ASSERT_TRUE(removed.ok()) << removed.status();
   ASSERT_THAT(Outbox("r1"), SizeIs(2));
   EXPECT_EQ(Outbox("r1")[1].alert.state(), v1::ALERT_STATE_RESOLVED);
-  EXPECT_THAT(alerts_->RemoveSilence(silence->id(), kT0 + absl::Minutes(11)),
+  // Removing it again (the CLI repeated on every collector) is harmless.
+  bool already_ended = false;
+  auto again = alerts_->RemoveSilence(silence->id(), kT0 + absl::Minutes(11), &already_ended);
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_TRUE(already_ended);
+  EXPECT_EQ(again->id(), silence->id());
+  EXPECT_THAT(Outbox("r1"), SizeIs(2));
+  EXPECT_THAT(alerts_->Silences(kT0 + absl::Minutes(11)), IsEmpty());
+  EXPECT_THAT(alerts_->RemoveSilence("0123456789abcdef", kT0 + absl::Minutes(11)),
               testing::StatusIs(absl::StatusCode::kNotFound));
+}
+
+TEST_F(AlertStoreTest, ARepeatedSilenceWithTheSameIdAndContentChangesNothing) {
+  v1::Silence wanted = SilenceFor("sync01", kT0 + absl::Hours(4));
+  wanted.set_id("maint-2024.05_01");
+  bool existed = true;
+  auto first = alerts_->AddSilence(wanted, kT0, &existed);
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_FALSE(existed);
+  EXPECT_EQ(first->id(), "maint-2024.05_01");
+
+  // The same request a minute later (a re-run): the stored one, unchanged.
+  v1::Silence repeat = wanted;
+  repeat.set_created_by("someone-else");
+  auto second = alerts_->AddSilence(repeat, kT0 + absl::Minutes(1), &existed);
+  ASSERT_TRUE(second.ok()) << second.status();
+  EXPECT_TRUE(existed);
+  EXPECT_EQ(FromProtoTimestamp(second->starts_at()), kT0);
+  EXPECT_EQ(second->created_by(), "ops");
+  ASSERT_THAT(alerts_->Silences(kT0 + absl::Minutes(1)), SizeIs(1));
+
+  // The same id for something else is refused, naming the silence it has.
+  v1::Silence other = wanted;
+  *other.mutable_ends_at() = ToProtoTimestamp(kT0 + absl::Hours(5));
+  EXPECT_THAT(
+      alerts_->AddSilence(other, kT0 + absl::Minutes(1)),
+      testing::StatusIs(absl::StatusCode::kAlreadyExists,
+                        ::testing::HasSubstr("the silence id \"maint-2024.05_01\" is "
+                                             "taken by another silence (server \"sync01\"")));
+  other = wanted;
+  other.set_alert_name("AgentSilent");
+  EXPECT_THAT(alerts_->AddSilence(other, kT0 + absl::Minutes(1)),
+              testing::StatusIs(absl::StatusCode::kAlreadyExists));
+
+  // Once ended, a late repeat does not bring it back, before or after a reopen.
+  ASSERT_TRUE(alerts_->RemoveSilence(wanted.id(), kT0 + absl::Minutes(2)).ok());
+  Open({"r1", "r2"});
+  EXPECT_THAT(alerts_->AddSilence(wanted, kT0 + absl::Minutes(3)),
+              testing::StatusIs(absl::StatusCode::kFailedPrecondition,
+                                ::testing::HasSubstr("was ended at")));
+  bool already_ended = false;
+  ASSERT_TRUE(alerts_->RemoveSilence(wanted.id(), kT0 + absl::Minutes(3), &already_ended).ok());
+  EXPECT_TRUE(already_ended);
+  EXPECT_THAT(alerts_->Silences(kT0 + absl::Minutes(3)), IsEmpty());
+  Reconcile({Alert("A", "sync01")}, kT0 + absl::Minutes(3));
+  EXPECT_THAT(Outbox("r1"), SizeIs(1));
+
+  // Its record goes when its time is up; then the id is free again.
+  auto ended = alerts_->EndExpiredSilences(kT0 + absl::Hours(4));
+  ASSERT_TRUE(ended.ok());
+  EXPECT_EQ(*ended, 0);
+  EXPECT_THAT(alerts_->RemoveSilence(wanted.id(), kT0 + absl::Hours(4)),
+              testing::StatusIs(absl::StatusCode::kNotFound));
+  *wanted.mutable_ends_at() = ToProtoTimestamp(kT0 + absl::Hours(6));
+  EXPECT_TRUE(alerts_->AddSilence(wanted, kT0 + absl::Hours(4)).ok());
+}
+
+TEST_F(AlertStoreTest, AClientChosenSilenceIdMustBeAPlainWord) {
+  for (const std::string& bad : {std::string("has space"), std::string("a/b"), std::string(65, 'a'),
+                                 std::string("caf\xc3\xa9")}) {
+    v1::Silence silence = SilenceFor("sync01", kT0 + absl::Hours(1));
+    silence.set_id(bad);
+    EXPECT_THAT(alerts_->AddSilence(silence, kT0),
+                testing::StatusIs(absl::StatusCode::kInvalidArgument,
+                                  ::testing::HasSubstr("bad silence id")))
+        << bad;
+  }
+  EXPECT_THAT(alerts_->Silences(kT0), IsEmpty());
 }
 
 TEST_F(AlertStoreTest, AnEpisodeWhollyInsideASilenceIsNeverSent) {

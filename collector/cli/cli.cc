@@ -4,7 +4,10 @@
 #include <grpcpp/support/status.h>
 
 #include <algorithm>
+#include <functional>
 #include <memory>
+#include <random>
+#include <sstream>
 #include <string>
 #include <tuple>
 #include <utility>
@@ -13,6 +16,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
@@ -44,6 +48,7 @@ enum FilterFlag : unsigned {
   kCommentFlag = 1u << 7,
   kEndFlags = 1u << 8,     // --for, --until
   kWindowFlags = 1u << 9,  // --runs, --export-errors, --snapshots
+  kIdFlag = 1u << 10,
 };
 
 struct Command {
@@ -55,12 +60,20 @@ struct Command {
   absl::string_view arguments;
   size_t min_arguments;
   size_t max_arguments;
-  // Exactly one is set: a Query command or an Admin one.
+  // Exactly one is set: a Query command or an Admin one. An Admin command
+  // returns what it did on that collector ("created", "already there"), or
+  // "" for a read.
   absl::Status (*run)(const CliOptions& options, Query::StubInterface& stub, std::ostream& out);
-  absl::Status (*admin)(const CliOptions& options, Admin::StubInterface& stub, std::ostream& out);
+  absl::StatusOr<std::string> (*admin)(const CliOptions& options, Admin::StubInterface& stub,
+                                       std::ostream& out);
   // Usage checks beyond the flags' own (nullptr for none); an error is exit 2.
   absl::Status (*check)(const CliOptions& options);
+  // Whether the command line changes something (nullptr: never). A change goes
+  // to every collector; a read to the first that answers.
+  bool (*changes)(const CliOptions& options);
 };
+
+bool Always(const CliOptions&) { return true; }
 
 // A synchronous list call of the Query stub, e.g. &Query::StubInterface::ListRuns.
 template <typename Request, typename Response>
@@ -296,7 +309,8 @@ const Renderers<v1::GetRetentionResponse> kRetentionRenderers = {
     [](const v1::GetRetentionResponse& r) { return RenderTable(RetentionTable(r)); },
     RetentionToJson, RetentionCsvTable};
 
-absl::Status AckCommand(const CliOptions& options, Admin::StubInterface& stub, std::ostream& out) {
+absl::StatusOr<std::string> AckCommand(const CliOptions& options, Admin::StubInterface& stub,
+                                       std::ostream& out) {
   v1::AckAlertRequest request;
   request.set_fingerprint(options.arguments[0]);
   if (options.comment) request.set_comment(*options.comment);
@@ -305,7 +319,8 @@ absl::Status AckCommand(const CliOptions& options, Admin::StubInterface& stub, s
       CallAdmin(options, &Admin::StubInterface::AckAlert, stub, "AckAlert", request, &response));
   v1::ListAlertsResponse acked;
   *acked.add_alerts() = response.alert();
-  return Print(options, acked, kAlertRenderers, out);
+  SYNCWATCH_RETURN_IF_ERROR(Print(options, acked, kAlertRenderers, out));
+  return std::string("acknowledged");
 }
 
 absl::Status CheckSilence(const CliOptions& options) {
@@ -321,10 +336,13 @@ absl::Status CheckSilence(const CliOptions& options) {
   return absl::OkStatus();
 }
 
-absl::Status SilenceCommand(const CliOptions& options, Admin::StubInterface& stub,
-                            std::ostream& out) {
+// Sent to every collector with the same id and end (see SameOnEveryCollector), so
+// that it is one silence everywhere and repeating it is harmless.
+absl::StatusOr<std::string> SilenceCommand(const CliOptions& options, Admin::StubInterface& stub,
+                                           std::ostream& out) {
   v1::CreateSilenceRequest request;
   v1::Silence& silence = *request.mutable_silence();
+  silence.set_id(options.id.value_or(""));
   silence.set_server(options.server.value_or(""));
   silence.set_tenant(options.tenant.value_or(""));
   silence.set_alert_name(options.alert.value_or(""));
@@ -339,19 +357,21 @@ absl::Status SilenceCommand(const CliOptions& options, Admin::StubInterface& stu
                                       "CreateSilence", request, &response));
   v1::ListSilencesResponse created;
   *created.add_silences() = response.silence();
-  return Print(options, created, kSilenceRenderers, out);
+  SYNCWATCH_RETURN_IF_ERROR(Print(options, created, kSilenceRenderers, out));
+  return std::string(response.already_existed() ? "already there" : "created");
 }
 
-absl::Status SilencesCommand(const CliOptions& options, Admin::StubInterface& stub,
-                             std::ostream& out) {
+absl::StatusOr<std::string> SilencesCommand(const CliOptions& options, Admin::StubInterface& stub,
+                                            std::ostream& out) {
   v1::ListSilencesResponse response;
   SYNCWATCH_RETURN_IF_ERROR(CallAdmin(options, &Admin::StubInterface::ListSilences, stub,
                                       "ListSilences", v1::ListSilencesRequest(), &response));
-  return Print(options, response, kSilenceRenderers, out);
+  SYNCWATCH_RETURN_IF_ERROR(Print(options, response, kSilenceRenderers, out));
+  return std::string();
 }
 
-absl::Status UnsilenceCommand(const CliOptions& options, Admin::StubInterface& stub,
-                              std::ostream& out) {
+absl::StatusOr<std::string> UnsilenceCommand(const CliOptions& options, Admin::StubInterface& stub,
+                                             std::ostream& out) {
   v1::DeleteSilenceRequest request;
   request.set_id(options.arguments[0]);
   v1::DeleteSilenceResponse response;
@@ -359,7 +379,8 @@ absl::Status UnsilenceCommand(const CliOptions& options, Admin::StubInterface& s
                                       "DeleteSilence", request, &response));
   v1::ListSilencesResponse ended;
   *ended.add_silences() = response.silence();
-  return Print(options, ended, kSilenceRenderers, out);
+  SYNCWATCH_RETURN_IF_ERROR(Print(options, ended, kSilenceRenderers, out));
+  return std::string(response.already_ended() ? "already ended" : "ended");
 }
 
 absl::Status CheckRetention(const CliOptions& options) {
@@ -384,8 +405,10 @@ absl::Status CheckRetention(const CliOptions& options) {
   return absl::OkStatus();
 }
 
-absl::Status RetentionCommand(const CliOptions& options, Admin::StubInterface& stub,
-                              std::ostream& out) {
+bool RetentionChanges(const CliOptions& options) { return !options.arguments.empty(); }
+
+absl::StatusOr<std::string> RetentionCommand(const CliOptions& options, Admin::StubInterface& stub,
+                                             std::ostream& out) {
   v1::GetRetentionResponse response;
   if (options.arguments.empty()) {
     SYNCWATCH_RETURN_IF_ERROR(CallAdmin(options, &Admin::StubInterface::GetRetention, stub,
@@ -400,7 +423,8 @@ absl::Status RetentionCommand(const CliOptions& options, Admin::StubInterface& s
     SYNCWATCH_RETURN_IF_ERROR(CallAdmin(options, &Admin::StubInterface::SetRetention, stub,
                                         "SetRetention", request, &response));
   }
-  return Print(options, response, kRetentionRenderers, out);
+  SYNCWATCH_RETURN_IF_ERROR(Print(options, response, kRetentionRenderers, out));
+  return std::string(RetentionChanges(options) ? "changed" : "");
 }
 
 constexpr unsigned kAlertFilters =
@@ -408,30 +432,30 @@ constexpr unsigned kAlertFilters =
 
 constexpr Command kCommands[] = {
     {"fleet", "every server's health, worst first, with fleet-wide counts",
-     kServerFilter | kTenantFilter, "", 0, 0, FleetCommand, nullptr, nullptr},
+     kServerFilter | kTenantFilter, "", 0, 0, FleetCommand, nullptr, nullptr, nullptr},
     {"servers", "sync servers by name: health, pending deletes, last cycle, alerts, last seen",
-     kServerFilter | kTenantFilter, "", 0, 0, ServersCommand, nullptr, nullptr},
+     kServerFilter | kTenantFilter, "", 0, 0, ServersCommand, nullptr, nullptr, nullptr},
     {"runs", "run-profile results, oldest first per connector",
      kServerFilter | kTenantFilter | kConnectorFilter | kSinceFilter | kTypeFilter, "", 0, 0,
-     RunsCommand, nullptr, nullptr},
+     RunsCommand, nullptr, nullptr, nullptr},
     {"deletes", "pending export deletes per connector (latest snapshot) and the objects",
      kServerFilter | kTenantFilter | kConnectorFilter | kSinceFilter, "", 0, 0, DeletesCommand,
-     nullptr, nullptr},
+     nullptr, nullptr, nullptr},
     {"errors", "export errors with their Connect Health category",
      kServerFilter | kTenantFilter | kConnectorFilter | kSinceFilter | kTypeFilter, "", 0, 0,
-     ErrorsCommand, nullptr, nullptr},
+     ErrorsCommand, nullptr, nullptr, nullptr},
     {"alerts", "alerts (deletion threshold, uniqueness, failed or stale sync, silent agent)",
-     kAlertFilters, "", 0, 0, AlertsCommand, nullptr, nullptr},
+     kAlertFilters, "", 0, 0, AlertsCommand, nullptr, nullptr, nullptr},
     {"ack", "acknowledge a firing alert by its ID (admin)", kCommentFlag, "ALERT_ID", 1, 1, nullptr,
-     AckCommand, nullptr},
+     AckCommand, nullptr, Always},
     {"silence", "hold back the notifications of matching alerts for a while (admin)",
-     kServerFilter | kTenantFilter | kAlertFlag | kEndFlags | kCommentFlag, "", 0, 0, nullptr,
-     SilenceCommand, CheckSilence},
-    {"silences", "the silences in force", 0, "", 0, 0, nullptr, SilencesCommand, nullptr},
+     kServerFilter | kTenantFilter | kAlertFlag | kEndFlags | kCommentFlag | kIdFlag, "", 0, 0,
+     nullptr, SilenceCommand, CheckSilence, Always},
+    {"silences", "the silences in force", 0, "", 0, 0, nullptr, SilencesCommand, nullptr, nullptr},
     {"unsilence", "end a silence now (admin)", 0, "SILENCE_ID", 1, 1, nullptr, UnsilenceCommand,
-     nullptr},
+     nullptr, Always},
     {"retention", "the retention windows; `retention set|reset` changes them (admin)", kWindowFlags,
-     "[set|reset]", 0, 1, nullptr, RetentionCommand, CheckRetention},
+     "[set|reset]", 0, 1, nullptr, RetentionCommand, CheckRetention, RetentionChanges},
 };
 
 const Command* FindCommand(absl::string_view name) {
@@ -471,6 +495,7 @@ absl::Status CheckFiltersApply(const Command& command, const CliOptions& options
       {options.state.has_value(), kStateFilter, "state"},
       {options.alert.has_value(), kAlertFlag, "alert"},
       {options.comment.has_value(), kCommentFlag, "comment"},
+      {options.id.has_value(), kIdFlag, "id"},
       {options.for_duration.has_value(), kEndFlags, "for"},
       {options.until.has_value(), kEndFlags, "until"},
       {options.runs.has_value(), kWindowFlags, "runs"},
@@ -542,22 +567,118 @@ const Command* Prepare(const absl::StatusOr<CliOptions>& options, std::ostream& 
   return command;
 }
 
-int Execute(const Command& command, const CliOptions& options, Query::StubInterface& query,
-            Admin::StubInterface& admin, std::ostream& out, std::ostream& err) {
-  const absl::Status status = command.run != nullptr ? command.run(options, query, out)
-                                                     : command.admin(options, admin, out);
-  if (!status.ok()) {
-    err << "syncwatch: " << status.message() << "\n";
-    return kExitFailure;
+// The stubs of one collector, borrowed for the run.
+struct Stubs {
+  Query::StubInterface* query;
+  Admin::StubInterface* admin;
+};
+using Connect = std::function<absl::StatusOr<Stubs>(const std::string& address)>;
+
+// A silence made up by this command line: 16 hex digits, like the collector's.
+std::string NewSilenceId() {
+  std::random_device random;
+  return absl::StrFormat("%08x%08x", random(), random());
+}
+
+// What must be the same on every collector for one change to be one change
+// there: a silence's id (chosen here) and its end (--for made absolute now).
+void SameOnEveryCollector(const Command& command, CliOptions* options) {
+  if (!(command.filters & kIdFlag)) return;
+  if (!options->id) options->id = NewSilenceId();
+  if (options->for_duration) {
+    // Whole seconds: the end printed in the hint for a re-run is exact.
+    options->until =
+        absl::FromUnixSeconds(absl::ToUnixSeconds(RealClock::Get().Now() + *options->for_duration));
+    options->for_duration.reset();
   }
-  return kExitOk;
+}
+
+absl::StatusOr<std::string> RunOn(const Command& command, const CliOptions& options,
+                                  const Stubs& stubs, std::ostream& out) {
+  if (command.run != nullptr) {
+    SYNCWATCH_RETURN_IF_ERROR(command.run(options, *stubs.query, out));
+    return std::string();
+  }
+  return command.admin(options, *stubs.admin, out);
+}
+
+// A read: the collectors hold the same data (every agent delivers to each), so
+// the first that answers does; an unreachable or hung one is passed over.
+int ReadFromFirstAnswering(const Command& command, CliOptions options, const Connect& connect,
+                           std::ostream& out, std::ostream& err) {
+  const std::vector<std::string> collectors = options.collectors;
+  for (size_t i = 0; i < collectors.size(); ++i) {
+    options.collector = collectors[i];
+    absl::StatusOr<Stubs> stubs = connect(collectors[i]);
+    absl::Status status = stubs.status();
+    if (stubs.ok()) status = RunOn(command, options, *stubs, out).status();
+    if (status.ok()) return kExitOk;
+    const bool next = i + 1 < collectors.size() &&
+                      (absl::IsUnavailable(status) || absl::IsDeadlineExceeded(status));
+    err << "syncwatch: " << status.message();
+    if (!next) {
+      err << "\n";
+      return kExitFailure;
+    }
+    err << "; asking " << collectors[i + 1] << "\n";
+  }
+  return kExitFailure;
+}
+
+// A change: made on every collector, each told apart in the report, so that
+// all of them act on it (each notifies on its own). The result is printed
+// once, from the first collector that made the change; with several
+// collectors one line per collector on `err` says what happened there.
+int ApplyToEvery(const Command& command, CliOptions options, const Connect& connect,
+                 std::ostream& out, std::ostream& err) {
+  SameOnEveryCollector(command, &options);
+  const std::vector<std::string> collectors = options.collectors;
+  const bool several = collectors.size() > 1;
+  std::vector<std::string> failed;
+  bool printed = false;
+  for (const std::string& address : collectors) {
+    options.collector = address;
+    std::ostringstream again;  // the same result from the next collectors
+    absl::StatusOr<Stubs> stubs = connect(address);
+    const absl::StatusOr<std::string> done =
+        stubs.ok() ? RunOn(command, options, *stubs, printed ? again : out)
+                   : absl::StatusOr<std::string>(stubs.status());
+    if (!done.ok()) {
+      err << "syncwatch: " << done.status().message() << "\n";
+      failed.push_back(address);
+      continue;
+    }
+    printed = true;
+    if (several) err << "syncwatch: " << address << ": " << *done << "\n";
+  }
+  if (failed.empty()) return kExitOk;
+  if (several) {
+    std::string again = "the same command";
+    if (options.id && options.until) {
+      again =
+          absl::StrCat("it with --id ", *options.id, " --until ",
+                       absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", *options.until, absl::UTCTimeZone()));
+    }
+    err << "syncwatch: not done on " << absl::StrJoin(failed, ", ") << " (done on "
+        << collectors.size() - failed.size() << " of " << collectors.size() << " collectors); run "
+        << again << " again to finish (where it is done, repeating it changes nothing)\n";
+  }
+  return kExitFailure;
+}
+
+int Execute(const Command& command, const CliOptions& options, const Connect& connect,
+            std::ostream& out, std::ostream& err) {
+  if (command.changes != nullptr && command.changes(options)) {
+    return ApplyToEvery(command, options, connect, out, err);
+  }
+  return ReadFromFirstAnswering(command, options, connect, out, err);
 }
 
 }  // namespace
 
 std::string UsageText() {
   std::string text =
-      "Usage: syncwatch [--collector ADDR] <command> [flags]\n"
+      "Usage: syncwatch [--collector ADDR[,ADDR...]] <command> [flags]\n"
       "\n"
       "Shows what the syncwatch collector knows about the Entra Connect sync servers.\n"
       "\n"
@@ -574,7 +695,8 @@ std::string UsageText() {
       &text,
       "\n"
       "Flags (before or after the command):\n"
-      "  --collector ADDR    the collector's address (default 127.0.0.1:7443)\n"
+      "  --collector ADDR[,ADDR...]  the collectors' addresses, comma-separated or the flag\n"
+      "                      repeated (default: $SYNCWATCH_COLLECTOR, else 127.0.0.1:7443)\n"
       "  --output FORMAT     table, json or csv (default table)\n"
       "  --server NAME       only this sync server\n"
       "  --tenant NAME       only this tenant\n"
@@ -592,6 +714,8 @@ std::string UsageText() {
       "  --alert NAME        silence: the alert name to match (with --server, --tenant:\n"
       "                      at least one of the three)\n"
       "  --for DURATION      silence: how long (4h, 2d, 1w), or --until TIME (ISO 8601)\n"
+      "  --id ID             silence: its id (default: a new one), to finish one that\n"
+      "                      reached only some collectors\n"
       "  --runs, --export-errors, --snapshots DURATION\n"
       "                      retention set: the new window (200d, 36h) or off\n"
       "  --timeout DURATION  deadline of each call to the collector (default 10s)\n"
@@ -603,9 +727,11 @@ std::string UsageText() {
       "  --help              show this text\n"
       "\n"
       "Admin commands need a token with the admin role on a collector with access\n"
-      "control.\n"
+      "control. With several collectors, a change (ack, silence, unsilence, retention\n"
+      "set|reset) is made on each, one line per collector on stderr; repeating it is\n"
+      "harmless. Other commands ask the first collector that answers.\n"
       "\n"
-      "Exit status: 0 done, 1 the collector could not answer or refused, 2 bad usage.\n");
+      "Exit status: 0 done, 1 a collector could not answer or refused, 2 bad usage.\n");
   return text;
 }
 
@@ -615,7 +741,10 @@ int RunCommand(const std::vector<std::string>& args, Query::StubInterface& query
   int exit_code = kExitOk;
   const Command* command = Prepare(options, out, err, &exit_code);
   if (command == nullptr) return exit_code;
-  return Execute(*command, *options, query, admin, out, err);
+  const Connect same = [&query, &admin](const std::string&) -> absl::StatusOr<Stubs> {
+    return Stubs{&query, &admin};
+  };
+  return Execute(*command, *options, same, out, err);
 }
 
 int RunCli(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
@@ -623,14 +752,17 @@ int RunCli(const std::vector<std::string>& args, std::ostream& out, std::ostream
   int exit_code = kExitOk;
   const Command* command = Prepare(options, out, err, &exit_code);
   if (command == nullptr) return exit_code;
-  absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = NewCollectorChannel(*options);
-  if (!channel.ok()) {
-    err << "syncwatch: " << channel.status().message() << "\n";
-    return kExitFailure;
-  }
-  const std::unique_ptr<Query::StubInterface> query = Query::NewStub(*channel);
-  const std::unique_ptr<Admin::StubInterface> admin = Admin::NewStub(*channel);
-  return Execute(*command, *options, *query, *admin, out, err);
+  std::vector<std::unique_ptr<Query::StubInterface>> queries;
+  std::vector<std::unique_ptr<Admin::StubInterface>> admins;
+  const Connect connect = [&](const std::string& address) -> absl::StatusOr<Stubs> {
+    CliOptions one = *options;
+    one.collector = address;
+    SYNCWATCH_ASSIGN_OR_RETURN(std::shared_ptr<grpc::Channel> channel, NewCollectorChannel(one));
+    queries.push_back(Query::NewStub(channel));
+    admins.push_back(Admin::NewStub(channel));
+    return Stubs{queries.back().get(), admins.back().get()};
+  };
+  return Execute(*command, *options, connect, out, err);
 }
 
 }  // namespace syncwatch::cli

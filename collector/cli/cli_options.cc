@@ -1,5 +1,6 @@
 #include "collector/cli/cli_options.h"
 
+#include <algorithm>
 #include <cstdint>
 #include <cstdlib>
 #include <fstream>
@@ -12,6 +13,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "common/status_macros.h"
 #include "common/time_util.h"
@@ -54,6 +56,26 @@ std::optional<absl::Time> ParseAbsoluteTime(absl::string_view text) {
   return std::nullopt;
 }
 
+// Appends the comma-separated host:port addresses of `value` (from `source`,
+// a flag or an environment variable) to *collectors.
+absl::Status AddCollectors(absl::string_view source, absl::string_view value,
+                           std::vector<std::string>* collectors) {
+  for (absl::string_view part : absl::StrSplit(value, ',')) {
+    const std::string address(absl::StripAsciiWhitespace(part));
+    if (address.empty()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("bad value \"", value, "\" for ", source, ": want host:port[,host:port…]"));
+    }
+    if (std::find(collectors->begin(), collectors->end(), address) != collectors->end()) {
+      return absl::InvalidArgumentError(absl::StrCat("bad value \"", value, "\" for ", source,
+                                                     ": the collector ", address,
+                                                     " is named twice"));
+    }
+    collectors->push_back(address);
+  }
+  return absl::OkStatus();
+}
+
 // Sets *target from a --`flag` span value.
 absl::Status SetSpan(absl::string_view flag, absl::string_view value, bool allow_off,
                      std::optional<absl::Duration>* target) {
@@ -64,11 +86,7 @@ absl::Status SetSpan(absl::string_view flag, absl::string_view value, bool allow
 constexpr FlagSpec kFlags[] = {
     {"collector",
      [](absl::string_view value, absl::Time, CliOptions& options) {
-       if (absl::StripAsciiWhitespace(value).empty()) {
-         return BadValue("collector", value, "want host:port");
-       }
-       options.collector = std::string(absl::StripAsciiWhitespace(value));
-       return absl::OkStatus();
+       return AddCollectors("--collector", value, &options.collectors);
      }},
     {"output",
      [](absl::string_view value, absl::Time, CliOptions& options) {
@@ -133,6 +151,12 @@ constexpr FlagSpec kFlags[] = {
     {"alert",
      [](absl::string_view value, absl::Time, CliOptions& options) {
        options.alert = std::string(value);
+       return absl::OkStatus();
+     }},
+    {"id",
+     [](absl::string_view value, absl::Time, CliOptions& options) {
+       options.id = std::string(absl::StripAsciiWhitespace(value));
+       if (options.id->empty()) return BadValue("id", value, "the id is empty");
        return absl::OkStatus();
      }},
     {"comment",
@@ -283,6 +307,16 @@ absl::StatusOr<CliOptions> ParseArgs(const std::vector<std::string>& args, absl:
       options.arguments.emplace_back(positional[i]);
     }
   }
+  if (options.collectors.empty()) {
+    const char* env = std::getenv("SYNCWATCH_COLLECTOR");
+    if (env != nullptr && !absl::StripAsciiWhitespace(env).empty()) {
+      SYNCWATCH_RETURN_IF_ERROR(
+          AddCollectors("the environment variable SYNCWATCH_COLLECTOR", env, &options.collectors));
+    } else {
+      options.collectors.push_back(options.collector);
+    }
+  }
+  options.collector = options.collectors.front();
   if (options.token.empty()) {
     if (const char* env = std::getenv("SYNCWATCH_TOKEN"); env != nullptr) {
       options.token = std::string(absl::StripAsciiWhitespace(env));

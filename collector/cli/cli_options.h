@@ -23,9 +23,14 @@ enum class AlertStateFilter { kFiring, kResolved, kAll };
 // What the command line asked for, after syntax and value checks. Whether a
 // filter applies to the command is checked later, by the command table.
 struct CliOptions {
-  // The collector's Query API address, host:port.
-  // Default: the collector's own default listen address.
+  // The collector being called, host:port: the first of `collectors` once
+  // parsed; the command layer sets it to each collector it calls.
   std::string collector = "127.0.0.1:7443";
+  // --collector ADDR[,ADDR…] (repeatable), or else the environment variable
+  // SYNCWATCH_COLLECTOR (same form): every collector of the deployment. Admin
+  // changes go to each; reads to the first that answers.
+  // Default: the collector's own default listen address.
+  std::vector<std::string> collectors;
 
   // --output: table for people, json/csv for scripts.
   // Default: table.
@@ -59,6 +64,9 @@ struct CliOptions {
   // (--for resolved against the time the line was parsed).
   std::optional<std::string> alert;
   std::optional<std::string> comment;
+  // --id: the silence's id (default: one made up by the CLI), so that re-running
+  // a silence that reached only some collectors finishes it on the rest.
+  std::optional<std::string> id;
   std::optional<absl::Duration> for_duration;
   std::optional<absl::Time> until;
   // `retention set`: the new windows; zero is "off" (keep forever).

@@ -1,5 +1,6 @@
 #include "collector/cli/cli_options.h"
 
+#include <cstdlib>
 #include <string>
 #include <vector>
 
@@ -53,6 +54,37 @@ TEST(ParseArgs, Defaults) {
   EXPECT_FALSE(options->server.has_value());
   EXPECT_FALSE(options->since.has_value());
   EXPECT_FALSE(options->help);
+}
+
+TEST(ParseArgs, SeveralCollectorsCommaSeparatedOrRepeated) {
+  absl::StatusOr<CliOptions> options = ParseArgs(
+      {"--collector", "10.0.0.5:7443, 10.0.0.6:7443", "silences", "--collector", "10.0.0.7:7443"},
+      Now());
+  ASSERT_TRUE(options.ok()) << options.status();
+  EXPECT_EQ(options->collectors,
+            (std::vector<std::string>{"10.0.0.5:7443", "10.0.0.6:7443", "10.0.0.7:7443"}));
+  EXPECT_EQ(options->collector, "10.0.0.5:7443");
+  options = ParseArgs({"runs"}, Now());
+  ASSERT_TRUE(options.ok()) << options.status();
+  EXPECT_EQ(options->collectors, std::vector<std::string>{"127.0.0.1:7443"});
+
+  absl::StatusOr<CliOptions> twice =
+      ParseArgs({"--collector", "10.0.0.5:7443", "--collector=10.0.0.5:7443", "runs"}, Now());
+  EXPECT_THAT(twice.status().message(), HasSubstr("the collector 10.0.0.5:7443 is named twice"));
+  absl::StatusOr<CliOptions> empty = ParseArgs({"--collector", "10.0.0.5:7443,", "runs"}, Now());
+  EXPECT_THAT(empty.status().message(),
+              HasSubstr("bad value \"10.0.0.5:7443,\" for --collector: want host:port"));
+}
+
+TEST(ParseArgs, CollectorsFromTheEnvironmentUnlessTheFlagIsGiven) {
+  setenv("SYNCWATCH_COLLECTOR", "10.0.0.8:7443,10.0.0.9:7443", 1);
+  absl::StatusOr<CliOptions> from_env = ParseArgs({"runs"}, Now());
+  absl::StatusOr<CliOptions> from_flag = ParseArgs({"runs", "--collector", "10.0.0.1:1"}, Now());
+  unsetenv("SYNCWATCH_COLLECTOR");
+  ASSERT_TRUE(from_env.ok()) << from_env.status();
+  EXPECT_EQ(from_env->collectors, (std::vector<std::string>{"10.0.0.8:7443", "10.0.0.9:7443"}));
+  ASSERT_TRUE(from_flag.ok()) << from_flag.status();
+  EXPECT_EQ(from_flag->collectors, std::vector<std::string>{"10.0.0.1:1"});
 }
 
 TEST(ParseArgs, FlagsBeforeAndAfterTheCommand) {

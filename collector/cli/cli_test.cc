@@ -24,6 +24,7 @@ namespace {
 
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
+using ::testing::Not;
 using ::testing::StartsWith;
 
 // A collector double: answers every list call with two pages ("" -> "page-2"
@@ -229,7 +230,7 @@ class FakeAdminService final : public v1::Admin::Service {
     silences_.push_back(*request);
     if (!failure_.ok()) return failure_;
     *response->mutable_silence() = request->silence();
-    response->mutable_silence()->set_id("00000000000000aa");
+    if (request->silence().id().empty()) response->mutable_silence()->set_id("00000000000000aa");
     return grpc::Status::OK;
   }
   grpc::Status SetRetention(grpc::ServerContext*, const v1::SetRetentionRequest* request,
@@ -461,7 +462,7 @@ TEST_F(CliTest, FilterThatDoesNotApplyExitsTwo) {
 
 TEST_F(CliTest, HelpPrintsUsageAndExitsZero) {
   EXPECT_EQ(Run({"--help"}), kExitOk);
-  EXPECT_THAT(out_.str(), StartsWith("Usage: syncwatch [--collector ADDR] <command>"));
+  EXPECT_THAT(out_.str(), StartsWith("Usage: syncwatch [--collector ADDR[,ADDR...]] <command>"));
   for (const char* word :
        {"servers", "runs", "deletes", "errors", "alerts", "--since", "--output", "--state"}) {
     EXPECT_THAT(out_.str(), HasSubstr(word));
@@ -578,9 +579,17 @@ TEST_F(CliTest, SilenceSendsTheMatchersAndHowLong) {
   EXPECT_EQ(silences[0].silence().tenant(), "");
   EXPECT_EQ(silences[0].silence().alert_name(), "AgentSilent");
   EXPECT_EQ(silences[0].silence().comment(), "patching");
-  EXPECT_EQ(silences[0].duration().seconds(), 26 * 3600);
+  // An absolute end and an id chosen here, so that every collector (and a
+  // re-run) stores the same silence.
+  EXPECT_FALSE(silences[0].has_duration());
+  EXPECT_LE(absl::AbsDuration(FromProtoTimestamp(silences[0].ends_at()) -
+                              (absl::Now() + absl::Hours(26))),
+            absl::Minutes(1));
+  const std::string id = silences[0].silence().id();
+  EXPECT_EQ(id.size(), 16u);
+  EXPECT_EQ(id.find_first_not_of("0123456789abcdef"), std::string::npos) << id;
   EXPECT_THAT(out_.str(), StartsWith("ID                SERVER  TENANT  ALERT        ENDS"));
-  EXPECT_THAT(out_.str(), HasSubstr("00000000000000aa  sync01  -       AgentSilent"));
+  EXPECT_THAT(out_.str(), HasSubstr(absl::StrCat(id, "  sync01  -       AgentSilent")));
 }
 
 TEST_F(CliTest, RetentionSetSendsOnlyTheWindowsGiven) {
@@ -604,6 +613,116 @@ TEST_F(CliTest, ARefusedAdminCallSaysAnAdminTokenIsNeeded) {
   EXPECT_EQ(Run({"ack", "0123456789abcdef"}), kExitFailure);
   EXPECT_THAT(err_.str(), HasSubstr("failed AckAlert: PERMISSION_DENIED: \"grafana\" has role "
                                     "read; this needs admin (pass a token with the admin role"));
+}
+
+// Two collector doubles over real gRPC, driven through RunCli's --collector.
+class TwoCollectorsTest : public CliTest {
+ protected:
+  void SetUp() override {
+    CliTest::SetUp();
+    second_ = testing::StartLocalGrpcServer({&second_query_, &second_admin_});
+    ASSERT_NE(second_, nullptr);
+  }
+
+  std::string Second() const { return absl::StrCat("127.0.0.1:", second_->port); }
+
+  int RunBoth(const std::string& collectors, std::vector<std::string> args) {
+    out_.str("");
+    err_.str("");
+    args.insert(args.begin(), {"--collector", collectors});
+    return RunCli(args, out_, err_);
+  }
+
+  FakeQueryService second_query_;
+  FakeAdminService second_admin_;
+  std::unique_ptr<testing::LocalGrpcServer> second_;
+};
+
+TEST_F(TwoCollectorsTest, ASilenceIsMadeOnEveryCollectorWithOneIdAndOneEnd) {
+  ASSERT_EQ(RunBoth(absl::StrCat(Address(), ",", Second()),
+                    {"silence", "--server", "sync01", "--for", "4h", "--output", "json"}),
+            kExitOk)
+      << err_.str();
+  const std::vector<v1::CreateSilenceRequest> first = admin_service_.silences();
+  const std::vector<v1::CreateSilenceRequest> second = second_admin_.silences();
+  ASSERT_EQ(first.size(), 1u);
+  ASSERT_EQ(second.size(), 1u);
+  EXPECT_EQ(first[0].silence().id(), second[0].silence().id());
+  EXPECT_EQ(first[0].ends_at().seconds(), second[0].ends_at().seconds());
+  EXPECT_EQ(first[0].silence().server(), second[0].silence().server());
+  // The result once (valid JSON for a script), one line per collector on stderr.
+  const nlohmann::json printed = nlohmann::json::parse(out_.str());
+  ASSERT_EQ(printed.size(), 1u);
+  EXPECT_EQ(printed[0]["id"], first[0].silence().id());
+  EXPECT_EQ(err_.str(), absl::StrCat("syncwatch: ", Address(), ": created\nsyncwatch: ", Second(),
+                                     ": created\n"));
+}
+
+TEST_F(TwoCollectorsTest, RetentionSetGoesToEachCollectorAndShowingItToTheFirst) {
+  ASSERT_EQ(RunBoth(absl::StrCat(Address(), ",", Second()), {"retention", "set", "--runs", "200d"}),
+            kExitOk)
+      << err_.str();
+  ASSERT_EQ(admin_service_.retention_changes().size(), 1u);
+  ASSERT_EQ(second_admin_.retention_changes().size(), 1u);
+  EXPECT_EQ(second_admin_.retention_changes()[0].windows().runs().seconds(), 200 * 24 * 3600);
+  EXPECT_THAT(err_.str(), HasSubstr(absl::StrCat("syncwatch: ", Second(), ": changed\n")));
+  // Showing it is a read: the first collector answers (the double does not
+  // implement GetRetention), and that answer stands.
+  EXPECT_EQ(RunBoth(absl::StrCat(Address(), ",", Second()), {"retention"}), kExitFailure);
+  EXPECT_THAT(err_.str(), HasSubstr(absl::StrCat("the collector at ", Address(),
+                                                 " does not support GetRetention")));
+  EXPECT_THAT(err_.str(), Not(HasSubstr(Second())));
+}
+
+TEST_F(TwoCollectorsTest, AChangeThatFailsOnOneCollectorIsMadeOnTheOthersAndNamesIt) {
+  ClosedPort closed;
+  ASSERT_GT(closed.port(), 0);
+  const std::string down = absl::StrCat("127.0.0.1:", closed.port());
+  EXPECT_EQ(RunBoth(absl::StrCat(down, ",", Second()),
+                    {"silence", "--alert", "AgentSilent", "--for", "2h", "--timeout", "5s"}),
+            kExitFailure);
+  const std::vector<v1::CreateSilenceRequest> made = second_admin_.silences();
+  ASSERT_EQ(made.size(), 1u);
+  EXPECT_THAT(out_.str(), HasSubstr(made[0].silence().id()));
+  EXPECT_THAT(err_.str(), HasSubstr(absl::StrCat("cannot reach the collector at ", down)));
+  EXPECT_THAT(err_.str(), HasSubstr(absl::StrCat("syncwatch: ", Second(), ": created\n")));
+  // How to finish it: the same id and end, so that the re-run is the same silence.
+  EXPECT_THAT(err_.str(),
+              HasSubstr(absl::StrCat(
+                  "not done on ", down,
+                  " (done on 1 of 2 collectors); run it "
+                  "with --id ",
+                  made[0].silence().id(), " --until ",
+                  absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", FromProtoTimestamp(made[0].ends_at()),
+                                   absl::UTCTimeZone()))));
+
+  // An ack fails on the collector that refuses it and is made on the other.
+  admin_service_.FailWith(grpc::Status(grpc::StatusCode::NOT_FOUND, "no alert has the id"));
+  EXPECT_EQ(RunBoth(absl::StrCat(Address(), ",", Second()), {"ack", "0123456789abcdef"}),
+            kExitFailure);
+  EXPECT_EQ(admin_service_.acks().size(), 1u);
+  EXPECT_EQ(second_admin_.acks().size(), 1u);
+  EXPECT_THAT(err_.str(), HasSubstr(absl::StrCat("not done on ", Address(),
+                                                 " (done on 1 of 2 collectors); run the same "
+                                                 "command again")));
+}
+
+TEST_F(TwoCollectorsTest, AReadAsksTheFirstCollectorThatAnswers) {
+  ClosedPort closed;
+  ASSERT_GT(closed.port(), 0);
+  const std::string down = absl::StrCat("127.0.0.1:", closed.port());
+  ASSERT_EQ(RunBoth(absl::StrCat(down, ",", Second()), {"runs", "--output", "json"}), kExitOk)
+      << err_.str();
+  EXPECT_EQ(nlohmann::json::parse(out_.str()).size(), 3u);
+  EXPECT_THAT(err_.str(), HasSubstr(absl::StrCat("; asking ", Second(), "\n")));
+  // Only one collector is asked when it answers.
+  ASSERT_EQ(RunBoth(absl::StrCat(Address(), ",", Second()), {"errors"}), kExitOk);
+  EXPECT_EQ(service_.errors_requests().size(), 2u);  // two pages
+  EXPECT_TRUE(second_query_.errors_requests().empty());
+  // A refusal is an answer: not passed over.
+  service_.FailWith(grpc::Status(grpc::StatusCode::PERMISSION_DENIED, "no"));
+  EXPECT_EQ(RunBoth(absl::StrCat(Address(), ",", Second()), {"errors"}), kExitFailure);
+  EXPECT_TRUE(second_query_.errors_requests().empty());
 }
 
 }  // namespace

@@ -3,7 +3,10 @@
 // the deletion threshold shows up in Alertmanager's /api/v2/alerts with the
 // right labels, and resolves there when the pending deletes drop. And one
 // agent -> two collectors -> a cluster of two Alertmanagers -> one webhook:
-// the notification goes out once, and either collector may be down.
+// the notification goes out once, and either collector may be down. And two
+// real collector processes notifying one Alertmanager, driven by the real
+// `syncwatch` CLI: a silence made once keeps both from notifying, an
+// `unsilence` made once lets both notify again, an ack made once shows on each.
 #include <grpcpp/create_channel.h>
 #include <httplib.h>
 #include <unistd.h>
@@ -24,6 +27,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
+#include "tests/testutil/ingest_client.h"
 #include "tests/testutil/subprocess.h"
 #include "tests/testutil/test_util.h"
 
@@ -456,6 +460,191 @@ TEST(AlertmanagerEndToEnd, TwoCollectorsAndAnAlertmanagerClusterNotifyOnce) {
   (*agent)->Stop();
   agent->reset();
   for (auto& c : collectors) c->Shutdown();
+}
+
+// Two collector processes (the real binary) on 127.0.0.1 notifying one
+// Alertmanager, and the real `syncwatch` CLI to drive them.
+class TwoCollectorProcesses {
+ public:
+  TwoCollectorProcesses(const testing::TempDir& dir, const std::string& alertmanager) : dir_(dir) {
+    for (int i = 0; i < 2; ++i) {
+      ports_[i] = testing::PickFreePort();
+      const std::string name = absl::StrCat("collector", i);
+      // Firing alerts re-sent every 2 s: a silence must hold those back too.
+      testing::WriteFile(
+          dir_.Sub(name + ".yaml"),
+          absl::StrCat("data_dir: ", dir_.Sub(name), "\nlisten: ", address(i),
+                       "\nhttp_listen: 127.0.0.1:0\nsync_writes: false\n"
+                       "notifiers:\n  alertmanager: {urls: [\"",
+                       alertmanager, "\"], resend_interval: 2s}\n  initial_backoff: 100ms\n"));
+      auto p = testing::Subprocess::Start(
+          {SYNCWATCH_COLLECTOR_BIN, "--config", dir_.Sub(name + ".yaml")}, dir_.Sub(name + ".out"),
+          dir_.Sub(name + ".err"));
+      if (!p.ok()) {
+        why_ = std::string(p.status().message());
+        return;
+      }
+      processes_.push_back(*std::move(p));
+      if (!testing::WaitForFileContaining(dir_.Sub(name + ".out"), "http on port",
+                                          absl::Seconds(30))) {
+        why_ = absl::StrCat(name,
+                            " did not start: ", testing::ReadFileOrEmpty(dir_.Sub(name + ".err")));
+        return;
+      }
+    }
+  }
+
+  // Empty when both run.
+  const std::string& why() const { return why_; }
+  std::string address(int i) const { return absl::StrCat("127.0.0.1:", ports_[i]); }
+  std::string both() const { return absl::StrCat(address(0), ",", address(1)); }
+
+  struct Result {
+    int code = -1;
+    std::string out;
+    std::string err;
+  };
+  // Runs `syncwatch --collector collectors args... --output json`.
+  Result Cli(const std::string& collectors, std::vector<std::string> args) {
+    args.insert(args.begin(), {SYNCWATCH_CLI_BIN, "--collector", collectors});
+    args.insert(args.end(), {"--output", "json"});
+    const std::string out = dir_.Sub(absl::StrCat("cli-", ++runs_, ".out"));
+    const std::string err = dir_.Sub(absl::StrCat("cli-", runs_, ".err"));
+    Result r;
+    auto p = testing::Subprocess::Start(args, out, err);
+    if (!p.ok()) {
+      r.err = std::string(p.status().message());
+      return r;
+    }
+    r.code = p->Wait(absl::Seconds(60)).value_or(-1);
+    r.out = testing::ReadFileOrEmpty(out);
+    r.err = testing::ReadFileOrEmpty(err);
+    return r;
+  }
+
+  // The alert of `server` on collector `i` as the CLI shows it (null when none
+  // fires or the CLI fails).
+  Json FiringAlertOf(int i, const std::string& server) {
+    const Result r = Cli(address(i), {"alerts", "--server", server});
+    Json alerts = Json::parse(r.out, nullptr, /*allow_exceptions=*/false);
+    if (r.code != 0 || !alerts.is_array() || alerts.empty()) return Json();
+    return alerts[0];
+  }
+
+ private:
+  const testing::TempDir& dir_;
+  int ports_[2] = {0, 0};
+  std::vector<testing::Subprocess> processes_;
+  std::string why_;
+  int runs_ = 0;
+};
+
+// A batch making `server` go over the default deletion threshold (500).
+absl::Status SendMassDelete(const std::string& address, const std::string& server) {
+  v1::Hello hello;
+  hello.set_agent_id(absl::StrCat("agent-", server));
+  hello.set_server(server);
+  hello.set_tenant(kTenant);
+  hello.set_role(v1::SERVER_ROLE_ACTIVE);
+  hello.set_spool_epoch("epoch-1");
+  return testing::SendBatch(address, hello,
+                            Events({Settings(), Snapshot(700, absl::Now() - absl::Minutes(1))}));
+}
+
+// Whether Alertmanager holds an active alert of `server`.
+bool ActiveFor(const Json& alerts, const std::string& server) {
+  for (const Json& a : alerts) {
+    if (a.contains("labels") && a["labels"].value("server", "") == server && IsActive(a)) {
+      return true;
+    }
+  }
+  return false;
+}
+
+TEST(AlertmanagerEndToEnd, ASilenceMadeOnceKeepsBothCollectorsFromNotifyingUntilUnsilenced) {
+  const std::string binary = FindAlertmanager();
+  ASSERT_FALSE(binary.empty()) << "prometheus-alertmanager is not installed";
+  testing::TempDir dir;
+  Alertmanager am(dir);
+  std::string why;
+  ASSERT_TRUE(am.Start(binary, &why)) << why;
+  TwoCollectorProcesses collectors(dir, am.url());
+  ASSERT_EQ(collectors.why(), "");
+
+  // One silence, made once, on both.
+  TwoCollectorProcesses::Result r = collectors.Cli(
+      collectors.both(), {"silence", "--server", "sync01", "--for", "1h", "--comment", "cleanup"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  const Json made = Json::parse(r.out, nullptr, /*allow_exceptions=*/false);
+  ASSERT_TRUE(made.is_array() && made.size() == 1u) << r.out;
+  const std::string id = made[0]["id"];
+  EXPECT_EQ(r.err, absl::StrCat("syncwatch: ", collectors.address(0),
+                                ": created\nsyncwatch: ", collectors.address(1), ": created\n"));
+  for (int i = 0; i < 2; ++i) {
+    r = collectors.Cli(collectors.address(i), {"silences"});
+    const Json silences = Json::parse(r.out, nullptr, /*allow_exceptions=*/false);
+    ASSERT_TRUE(silences.is_array() && silences.size() == 1u) << i << ": " << r.out << r.err;
+    EXPECT_EQ(silences[0]["id"], id);
+    EXPECT_EQ(silences[0]["comment"], "cleanup");
+    EXPECT_EQ(silences[0]["ends_at"], made[0]["ends_at"]);
+  }
+
+  // sync01 fires on both; sync02 only on the first collector, sync03 only on
+  // the second: those two show that each collector does notify.
+  SYNCWATCH_ASSERT_OK(SendMassDelete(collectors.address(0), "sync01"));
+  SYNCWATCH_ASSERT_OK(SendMassDelete(collectors.address(1), "sync01"));
+  SYNCWATCH_ASSERT_OK(SendMassDelete(collectors.address(0), "sync02"));
+  SYNCWATCH_ASSERT_OK(SendMassDelete(collectors.address(1), "sync03"));
+  ASSERT_TRUE(am.WaitFor(
+      [](const Json& list) { return ActiveFor(list, "sync02") && ActiveFor(list, "sync03"); },
+      absl::Seconds(60)))
+      << "the unsilenced alerts never reached Alertmanager: " << am.Alerts();
+  Json alert[2];
+  for (int i = 0; i < 2; ++i) {
+    ASSERT_TRUE(
+        Eventually([&] { return !(alert[i] = collectors.FiringAlertOf(i, "sync01")).is_null(); },
+                   absl::Seconds(30)))
+        << "sync01's alert does not fire on collector " << i;
+    EXPECT_EQ(alert[i]["silenced_by"], Json::array({id})) << alert[i];
+  }
+  // One alert, one id, on both: an ack by that id reaches it everywhere.
+  EXPECT_EQ(alert[0]["fingerprint"], alert[1]["fingerprint"]);
+  // Longer than the re-send interval: still nothing of sync01 anywhere.
+  absl::SleepFor(absl::Seconds(4));
+  EXPECT_FALSE(ActiveFor(am.Alerts(), "sync01")) << am.Alerts();
+  for (int i = 0; i < 2; ++i) {
+    EXPECT_TRUE(collectors.FiringAlertOf(i, "sync01")["last_delivery"].is_null()) << i;
+  }
+
+  // An ack made once shows in `alerts` on each.
+  const std::string fingerprint = alert[0]["fingerprint"];
+  r = collectors.Cli(collectors.both(), {"ack", fingerprint, "--comment", "on it"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  for (int i = 0; i < 2; ++i) {
+    const Json acked = collectors.FiringAlertOf(i, "sync01");
+    EXPECT_EQ(acked["ack_comment"], "on it") << i << ": " << acked;
+    EXPECT_FALSE(acked["acked_at"].is_null()) << i;
+  }
+
+  // One unsilence ends it on both: each notifies sync01 now.
+  r = collectors.Cli(collectors.both(), {"unsilence", id});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_THAT(r.err, HasSubstr(absl::StrCat(collectors.address(1), ": ended\n")));
+  EXPECT_TRUE(
+      am.WaitFor([](const Json& list) { return ActiveFor(list, "sync01"); }, absl::Seconds(30)))
+      << "sync01 never reached Alertmanager after the silence ended: " << am.Alerts();
+  for (int i = 0; i < 2; ++i) {
+    EXPECT_TRUE(Eventually(
+        [&] { return !collectors.FiringAlertOf(i, "sync01")["last_delivery"].is_null(); },
+        absl::Seconds(30)))
+        << "collector " << i << " did not notify sync01 after the silence ended";
+    r = collectors.Cli(collectors.address(i), {"silences"});
+    EXPECT_EQ(r.out, "[]\n") << i << ": " << r.err;
+  }
+  // Repeated, it changes nothing and says so.
+  r = collectors.Cli(collectors.both(), {"unsilence", id});
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_THAT(r.err, HasSubstr(absl::StrCat(collectors.address(0), ": already ended\n")));
 }
 
 }  // namespace

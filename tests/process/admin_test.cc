@@ -184,9 +184,19 @@ TEST_F(AdminProcessTest, AckSilenceAndRetentionThroughTheCliWithAdminAndReadToke
   EXPECT_EQ(r.code, 0) << r.err;
   EXPECT_EQ(CliJson("read-token", {"silences"}), Json::array());
   EXPECT_EQ(CliJson("read-token", {"alerts"})[0]["silenced_by"], Json::array());
-  r = Cli("admin-token", {"unsilence", silence});
+  // Repeated (as the CLI does when a collector did not answer), it succeeds
+  // and changes nothing; an id nobody knows is an error.
+  const Json again = CliJson("admin-token", {"unsilence", silence});
+  ASSERT_EQ(again.size(), 1u);
+  EXPECT_EQ(again[0]["id"], silence);
+  EXPECT_EQ(CliJson("read-token", {"silences"}), Json::array());
+  r = Cli("admin-token", {"unsilence", "0000000000000000"});
   EXPECT_EQ(r.code, 1);
-  EXPECT_THAT(r.err, HasSubstr("no silence in force has the id"));
+  EXPECT_THAT(r.err, HasSubstr("no silence in force has the id \"0000000000000000\""));
+  // A silence made again with the id of the ended one is refused, not revived.
+  r = Cli("admin-token", {"silence", "--server", "sync01", "--for", "4h", "--id", silence});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_THAT(r.err, HasSubstr("is taken by another silence"));
 
   // Retention: read may look, only admin may change; kept over a restart.
   ExpectRefusedForReadToken(Cli("read-token", {"retention", "set", "--runs", "100d"}),

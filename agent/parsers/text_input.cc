@@ -23,6 +23,18 @@ int CountNewlines(uint64_t w) {
   return __builtin_popcountll(~(nonzero | x) & kHighBits);
 }
 
+constexpr uint64_t kLaneLow = 0x0001000100010001ULL;
+constexpr uint64_t kLaneHigh = 0x8000800080008000ULL;
+constexpr uint64_t kLaneLow15 = 0x7FFF7FFF7FFF7FFFULL;
+
+// Whether any of the 16-bit lanes of `x` is zero.
+bool HasZeroLane(uint64_t x) { return ((x - kLaneLow) & ~x & kLaneHigh) != 0; }
+
+// How many of the 16-bit lanes of `x` are zero (exactly: no carries between lanes).
+int CountZeroLanes(uint64_t x) {
+  return __builtin_popcountll(~(((x & kLaneLow15) + kLaneLow15) | x) & kLaneHigh);
+}
+
 // Why a byte cannot start a UTF-8 sequence (it is 0x80..0xC1 or 0xF5..0xFF).
 const char* BadLeadReason(unsigned char c) {
   if (c < 0xC0) return "continuation byte without a lead byte";
@@ -152,6 +164,16 @@ std::optional<TextValidator::Error> TextValidator::CheckUtf16(absl::string_view 
   auto unit_abs = [&](size_t i) {
     return chunk_abs_ + static_cast<int64_t>(i) - (have_odd_byte_ ? 1 : 0);
   };
+  // Four code units at a time while none is a surrogate: a little-endian
+  // load puts a unit in each 16-bit lane as is (UTF-16LE) or byte-swapped.
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+  constexpr bool kFastPath = true;
+#else
+  constexpr bool kFastPath = false;
+#endif
+  const uint64_t surrogate_mask = (le ? 0xF800 : 0x00F8) * kLaneLow;
+  const uint64_t surrogate_bits = (le ? 0xD800 : 0x00D8) * kLaneLow;
+  const uint64_t newline = (le ? 0x000A : 0x0A00) * kLaneLow;
   size_t i = 0;
   // A unit whose first byte ended the previous chunk.
   unsigned char carried[2];
@@ -167,6 +189,15 @@ std::optional<TextValidator::Error> TextValidator::CheckUtf16(absl::string_view 
       have_odd_byte_ = false;
       i = 1;
     } else {
+      if (kFastPath && high_ == 0) {
+        uint64_t w;
+        while (i + 8 <= n) {
+          std::memcpy(&w, s + i, 8);
+          if (HasZeroLane((w & surrogate_mask) ^ surrogate_bits)) break;
+          lines_ += CountZeroLanes(w ^ newline);
+          i += 8;
+        }
+      }
       if (i + 2 > n) break;
       p = s + i;
       at = unit_abs(i);

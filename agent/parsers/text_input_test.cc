@@ -208,6 +208,19 @@ TEST_P(TextValidatorUtf16Test, CountsOnlyU000AAsANewline) {
       "2: ");
 }
 
+TEST_P(TextValidatorUtf16Test, CountsLinesInLongRunsAroundPairs) {
+  std::vector<uint16_t> units;
+  for (int i = 0; i < 100; ++i) {
+    units.insert(units.end(), {'l', 'i', 'n', 'e', ' ', 0x00E9, 0x4E2D, '\n'});
+    if (i % 7 == 0) units.insert(units.end(), {0xD83D, 0xDE00});
+  }
+  units.insert(units.end(), {'x', 'y', 'z', 0xDC00});
+  const std::string text = Units(units, le());
+  EXPECT_EQ(ValidateEveryWay(text, encoding()),
+            absl::StrCat("101: invalid UTF-16 at byte ", text.size() - 2,
+                         ": low surrogate U+DC00 without a high surrogate before it"));
+}
+
 INSTANTIATE_TEST_SUITE_P(ByteOrder, TextValidatorUtf16Test, ::testing::Bool(),
                          [](const ::testing::TestParamInfo<bool>& p) {
                            return p.param ? "LittleEndian" : "BigEndian";

@@ -261,6 +261,29 @@ TEST(MakeReceivers, AlertmanagerGetsTheApiPathAndEveryUrlItsOwnQueue) {
   EXPECT_FALSE((*receivers)[2]->wants_current_state());
 }
 
+TEST(MakeReceivers, TeamsWebhookPostsTheCardOverHttp) {
+  TestReceiver receiver(testing::PickFreePort());
+  ASSERT_TRUE(receiver.Start());
+  NotifiersOptions options;
+  options.webhooks = {{receiver.url() + "/workflows/hook", WebhookFormat::kTeams},
+                      {receiver.url() + "/legacy", WebhookFormat::kTeamsLegacy}};
+  auto receivers = MakeReceivers(options, "");
+  SYNCWATCH_ASSERT_OK(receivers);
+  ASSERT_THAT(*receivers, SizeIs(2));
+  EXPECT_EQ((*receivers)[0]->id(),
+            absl::StrCat("webhook:teams:", receiver.url(), "/workflows/hook"));
+  EXPECT_EQ((*receivers)[1]->id(),
+            absl::StrCat("webhook:teams-legacy:", receiver.url(), "/legacy"));
+  SYNCWATCH_ASSERT_OK((*receivers)[0]->Send({FiringAlert()}, kT0));
+  SYNCWATCH_ASSERT_OK((*receivers)[1]->Send({FiringAlert()}, kT0));
+  ASSERT_THAT(receiver.requests(), SizeIs(2));
+  EXPECT_EQ(receiver.requests()[0].path, "/workflows/hook");
+  const Json body = CheckTeamsMessage(receiver.requests()[0].body);
+  EXPECT_EQ(Texts(body)[1], "PendingDeletesOverThreshold");
+  EXPECT_THAT(Json::parse(receiver.requests()[1].body).value("text", ""),
+              HasSubstr("[FIRING] critical **PendingDeletesOverThreshold**"));
+}
+
 TEST(PostJson, ReportsConnectionFailuresAndHttpErrors) {
   const int port = testing::PickFreePort();
   const HttpUrl url{"http://127.0.0.1:" + std::to_string(port), "/hook"};

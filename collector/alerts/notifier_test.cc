@@ -221,30 +221,45 @@ TEST(WebhookPayload, TeamsCardListsOnlyTheFactsTheAlertHas) {
 }
 
 TEST(WebhookPayload, TeamsCardWith612ObjectsStaysUnderTheMessageLimit) {
-  std::vector<std::string> objects;
-  for (int i = 0; i < 612; ++i) {
-    objects.push_back(absl::StrCat("CN={", 100000 + i,
-                                   "DEADBEEFCAFE0123456789ABCDEF0123456789},OU=Users,"
-                                   "DC=contoso,DC=com (user",
-                                   i, "@contoso.com, \"User ", i, "\", user)"));
+  // Usual lines, and lines so long (a DN can be) that the size limit, not
+  // the count, decides how many fit; those are cut short with "…".
+  for (size_t padding : {size_t{0}, size_t{700}}) {
+    std::vector<std::string> objects;
+    for (int i = 0; i < 612; ++i) {
+      objects.push_back(absl::StrCat("CN={", 100000 + i, std::string(padding, 'x'),
+                                     "DEADBEEFCAFE0123456789ABCDEF0123456789},OU=Users,"
+                                     "DC=contoso,DC=com (user",
+                                     i, "@contoso.com, \"User ", i, "\", user)"));
+    }
+    v1::Alert alert = FiringAlert();
+    (*alert.mutable_annotations())["pending_deletes"] = "612";
+    (*alert.mutable_annotations())["objects"] = absl::StrJoin(objects, "\n");
+    const std::string payload = WebhookPayload(alert, WebhookFormat::kTeams);
+    EXPECT_LT(payload.size(), 28u * 1024) << "padding " << padding;
+    const Json body = CheckTeamsMessage(payload);
+    const std::vector<std::string> texts = Texts(body);
+    // The first objects in order (whole, or cut and marked), then how many
+    // were left out.
+    auto same = [](const std::string& text, const std::string& object) {
+      if (text == object) return true;
+      const std::string mark = "…";
+      return text.size() > mark.size() && text.size() < object.size() &&
+             text.compare(text.size() - mark.size(), mark.size(), mark) == 0 &&
+             object.compare(0, text.size() - mark.size(), text, 0, text.size() - mark.size()) == 0;
+    };
+    size_t shown = 0;
+    while (shown < objects.size() && 4 + shown < texts.size() &&
+           same(texts[4 + shown], objects[shown])) {
+      ++shown;
+    }
+    EXPECT_GE(shown, 20u) << "padding " << padding;
+    // At most 100 objects; long ones stop earlier, at the size budget.
+    EXPECT_LE(shown, padding == 0 ? 100u : 60u) << "padding " << padding;
+    ASSERT_GE(texts.size(), 4u);
+    EXPECT_EQ(texts[3], absl::StrCat("Objects (first ", shown, " of 612)"));
+    ASSERT_EQ(texts.size(), 4 + shown + 1) << "padding " << padding;
+    EXPECT_EQ(texts.back(), absl::StrCat("… and ", 612 - shown, " more"));
   }
-  v1::Alert alert = FiringAlert();
-  (*alert.mutable_annotations())["pending_deletes"] = "612";
-  (*alert.mutable_annotations())["objects"] = absl::StrJoin(objects, "\n");
-  const std::string payload = WebhookPayload(alert, WebhookFormat::kTeams);
-  EXPECT_LT(payload.size(), 28u * 1024);
-  const Json body = CheckTeamsMessage(payload);
-  const std::vector<std::string> texts = Texts(body);
-  // The first objects in order, then how many were left out.
-  size_t shown = 0;
-  while (shown < objects.size() && 4 + shown < texts.size() && texts[4 + shown] == objects[shown]) {
-    ++shown;
-  }
-  EXPECT_GE(shown, 20u);
-  EXPECT_LT(shown, objects.size());
-  EXPECT_EQ(texts[3], absl::StrCat("Objects (first ", shown, " of 612)"));
-  ASSERT_EQ(texts.size(), 4 + shown + 1);
-  EXPECT_EQ(texts.back(), absl::StrCat("… and ", 612 - shown, " more"));
 }
 
 TEST(MakeReceivers, AlertmanagerGetsTheApiPathAndEveryUrlItsOwnQueue) {

@@ -16,7 +16,9 @@
 //    declaration on UTF-8 bytes is read as UTF-8): a UTF-16LE/BE BOM means
 //    UTF-16, anything else must be valid UTF-8 (a UTF-8 BOM is allowed).
 //  - InvalidArgument("<name>:<line>: <problem>") for: malformed or truncated
-//    XML, any DOCTYPE (entity bombs, external entities), invalid UTF-8,
+//    XML, any DOCTYPE (entity bombs, external entities), invalid UTF-8 or
+//    UTF-16 (lone surrogates, a cut character; checked by syncwatch, not
+//    left to the installed expat),
 //    nesting deeper than 64, a tag or a value over 1 MiB, another root than
 //    <cs-objects>, a <cs-object> with neither id nor cs-dn, cs-objects of two
 //    connectors in one file, non-numeric numbers, unparsable dates. Errors of

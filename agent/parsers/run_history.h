@@ -28,7 +28,8 @@ using RunSink = std::function<absl::Status(v1::RunProfileResult run)>;
 // Details:
 //  - Encoding comes from the bytes, not from the declaration (the engine
 //    declares utf-16 on UTF-8 text): a UTF-16LE/BE BOM means UTF-16,
-//    anything else must be valid UTF-8 (a UTF-8 BOM is allowed).
+//    anything else must be valid UTF-8 (a UTF-8 BOM is allowed). Either is
+//    validated by syncwatch (TextValidator), whatever expat is installed.
 //  - The root is <run-history> or <execution-histories><run-history>…; several
 //    documents one after another (each with its own declaration) are read in turn.
 //  - Unknown elements and attributes are ignored; values are trimmed at both

@@ -24,6 +24,7 @@
 #include "agent/parsers/engine_time.h"
 #include "agent/parsers/run_history.h"
 #include "agent/parsers/run_history_internal.h"
+#include "agent/parsers/text_input.h"
 #include "agent/parsers/xml_stream.h"
 #include "common/status_macros.h"
 #include "common/text_util.h"
@@ -33,8 +34,6 @@
 
 namespace syncwatch::agent {
 namespace {
-
-using internal::Utf8StreamChecker;
 
 constexpr size_t kChunkSize = 64 * 1024;
 // Real run history nests 8 deep; anything far deeper is not run history.
@@ -245,53 +244,25 @@ absl::Status XmlRunHistoryParser::Parse(ByteReader& in) {
   // as UTF-8, so the declaration cannot be trusted: the bytes decide. Naming
   // the encoding makes expat ignore the declaration (and still skip a BOM),
   // and it also holds for the later documents of a concatenated file, which
-  // carry no BOM of their own.
-  bool check_utf8 = false;
-  switch (DetectBom(first)) {
-    case Bom::kUtf16Le:
-      encoding_ = "UTF-16LE";
-      break;
-    case Bom::kUtf16Be:
-      encoding_ = "UTF-16BE";
-      break;
-    case Bom::kUtf8:
-    case Bom::kNone:
-      // UTF-16 without a BOM still starts with '<' next to a zero byte.
-      if (first.size() >= 2 && first[0] == '<' && first[1] == '\0') {
-        encoding_ = "UTF-16LE";
-      } else if (first.size() >= 2 && first[0] == '\0' && first[1] == '<') {
-        encoding_ = "UTF-16BE";
-      } else {
-        encoding_ = "UTF-8";
-        check_utf8 = true;
-      }
-      break;
-  }
+  // carry no BOM of their own. UTF-16 without a BOM still starts with '<'
+  // next to a zero byte.
+  const TextEncoding encoding = DetectTextEncoding(first, '<');
+  encoding_ = TextEncodingName(encoding);
   SYNCWATCH_RETURN_IF_ERROR(NewDocument(0, 1));
 
-  // expat does reject most bad UTF-8, but only as "invalid token"; checking
-  // ourselves gives a clear message and covers all of it.
-  Utf8StreamChecker utf8;
-  int64_t abs = 0;    // input offset of chunk[0]
-  int64_t lines = 0;  // newlines before chunk[0]
+  // Validated here, not by expat: expat's own checks differ between releases
+  // (some merge a lone UTF-16 surrogate with the next character).
+  TextValidator validator(encoding);
   while (true) {
     absl::string_view data(chunk.data(), n);
-    if (check_utf8) {
-      if (std::optional<int64_t> bad = utf8.Check(data, eof)) {
-        // Parse up to the bad byte first, so that an earlier XML error wins
-        // and the runs before it are handed over whatever the chunk size.
-        const absl::string_view before =
-            data.substr(0, static_cast<size_t>(std::max<int64_t>(*bad, 0)));
-        SYNCWATCH_RETURN_IF_ERROR(Feed(before, /*final=*/false));
-        const int64_t line = 1 + lines + std::count(before.begin(), before.end(), '\n');
-        return absl::InvalidArgumentError(
-            absl::StrCat(name_, ":", line, ": invalid UTF-8 at byte ", abs + *bad));
-      }
+    if (std::optional<TextValidator::Error> bad = validator.Check(data, eof)) {
+      // Parse up to the bad character first, so that an earlier XML error
+      // wins and the runs before it are handed over whatever the chunk size.
+      SYNCWATCH_RETURN_IF_ERROR(Feed(data.substr(0, bad->valid_bytes), /*final=*/false));
+      return absl::InvalidArgumentError(absl::StrCat(name_, ":", bad->line, ": ", bad->problem));
     }
     SYNCWATCH_RETURN_IF_ERROR(Feed(data, eof));
     if (eof) break;
-    abs += static_cast<int64_t>(n);
-    lines += std::count(data.begin(), data.end(), '\n');
     chunk.resize(chunk_size_);
     SYNCWATCH_ASSIGN_OR_RETURN(n, read_chunk(&eof));
   }

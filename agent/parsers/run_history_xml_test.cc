@@ -1,3 +1,5 @@
+#include <algorithm>
+#include <cstddef>
 #include <string>
 #include <vector>
 
@@ -337,7 +339,8 @@ TEST(RunHistoryXmlErrorTest, InvalidUtf8SplitAcrossChunks) {
   ASSERT_EQ(xml.find("\xE2\x82("), kChunk - 2);
   Parsed p = ParseXml(xml);
   EXPECT_EQ(p.status, absl::InvalidArgumentError(
-                          absl::StrCat("t.xml:5: invalid UTF-8 at byte ", kChunk - 2)));
+                          absl::StrCat("t.xml:5: invalid UTF-8 at byte ", kChunk - 2,
+                                       ": multi-byte sequence cut short (bad continuation byte)")));
 }
 
 Parsed ParseXmlChunked(absl::string_view text, size_t chunk_size) {
@@ -421,6 +424,24 @@ TEST(RunHistoryXmlTest, Utf16BigEndianWithBom) {
   ASSERT_TRUE(p.status.ok()) << p.status;
   ASSERT_THAT(p.runs, SizeIs(1));
   EXPECT_EQ(p.runs[0].connector_name(), "Zürich");
+}
+
+TEST(RunHistoryXmlErrorTest, LoneUtf16SurrogateEitherByteOrderAnyChunkSize) {
+  const std::string utf8 = SimpleDoc("Zurich", 1);
+  const size_t z = utf8.find("Zurich");
+  const int64_t line =
+      1 + std::count(utf8.begin(), utf8.begin() + static_cast<std::ptrdiff_t>(z), '\n');
+  for (bool le : {true, false}) {
+    std::string xml = ToUtf16(utf8, le);
+    const size_t at = 2 + 2 * z;      // BOM, then one code unit per ASCII byte
+    xml[at + (le ? 1 : 0)] = '\xDB';  // 'Z' (0x005A) becomes U+DB5A, a high surrogate
+    const absl::Status want = absl::InvalidArgumentError(
+        absl::StrCat("t.xml:", line, ": invalid UTF-16 at byte ", at,
+                     ": high surrogate U+DB5A not followed by a low surrogate"));
+    for (size_t chunk : {size_t{64 * 1024}, size_t{1}, size_t{at + 1}, size_t{at + 2}}) {
+      EXPECT_EQ(ParseXmlChunked(xml, chunk).status, want) << "chunk " << chunk << " le " << le;
+    }
+  }
 }
 
 TEST(RunHistoryXmlTest, Utf16LittleEndianRealSample) {

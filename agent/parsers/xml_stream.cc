@@ -8,8 +8,8 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "agent/parsers/text_input.h"
 #include "common/status_macros.h"
-#include "common/text_util.h"
 
 namespace syncwatch::agent::internal {
 namespace {
@@ -17,46 +17,7 @@ namespace {
 // XML_Parse takes an int length; bigger chunks buy nothing anyway.
 constexpr size_t kMaxChunkSize = size_t{1} << 30;
 
-// True when `tail` is the start of a multi-byte UTF-8 sequence cut by the
-// end of a chunk.
-bool IsIncompleteUtf8Tail(absl::string_view tail) {
-  const auto lead = static_cast<unsigned char>(tail[0]);
-  size_t len = 0;
-  if ((lead & 0xE0) == 0xC0) {
-    len = 2;
-  } else if ((lead & 0xF0) == 0xE0) {
-    len = 3;
-  } else if ((lead & 0xF8) == 0xF0) {
-    len = 4;
-  } else {
-    return false;
-  }
-  if (tail.size() >= len) return false;
-  for (size_t i = 1; i < tail.size(); ++i) {
-    if ((static_cast<unsigned char>(tail[i]) & 0xC0) != 0x80) return false;
-  }
-  return true;
-}
-
 }  // namespace
-
-std::optional<int64_t> Utf8StreamChecker::Check(absl::string_view chunk, bool final) {
-  std::string joined;
-  absl::string_view text = chunk;
-  const int64_t carried = static_cast<int64_t>(carry_.size());
-  if (!carry_.empty()) {
-    joined = carry_ + std::string(chunk);
-    text = joined;
-    carry_.clear();
-  }
-  size_t bad = 0;
-  if (IsValidUtf8(text, &bad)) return std::nullopt;
-  if (!final && IsIncompleteUtf8Tail(text.substr(bad))) {
-    carry_ = std::string(text.substr(bad));
-    return std::nullopt;
-  }
-  return static_cast<int64_t>(bad) - carried;
-}
 
 // The expat callbacks; `user` is the XmlStream. Callbacks check error_ first
 // because expat may still deliver a few events after XML_StopParser.
@@ -199,29 +160,9 @@ absl::Status XmlStream::Parse(ByteReader& in) {
   // The engine's XML may declare encoding="utf-16" and yet be UTF-8 on disk,
   // so the declaration cannot be trusted: the bytes decide. Naming the
   // encoding makes expat ignore the declaration (and still skip a BOM).
-  const char* encoding = "UTF-8";
-  bool check_utf8 = false;
-  switch (DetectBom(first)) {
-    case Bom::kUtf16Le:
-      encoding = "UTF-16LE";
-      break;
-    case Bom::kUtf16Be:
-      encoding = "UTF-16BE";
-      break;
-    case Bom::kUtf8:
-    case Bom::kNone:
-      // UTF-16 without a BOM still starts with '<' next to a zero byte.
-      if (first.size() >= 2 && first[0] == '<' && first[1] == '\0') {
-        encoding = "UTF-16LE";
-      } else if (first.size() >= 2 && first[0] == '\0' && first[1] == '<') {
-        encoding = "UTF-16BE";
-      } else {
-        check_utf8 = true;
-      }
-      break;
-  }
-
-  parser_.reset(XML_ParserCreate(encoding));
+  // UTF-16 without a BOM still starts with '<' next to a zero byte.
+  const TextEncoding encoding = DetectTextEncoding(first, '<');
+  parser_.reset(XML_ParserCreate(TextEncodingName(encoding)));
   if (parser_ == nullptr) {
     return absl::ResourceExhaustedError(absl::StrCat(name_, ": cannot create an XML parser"));
   }
@@ -238,29 +179,19 @@ absl::Status XmlStream::Parse(ByteReader& in) {
   XML_SetEntityDeclHandler(p, &XmlStreamCallbacks::OnEntityDecl);
   XML_SetParamEntityParsing(p, XML_PARAM_ENTITY_PARSING_NEVER);
 
-  // expat does reject most bad UTF-8, but only as "invalid token"; checking
-  // ourselves gives a clear message and covers all of it.
-  Utf8StreamChecker utf8;
-  int64_t abs = 0;    // input offset of chunk[0]
-  int64_t lines = 0;  // newlines before chunk[0]
+  // Validated here, not by expat: expat's own checks differ between releases
+  // (some merge a lone UTF-16 surrogate with the next character).
+  TextValidator validator(encoding);
   while (true) {
     const absl::string_view data(chunk.data(), n);
-    if (check_utf8) {
-      if (std::optional<int64_t> bad = utf8.Check(data, eof)) {
-        // Parse up to the bad byte first, so that an earlier XML error wins
-        // whatever the chunk size.
-        const absl::string_view before =
-            data.substr(0, static_cast<size_t>(std::max<int64_t>(*bad, 0)));
-        SYNCWATCH_RETURN_IF_ERROR(Feed(before, /*final=*/false));
-        const int64_t line = 1 + lines + std::count(before.begin(), before.end(), '\n');
-        return absl::InvalidArgumentError(
-            absl::StrCat(name_, ":", line, ": invalid UTF-8 at byte ", abs + *bad));
-      }
+    if (std::optional<TextValidator::Error> bad = validator.Check(data, eof)) {
+      // Parse up to the bad character first, so that an earlier XML error
+      // wins whatever the chunk size.
+      SYNCWATCH_RETURN_IF_ERROR(Feed(data.substr(0, bad->valid_bytes), /*final=*/false));
+      return absl::InvalidArgumentError(absl::StrCat(name_, ":", bad->line, ": ", bad->problem));
     }
     SYNCWATCH_RETURN_IF_ERROR(Feed(data, eof));
     if (eof) break;
-    abs += static_cast<int64_t>(n);
-    lines += std::count(data.begin(), data.end(), '\n');
     chunk.resize(chunk_size);
     SYNCWATCH_ASSIGN_OR_RETURN(n, read_chunk(&eof));
   }

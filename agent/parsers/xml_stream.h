@@ -3,7 +3,9 @@
 // wrong when each writes its own —
 //  - the encoding comes from the bytes, not from the declaration (the engine
 //    declares utf-16 on UTF-8 text): a UTF-16LE/BE BOM (or '<' next to a
-//    zero byte) means UTF-16, anything else must be valid UTF-8;
+//    zero byte) means UTF-16, anything else must be valid UTF-8; either is
+//    validated by TextValidator (text_input.h) before expat sees it, so
+//    that no expat release decides what is valid;
 //  - any DOCTYPE is refused before expat looks at it (no entity bombs, no
 //    external entities);
 //  - bounded memory: nesting depth, the text collected for one element, and
@@ -17,7 +19,6 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
-#include <optional>
 #include <string>
 #include <vector>
 
@@ -121,19 +122,6 @@ class XmlStream {
 
   int64_t fed_bytes_ = 0;        // input given to expat so far
   int64_t processed_bytes_ = 0;  // input expat has reported events for
-};
-
-// Checks that a stream is UTF-8 chunk by chunk. A multi-byte sequence may be
-// split between chunks: its head is carried into the next call.
-class Utf8StreamChecker {
- public:
-  // Returns the offset of the first bad byte relative to the start of `chunk`
-  // (negative when it lies in the bytes carried from the previous chunk), or
-  // nullopt when everything so far is fine. `final` marks the last chunk.
-  std::optional<int64_t> Check(absl::string_view chunk, bool final);
-
- private:
-  std::string carry_;
 };
 
 }  // namespace syncwatch::agent::internal

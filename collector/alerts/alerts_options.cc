@@ -414,9 +414,12 @@ absl::Status ParseNotifiersConfig(const YamlFile& file, const YAML::Node& node,
             hook.format = WebhookFormat::kSlack;
           } else if (value == "teams") {
             hook.format = WebhookFormat::kTeams;
+          } else if (value == "teams-legacy") {
+            hook.format = WebhookFormat::kTeamsLegacy;
           } else {
-            return file.Error(
-                h.second, absl::StrCat("webhook format '", value, "' is not json, slack or teams"));
+            return file.Error(h.second,
+                              absl::StrCat("webhook format '", value,
+                                           "' is not json, slack, teams or teams-legacy"));
           }
         }
         if (!has_url) return file.Error(item, "a webhook needs a url");

@@ -128,13 +128,16 @@ struct RulesConfig {
   absl::Status Validate() const;
 };
 
-enum class WebhookFormat { kJson, kSlack, kTeams };
+enum class WebhookFormat { kJson, kSlack, kTeams, kTeamsLegacy };
 
 struct WebhookOptions {
   // http:// or https:// URL the notification is POSTed to.
   std::string url;
-  // json: syncwatch's JSON document; slack, teams: {"text": …} as their
-  // incoming webhooks accept. Default: json.
+  // json: syncwatch's JSON document; slack: {"text": …} as Slack's incoming
+  // webhooks accept; teams: a message with an Adaptive Card, as a Teams
+  // Workflows flow ("Post to a channel when a webhook request is received")
+  // accepts; teams-legacy: {"text": …} for Office 365 connector webhooks
+  // (retired by Microsoft in 2026). Default: json.
   WebhookFormat format = WebhookFormat::kJson;
 };
 

@@ -90,7 +90,8 @@ TEST_F(AlertsConfigTest, ReadsNotifiers) {
       "    - url: https://hooks.slack.com/services/T0/B0/X\n"
       "      format: slack\n"
       "    - {url: \"http://127.0.0.1:8080/hook\"}\n"
-      "    - {url: \"https://contoso.webhook.office.com/x\", format: teams}\n"
+      "    - {url: \"https://prod-1.westeurope.logic.azure.com/wf\", format: teams}\n"
+      "    - {url: \"https://contoso.webhook.office.com/x\", format: teams-legacy}\n"
       "  initial_backoff: 2s\n"
       "  max_backoff: 10m\n"
       "  timeout: 5s\n"
@@ -100,10 +101,11 @@ TEST_F(AlertsConfigTest, ReadsNotifiers) {
   EXPECT_THAT(n.alertmanager_urls,
               ElementsAre("http://127.0.0.1:9093", "https://am2.example.com/prefix/"));
   EXPECT_EQ(n.alertmanager_resend_interval, absl::Minutes(2));
-  ASSERT_EQ(n.webhooks.size(), 3u);
+  ASSERT_EQ(n.webhooks.size(), 4u);
   EXPECT_EQ(n.webhooks[0].format, WebhookFormat::kSlack);
   EXPECT_EQ(n.webhooks[1].format, WebhookFormat::kJson);
   EXPECT_EQ(n.webhooks[2].format, WebhookFormat::kTeams);
+  EXPECT_EQ(n.webhooks[3].format, WebhookFormat::kTeamsLegacy);
   EXPECT_EQ(n.initial_backoff, absl::Seconds(2));
   EXPECT_EQ(n.max_backoff, absl::Minutes(10));
   EXPECT_EQ(n.timeout, absl::Seconds(5));
@@ -139,9 +141,11 @@ TEST_F(AlertsConfigTest, BadValuesNameFileAndLine) {
       Load("notifiers:\n  alertmanager:\n    urls:\n      - ftp://am:9093\n"),
       StatusIs(absl::StatusCode::kInvalidArgument,
                HasSubstr(path_ + ":4: \"ftp://am:9093\" is not an http:// or https:// URL")));
-  EXPECT_THAT(Load("notifiers:\n  webhooks:\n    - {url: \"http://x\", format: discord}\n"),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       HasSubstr(":3: webhook format 'discord' is not json, slack or teams")));
+  EXPECT_THAT(
+      Load("notifiers:\n  webhooks:\n    - {url: \"http://x\", format: discord}\n"),
+      StatusIs(
+          absl::StatusCode::kInvalidArgument,
+          HasSubstr(":3: webhook format 'discord' is not json, slack, teams or teams-legacy")));
   EXPECT_THAT(Load("notifiers:\n  webhooks:\n    - {format: slack}\n"),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("needs a url")));
   EXPECT_THAT(Load("rules:\n  pending_deletes_surge: {history: 4, min_history: 6}\n"),

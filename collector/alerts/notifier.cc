@@ -10,6 +10,7 @@
 #include <utility>
 
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
@@ -106,12 +107,23 @@ const char* FormatName(WebhookFormat format) {
       return "slack";
     case WebhookFormat::kTeams:
       return "teams";
+    case WebhookFormat::kTeamsLegacy:
+      return "teams-legacy";
   }
   return "json";
 }
 
+// Cuts `text` to at most `max` bytes on a UTF-8 boundary and marks the cut.
+void CutUtf8(std::string* text, size_t max) {
+  if (text->size() <= max) return;
+  size_t cut = max;
+  while (cut > 0 && (static_cast<unsigned char>((*text)[cut]) & 0xC0) == 0x80) --cut;
+  text->resize(cut);
+  *text += "…";
+}
+
 std::string ChatText(const v1::Alert& alert, WebhookFormat format) {
-  const bool teams = format == WebhookFormat::kTeams;
+  const bool teams = format == WebhookFormat::kTeamsLegacy;
   const absl::string_view bold = teams ? "**" : "*";
   const absl::string_view paragraph = teams ? "\n\n" : "\n";
   std::vector<std::string> where;
@@ -134,14 +146,145 @@ std::string ChatText(const v1::Alert& alert, WebhookFormat format) {
     if (teams) body = absl::StrJoin(absl::StrSplit(body, '\n'), "\n\n");
     absl::StrAppend(&text, paragraph, body);
   }
-  if (text.size() > kMaxChatText) {
-    // Cut on a UTF-8 boundary.
-    size_t cut = kMaxChatText;
-    while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80) --cut;
-    text.resize(cut);
-    text += "…";
-  }
+  CutUtf8(&text, kMaxChatText);
   return text;
+}
+
+// ---- Teams: an Adaptive Card for a Workflows flow ---------------------------
+//
+// A Teams channel receives webhooks through a Workflows flow ("Post to a
+// channel when a webhook request is received"); it takes a message whose
+// attachments hold Adaptive Cards. Required fields, from the Adaptive Card
+// schema (adaptivecards.io/schemas/adaptive-card.json; schema explorer pages
+// learn.microsoft.com/adaptive-cards/schema-explorer/adaptive-card,
+// .../text-block, .../fact-set, .../fact):
+//   AdaptiveCard: type "AdaptiveCard", version (required on the top-level card);
+//   TextBlock: type, text;  FactSet: type, facts;  Fact: title, value.
+// The Teams connector's actions fail on messages above about 28 KB ("Request
+// Entity Too Large"; learn.microsoft.com/connectors/teams, known issues), so
+// the card is kept well below that.
+
+// What the card may take of Teams' 28 KB: Teams counts the message as
+// rendered, not this JSON; leave room for that (and for the envelope).
+constexpr size_t kTeamsCardBudget = 24 * 1024;
+// Most objects a card lists, and the longest line of one.
+constexpr size_t kTeamsMaxObjects = 100;
+constexpr size_t kTeamsMaxObjectLine = 400;
+
+Json TextBlock(std::string text) {
+  Json t = Json::object();
+  t["type"] = "TextBlock";
+  t["text"] = std::move(text);
+  t["wrap"] = true;
+  return t;
+}
+
+// The count an alert is about, as (annotation, fact title).
+constexpr std::pair<const char*, const char*> kCountFacts[] = {
+    {"pending_deletes", "Pending deletes"},
+    {"export_errors", "Export errors"},
+    {"claimants", "Objects claiming the value"},
+};
+
+std::string TeamsCardPayload(const v1::Alert& alert) {
+  const bool firing = Firing(alert);
+  Json body = Json::array();
+
+  Json state =
+      TextBlock(firing ? absl::StrCat("FIRING · ", alert.severity()) : std::string("RESOLVED"));
+  state["weight"] = "Bolder";
+  state["color"] = !firing ? "Good" : alert.severity() == "critical" ? "Attention" : "Warning";
+  body.push_back(std::move(state));
+  Json name = TextBlock(alert.name());
+  name["size"] = "Large";
+  name["weight"] = "Bolder";
+  body.push_back(std::move(name));
+  std::string summary = alert.summary();
+  CutUtf8(&summary, kMaxChatText);
+  body.push_back(TextBlock(std::move(summary)));
+  if (!firing) {
+    Json when = TextBlock(
+        absl::StrCat("Resolved at ", FormatIso8601(FromProtoTimestamp(alert.resolved_at()))));
+    when["isSubtle"] = true;
+    body.push_back(std::move(when));
+  }
+
+  // Only the facts the alert has: a FactSet needs at least one.
+  Json facts = Json::array();
+  auto fact = [&facts](const char* title, std::string value) {
+    if (value.empty()) return;
+    CutUtf8(&value, kTeamsMaxObjectLine);
+    facts.push_back(Json{{"title", title}, {"value", std::move(value)}});
+  };
+  auto label = [&alert](const char* key) {
+    auto it = alert.labels().find(key);
+    return it == alert.labels().end() ? std::string() : it->second;
+  };
+  fact("Server", label("server"));
+  fact("Tenant", label("tenant"));
+  fact("Connector", label("connector"));
+  fact("Role", label("role"));
+  int64_t count = 0;
+  for (const auto& [key, title] : kCountFacts) {
+    const std::string value = Annotation(alert, key);
+    fact(title, value);
+    int64_t n = 0;
+    if (count == 0 && absl::SimpleAtoi(value, &n)) count = n;
+  }
+  fact("Deletion threshold", Annotation(alert, "deletion_threshold"));
+  if (!facts.empty()) body.push_back(Json{{"type", "FactSet"}, {"facts", std::move(facts)}});
+
+  Json card = Json::object();
+  card["$schema"] = "http://adaptivecards.io/schemas/adaptive-card.json";
+  card["type"] = "AdaptiveCard";
+  card["version"] = "1.4";
+  card["msteams"] = Json{{"width", "Full"}};
+
+  // The first objects, as many as fit.
+  const std::string objects = Annotation(alert, "objects");
+  std::vector<std::string> lines;
+  if (!objects.empty()) lines = absl::StrSplit(objects, '\n', absl::SkipEmpty());
+  if (!lines.empty()) {
+    const int64_t total = std::max<int64_t>(count, static_cast<int64_t>(lines.size()));
+    // What the card takes without the objects, plus their heading and the
+    // closing "… and N more".
+    size_t used = Dump(body).size() + Dump(card).size() + 300;
+    Json listed = Json::array();
+    for (std::string& line : lines) {
+      if (listed.size() == kTeamsMaxObjects) break;
+      CutUtf8(&line, kTeamsMaxObjectLine);
+      Json item = TextBlock(std::move(line));
+      item["spacing"] = "None";
+      const size_t size = Dump(item).size() + 1;
+      if (used + size > kTeamsCardBudget) break;
+      used += size;
+      listed.push_back(std::move(item));
+    }
+    const int64_t shown = static_cast<int64_t>(listed.size());
+    Json heading =
+        TextBlock(shown < total ? absl::StrCat("Objects (first ", shown, " of ", total, ")")
+                                : absl::StrCat("Objects (", total, ")"));
+    heading["weight"] = "Bolder";
+    heading["separator"] = true;
+    body.push_back(std::move(heading));
+    for (Json& item : listed) body.push_back(std::move(item));
+    if (shown < total) {
+      Json more = TextBlock(absl::StrCat("… and ", total - shown, " more"));
+      more["spacing"] = "None";
+      more["isSubtle"] = true;
+      body.push_back(std::move(more));
+    }
+  }
+  card["body"] = std::move(body);
+
+  Json attachment = Json::object();
+  attachment["contentType"] = "application/vnd.microsoft.card.adaptive";
+  attachment["contentUrl"] = nullptr;
+  attachment["content"] = std::move(card);
+  Json message = Json::object();
+  message["type"] = "message";
+  message["attachments"] = Json::array({std::move(attachment)});
+  return Dump(message);
 }
 
 }  // namespace
@@ -166,6 +309,7 @@ std::string AlertmanagerPayload(const std::vector<v1::Alert>& alerts, absl::Time
 }
 
 std::string WebhookPayload(const v1::Alert& alert, WebhookFormat format) {
+  if (format == WebhookFormat::kTeams) return TeamsCardPayload(alert);
   if (format != WebhookFormat::kJson) {
     Json body = Json::object();
     body["text"] = ChatText(alert, format);

@@ -1,7 +1,7 @@
 // Delivery of alert notifications from the outbox (alert_store.h) to
 // Prometheus Alertmanager (POST /api/v2/alerts) and to generic webhooks
-// (syncwatch JSON, or a {"text": …} body that Slack and Microsoft Teams
-// incoming webhooks accept), over HTTP(S) with cpp-httplib.
+// (syncwatch JSON, a {"text": …} body for Slack, or an Adaptive Card for a
+// Microsoft Teams Workflows webhook), over HTTP(S) with cpp-httplib.
 //
 // One Deliverer (one thread) per receiver, so that a receiver that is down
 // delays only its own notifications. A failed delivery is retried with
@@ -63,7 +63,12 @@ std::string AlertmanagerPayload(const std::vector<v1::Alert>& alerts, absl::Time
 //  json:  {"version":"1","status":"firing"|"resolved","alerts":[{"name","severity","state",
 //          "server","tenant","connector","summary","description","labels","annotations",
 //          "fingerprint","started_at","resolved_at"}]}
-//  slack, teams: {"text": "[FIRING] critical PendingDeletesOverThreshold: <summary>…"}
+//  slack, teams-legacy: {"text": "[FIRING] critical PendingDeletesOverThreshold: <summary>…"}
+//  teams: {"type":"message","attachments":[{"contentType":
+//          "application/vnd.microsoft.card.adaptive","content":<Adaptive Card 1.4>}]} for a
+//          Teams Workflows webhook: state and severity, name, summary, a FactSet (server,
+//          tenant, connector, role, count, threshold: those the alert has) and the first
+//          objects, "… and N more" beyond what fits well under Teams' 28 KB message limit.
 std::string WebhookPayload(const v1::Alert& alert, WebhookFormat format);
 
 // POSTs `body` as application/json; OK on 2xx, Unavailable otherwise (naming

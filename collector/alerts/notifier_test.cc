@@ -1,9 +1,12 @@
 #include "collector/alerts/notifier.h"
 
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "collector/alerts/alert.h"
 #include "collector/alerts/test_receiver.h"
 #include "common/time_util.h"
@@ -18,6 +21,7 @@ namespace {
 
 using ::syncwatch::testing::FakeClock;
 using ::syncwatch::testing::StatusIs;
+using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 using ::testing::SizeIs;
@@ -91,8 +95,8 @@ TEST(WebhookPayload, JsonCarriesTheAlert) {
   EXPECT_EQ(resolved["alerts"][0]["resolved_at"], "2024-05-01T09:00:00.000Z");
 }
 
-TEST(WebhookPayload, SlackAndTeamsGetAText) {
-  for (WebhookFormat format : {WebhookFormat::kSlack, WebhookFormat::kTeams}) {
+TEST(WebhookPayload, SlackAndTeamsLegacyGetAText) {
+  for (WebhookFormat format : {WebhookFormat::kSlack, WebhookFormat::kTeamsLegacy}) {
     const Json body = Json::parse(WebhookPayload(FiringAlert(), format));
     ASSERT_TRUE(body.contains("text"));
     const std::string text = body["text"];
@@ -107,8 +111,155 @@ TEST(WebhookPayload, SlackAndTeamsGetAText) {
   }
   // Teams renders single line breaks as spaces: paragraphs need two.
   const std::string teams =
-      Json::parse(WebhookPayload(FiringAlert(), WebhookFormat::kTeams))["text"];
+      Json::parse(WebhookPayload(FiringAlert(), WebhookFormat::kTeamsLegacy))["text"];
   EXPECT_THAT(teams, HasSubstr("600 pending deletes.\n\n- CN={1}"));
+}
+
+// The fields the Adaptive Card schema requires (adaptivecards.io/schemas/
+// adaptive-card.json; schema explorer: AdaptiveCard needs type and version,
+// TextBlock type and text, FactSet type and facts, Fact title and value),
+// and the message envelope a Teams Workflows webhook takes. Returns the
+// card's body.
+Json CheckTeamsMessage(const std::string& payload) {
+  const Json m = Json::parse(payload);
+  EXPECT_EQ(m.value("type", ""), "message");
+  EXPECT_TRUE(m["attachments"].is_array());
+  if (!m["attachments"].is_array() || m["attachments"].size() != 1u) {
+    ADD_FAILURE() << "want one attachment: " << payload;
+    return Json::array();
+  }
+  const Json& a = m["attachments"][0];
+  EXPECT_EQ(a.value("contentType", ""), "application/vnd.microsoft.card.adaptive");
+  const Json& card = a["content"];
+  EXPECT_EQ(card.value("type", ""), "AdaptiveCard");
+  EXPECT_EQ(card.value("$schema", ""), "http://adaptivecards.io/schemas/adaptive-card.json");
+  EXPECT_TRUE(card["version"].is_string());
+  EXPECT_TRUE(card["body"].is_array());
+  for (const Json& e : card["body"]) {
+    EXPECT_TRUE(e["type"].is_string()) << e.dump();
+    const std::string type = e.value("type", "");
+    if (type == "TextBlock") {
+      EXPECT_TRUE(e["text"].is_string()) << e.dump();
+    } else if (type == "FactSet") {
+      EXPECT_TRUE(e["facts"].is_array() && !e["facts"].empty()) << e.dump();
+      for (const Json& f : e["facts"]) {
+        EXPECT_TRUE(f["title"].is_string() && f["value"].is_string()) << f.dump();
+      }
+    } else {
+      ADD_FAILURE() << "unexpected element " << e.dump();
+    }
+  }
+  return card["body"];
+}
+
+std::vector<std::string> Texts(const Json& body) {
+  std::vector<std::string> out;
+  for (const Json& e : body) {
+    if (e.value("type", "") == "TextBlock") out.push_back(e["text"]);
+  }
+  return out;
+}
+
+std::map<std::string, std::string> Facts(const Json& body) {
+  std::map<std::string, std::string> out;
+  for (const Json& e : body) {
+    if (e.value("type", "") != "FactSet") continue;
+    for (const Json& f : e["facts"]) out[f["title"]] = f["value"];
+  }
+  return out;
+}
+
+TEST(WebhookPayload, TeamsGetsAnAdaptiveCardForFiringAndResolved) {
+  v1::Alert alert = FiringAlert();
+  (*alert.mutable_annotations())["pending_deletes"] = "600";
+  (*alert.mutable_annotations())["deletion_threshold"] = "500";
+  (*alert.mutable_annotations())["objects"] = "CN={1} (a@contoso.com)\nCN={2} (b@contoso.com)";
+  const Json firing = CheckTeamsMessage(WebhookPayload(alert, WebhookFormat::kTeams));
+  EXPECT_THAT(Texts(firing), ElementsAre("FIRING · critical", "PendingDeletesOverThreshold",
+                                         "600 pending deletes exceed the deletion threshold of 500",
+                                         "Objects (first 2 of 600)", "CN={1} (a@contoso.com)",
+                                         "CN={2} (b@contoso.com)", "… and 598 more"));
+  EXPECT_EQ(firing[0].value("color", ""), "Attention");
+  EXPECT_EQ(Facts(firing),
+            (std::map<std::string, std::string>{{"Server", "sync01"},
+                                                {"Tenant", "contoso.onmicrosoft.com"},
+                                                {"Connector", "contoso.onmicrosoft.com - AAD"},
+                                                {"Role", "active"},
+                                                {"Pending deletes", "600"},
+                                                {"Deletion threshold", "500"}}));
+
+  const Json resolved = CheckTeamsMessage(
+      WebhookPayload(Resolved(alert, kT0 + absl::Hours(1)), WebhookFormat::kTeams));
+  const std::vector<std::string> texts = Texts(resolved);
+  ASSERT_GE(texts.size(), 4u);
+  EXPECT_EQ(texts[0], "RESOLVED");
+  EXPECT_EQ(resolved[0].value("color", ""), "Good");
+  EXPECT_EQ(texts[3], "Resolved at 2024-05-01T09:00:00.000Z");
+  EXPECT_EQ(Facts(resolved), Facts(firing));
+}
+
+TEST(WebhookPayload, TeamsCardListsOnlyTheFactsTheAlertHas) {
+  v1::Alert alert = AlertBuilder("UniquenessConflict", kWarning)
+                        .Tenant("contoso.onmicrosoft.com")
+                        .Summary("2 objects claim smtp:x@contoso.com")
+                        .Annotation("claimants", "2")
+                        .Annotation("objects", "CN={1}\nCN={2}")
+                        .Build();
+  alert.set_state(v1::ALERT_STATE_FIRING);
+  const Json body = CheckTeamsMessage(WebhookPayload(alert, WebhookFormat::kTeams));
+  EXPECT_EQ(Facts(body), (std::map<std::string, std::string>{{"Tenant", "contoso.onmicrosoft.com"},
+                                                             {"Objects claiming the value", "2"}}));
+  EXPECT_EQ(body[0].value("color", ""), "Warning");
+  EXPECT_THAT(Texts(body), ::testing::Contains("Objects (2)"));
+  EXPECT_THAT(Texts(body), ::testing::Not(::testing::Contains(HasSubstr("more"))));
+
+  // No facts at all: no FactSet (it would need at least one fact).
+  v1::Alert bare = AlertBuilder("AgentSilent", kWarning).Summary("silent").Build();
+  bare.set_state(v1::ALERT_STATE_FIRING);
+  const Json bare_body = CheckTeamsMessage(WebhookPayload(bare, WebhookFormat::kTeams));
+  EXPECT_THAT(Facts(bare_body), IsEmpty());
+}
+
+TEST(WebhookPayload, TeamsCardWith612ObjectsStaysUnderTheMessageLimit) {
+  // Usual lines, and lines so long (a DN can be) that the size limit, not
+  // the count, decides how many fit; those are cut short with "…".
+  for (size_t padding : {size_t{0}, size_t{700}}) {
+    std::vector<std::string> objects;
+    for (int i = 0; i < 612; ++i) {
+      objects.push_back(absl::StrCat("CN={", 100000 + i, std::string(padding, 'x'),
+                                     "DEADBEEFCAFE0123456789ABCDEF0123456789},OU=Users,"
+                                     "DC=contoso,DC=com (user",
+                                     i, "@contoso.com, \"User ", i, "\", user)"));
+    }
+    v1::Alert alert = FiringAlert();
+    (*alert.mutable_annotations())["pending_deletes"] = "612";
+    (*alert.mutable_annotations())["objects"] = absl::StrJoin(objects, "\n");
+    const std::string payload = WebhookPayload(alert, WebhookFormat::kTeams);
+    EXPECT_LT(payload.size(), 28u * 1024) << "padding " << padding;
+    const Json body = CheckTeamsMessage(payload);
+    const std::vector<std::string> texts = Texts(body);
+    // The first objects in order (whole, or cut and marked), then how many
+    // were left out.
+    auto same = [](const std::string& text, const std::string& object) {
+      if (text == object) return true;
+      const std::string mark = "…";
+      return text.size() > mark.size() && text.size() < object.size() &&
+             text.compare(text.size() - mark.size(), mark.size(), mark) == 0 &&
+             object.compare(0, text.size() - mark.size(), text, 0, text.size() - mark.size()) == 0;
+    };
+    size_t shown = 0;
+    while (shown < objects.size() && 4 + shown < texts.size() &&
+           same(texts[4 + shown], objects[shown])) {
+      ++shown;
+    }
+    EXPECT_GE(shown, 20u) << "padding " << padding;
+    // At most 100 objects; long ones stop earlier, at the size budget.
+    EXPECT_LE(shown, padding == 0 ? 100u : 60u) << "padding " << padding;
+    ASSERT_GE(texts.size(), 4u);
+    EXPECT_EQ(texts[3], absl::StrCat("Objects (first ", shown, " of 612)"));
+    ASSERT_EQ(texts.size(), 4 + shown + 1) << "padding " << padding;
+    EXPECT_EQ(texts.back(), absl::StrCat("… and ", 612 - shown, " more"));
+  }
 }
 
 TEST(MakeReceivers, AlertmanagerGetsTheApiPathAndEveryUrlItsOwnQueue) {
@@ -123,6 +274,29 @@ TEST(MakeReceivers, AlertmanagerGetsTheApiPathAndEveryUrlItsOwnQueue) {
   EXPECT_EQ((*receivers)[2]->id(), "webhook:slack:http://127.0.0.1:8080/hook");
   EXPECT_TRUE((*receivers)[0]->wants_current_state());
   EXPECT_FALSE((*receivers)[2]->wants_current_state());
+}
+
+TEST(MakeReceivers, TeamsWebhookPostsTheCardOverHttp) {
+  TestReceiver receiver(testing::PickFreePort());
+  ASSERT_TRUE(receiver.Start());
+  NotifiersOptions options;
+  options.webhooks = {{receiver.url() + "/workflows/hook", WebhookFormat::kTeams},
+                      {receiver.url() + "/legacy", WebhookFormat::kTeamsLegacy}};
+  auto receivers = MakeReceivers(options, "");
+  SYNCWATCH_ASSERT_OK(receivers);
+  ASSERT_THAT(*receivers, SizeIs(2));
+  EXPECT_EQ((*receivers)[0]->id(),
+            absl::StrCat("webhook:teams:", receiver.url(), "/workflows/hook"));
+  EXPECT_EQ((*receivers)[1]->id(),
+            absl::StrCat("webhook:teams-legacy:", receiver.url(), "/legacy"));
+  SYNCWATCH_ASSERT_OK((*receivers)[0]->Send({FiringAlert()}, kT0));
+  SYNCWATCH_ASSERT_OK((*receivers)[1]->Send({FiringAlert()}, kT0));
+  ASSERT_THAT(receiver.requests(), SizeIs(2));
+  EXPECT_EQ(receiver.requests()[0].path, "/workflows/hook");
+  const Json body = CheckTeamsMessage(receiver.requests()[0].body);
+  EXPECT_EQ(Texts(body)[1], "PendingDeletesOverThreshold");
+  EXPECT_THAT(Json::parse(receiver.requests()[1].body).value("text", ""),
+              HasSubstr("[FIRING] critical **PendingDeletesOverThreshold**"));
 }
 
 TEST(PostJson, ReportsConnectionFailuresAndHttpErrors) {

@@ -39,6 +39,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                        !absl::StartsWith(status.message(), "fuzz.xml:"))) {
     Violated("unexpected status", status.ToString());
   }
+  if (status.ok()) syncwatch::fuzz::CheckAcceptedEncoding(input, '<');
   // The JSON reader on its own, on the same bytes.
   (void)syncwatch::agent::internal::ParseErrorExtraDetails(input);
   return 0;

@@ -39,6 +39,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     }
     return 0;
   }
+  syncwatch::fuzz::CheckAcceptedEncoding(input, '<');
   // What ParseCsExportPendingExports promises for a snapshot.
   if (s.pending_adds() < 0 || s.pending_updates() < 0 || s.pending_deletes() < 0) {
     Violated("negative count", s.DebugString());

@@ -4,9 +4,11 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <optional>
 #include <string>
 
 #include "absl/strings/string_view.h"
+#include "agent/parsers/text_input.h"
 #include "common/text_util.h"
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/message.h"
@@ -55,6 +57,17 @@ inline std::string FirstInvalidUtf8Field(const google::protobuf::Message& m) {
 inline void CheckUtf8(const google::protobuf::Message& m) {
   const std::string bad = FirstInvalidUtf8Field(m);
   if (!bad.empty()) Violated("invalid UTF-8 in a string field", bad);
+}
+
+// A parser that accepted `input` read all of it as text that is valid in the
+// encoding its bytes show (`utf16_lead` as for DetectTextEncoding: '<' for
+// XML, '\0' for JSON). syncwatch checks that itself, so that no release of
+// expat or nlohmann-json can let a lone surrogate or bad UTF-8 through.
+inline void CheckAcceptedEncoding(absl::string_view input, char utf16_lead) {
+  agent::TextValidator validator(agent::DetectTextEncoding(input, utf16_lead));
+  if (std::optional<agent::TextValidator::Error> e = validator.Check(input, /*final=*/true)) {
+    Violated("accepted input that is not valid text", e->problem);
+  }
 }
 
 }  // namespace syncwatch::fuzz

@@ -1,25 +1,15 @@
 // Fuzzes ParseRunHistoryJson.
 #include <cstddef>
 #include <cstdint>
-#include <cstdio>
-#include <cstdlib>
 
 #include "absl/status/status.h"
 #include "absl/strings/match.h"
 #include "absl/strings/string_view.h"
 #include "agent/parsers/byte_reader.h"
 #include "agent/parsers/run_history.h"
+#include "fuzz_invariants.h"
 
-namespace {
-
-// A broken promise of the parser: report it and crash, so libFuzzer keeps the input.
-[[noreturn]] void Violated(const char* what, absl::string_view detail) {
-  std::fprintf(stderr, "invariant violated: %s: %.*s\n", what, static_cast<int>(detail.size()),
-               detail.data());
-  std::abort();
-}
-
-}  // namespace
+using syncwatch::fuzz::Violated;
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const absl::string_view input(reinterpret_cast<const char*>(data), size);
@@ -41,5 +31,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                        !absl::StartsWith(status.message(), "fuzz.json"))) {
     Violated("unexpected status", status.ToString());
   }
+  if (status.ok()) syncwatch::fuzz::CheckAcceptedEncoding(input, '\0');
   return 0;
 }

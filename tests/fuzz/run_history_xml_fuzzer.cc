@@ -3,8 +3,6 @@
 // inside a UTF-8 or UTF-16 character) while the seeds stay valid XML.
 #include <cstddef>
 #include <cstdint>
-#include <cstdio>
-#include <cstdlib>
 
 #include "absl/status/status.h"
 #include "absl/strings/match.h"
@@ -12,17 +10,9 @@
 #include "agent/parsers/byte_reader.h"
 #include "agent/parsers/run_history.h"
 #include "agent/parsers/run_history_internal.h"
+#include "fuzz_invariants.h"
 
-namespace {
-
-// A broken promise of the parser: report it and crash, so libFuzzer keeps the input.
-[[noreturn]] void Violated(const char* what, absl::string_view detail) {
-  std::fprintf(stderr, "invariant violated: %s: %.*s\n", what, static_cast<int>(detail.size()),
-               detail.data());
-  std::abort();
-}
-
-}  // namespace
+using syncwatch::fuzz::Violated;
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const size_t chunk_size = size % 19 == 0 ? 64 * 1024 : size % 19;
@@ -49,5 +39,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                        !absl::StartsWith(status.message(), "fuzz.xml:"))) {
     Violated("unexpected status", status.ToString());
   }
+  if (status.ok()) syncwatch::fuzz::CheckAcceptedEncoding(input, '<');
   return 0;
 }

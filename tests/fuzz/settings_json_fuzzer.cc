@@ -25,6 +25,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     }
     return 0;
   }
+  syncwatch::fuzz::CheckAcceptedEncoding(input, '\0');
   if (s.deletion_threshold() < 0) Violated("negative threshold", s.DebugString());
   if (!s.deletion_threshold_known() &&
       (s.deletion_threshold() != 0 || s.deletion_threshold_enabled())) {

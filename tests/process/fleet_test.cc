@@ -391,10 +391,9 @@ TEST_F(FleetTest, EveryCommandInEveryFormatAgreesWithWhatWasSent) {
 }
 
 TEST_F(FleetTest, PromtoolAcceptsTheMetrics) {
-  if (!std::filesystem::exists("/usr/bin/promtool")) {
-    GTEST_SKIP() << "promtool (Debian package prometheus) is not installed; scripts/setup "
-                    "installs it";
-  }
+  ASSERT_TRUE(std::filesystem::exists("/usr/bin/promtool"))
+      << "/usr/bin/promtool is missing: it comes with the Debian package prometheus, listed in "
+         "scripts/deps.txt; run scripts/setup to install it";
   const std::vector<ServerPlan> plan = PlanFleet();
   for (int i = 0; i < 5; ++i) Send(plan[i], EventsOf(plan[i], absl::Now()));
   const std::string path = dir_.Sub("metrics.txt");

@@ -464,10 +464,9 @@ class WebPageTest : public ProcessTest {
 };
 
 TEST_F(WebPageTest, ChromiumShowsTheFleetAndTheCriticalServer) {
-  if (!std::filesystem::exists(kChromium)) {
-    GTEST_SKIP() << kChromium << " is missing: the web page test needs headless Chromium "
-                 << "(scripts/setup installs the chromium package from scripts/deps.txt)";
-  }
+  ASSERT_TRUE(std::filesystem::exists(kChromium))
+      << kChromium << " is missing: the web page test needs headless Chromium "
+      << "(scripts/setup installs the chromium package from scripts/deps.txt)";
   Subprocess collector = StartCollector();
   struct Server {
     std::string name;

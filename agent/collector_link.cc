@@ -89,22 +89,34 @@ bool CollectorLink::RunStream() {
   v1::AgentMessage hello;
   *hello.mutable_hello() = options_.hello;
   v1::CollectorMessage first;
+  bool stalled = false;
   if (stream->Write(hello) && stream->Read(&first) && first.has_welcome()) {
     welcomed = true;
-    // The collector may hold batches whose acks we lost.
-    if (first.welcome().stored_seq() > spool_.AckedSeq(options_.address)) {
-      (void)spool_.Ack(options_.address, first.welcome().stored_seq());  // an optimisation only
+    // The collector holds every batch through stored_seq and none after it
+    // (it stores them in sequence), so this stream starts after stored_seq.
+    const uint64_t stored = std::min(first.welcome().stored_seq(), spool_.LastSeq());
+    const uint64_t acked_before = spool_.AckedSeq(options_.address);
+    if (stored > acked_before) {
+      // The collector holds batches whose acks we lost.
+      (void)spool_.Ack(options_.address, stored);  // an optimisation only
+    } else if (stored < acked_before) {
+      SYNCWATCH_LOG(kWarning, "collector ", options_.address, " holds batches through seq ", stored,
+                    " only, but acknowledged them through seq ", acked_before,
+                    " (was its store restored from a backup?): re-sending from seq ", stored + 1);
     }
+    // What the collector settled on this stream: the next batch follows it,
+    // even when that is below what the spool counts as acknowledged.
+    std::atomic<uint64_t> settled{stored};
     std::atomic<bool> alive{true};
-    std::thread reader([&] { ReadAcks(stream.get(), &alive); });
-    uint64_t sent = spool_.AckedSeq(options_.address);
+    std::thread reader([&] { ReadAcks(stream.get(), &settled, &alive); });
+    uint64_t sent = stored;
     uint64_t generation = 0;
     while (alive.load()) {
       {
         MutexLock lock(&mu_);
         if (stopping_) break;
       }
-      const uint64_t acked = spool_.AckedSeq(options_.address);
+      const uint64_t acked = settled.load();
       sent = std::max(sent, acked);
       const size_t in_flight = static_cast<size_t>(sent - acked);
       bool throttled = false;
@@ -119,9 +131,23 @@ bool CollectorLink::RunStream() {
           break;
         }
         bool ok = true;
+        // The batches read must continue the sequence, or the collector would
+        // refuse them: after a hole, or when it needs batches that every
+        // collector had acknowledged (so they were deleted), nothing can be
+        // delivered to it in this spool epoch.
+        if (batches->empty() || batches->front().seq() != sent + 1) {
+          error =
+              absl::StrCat("collector needs batch ", sent + 1, " of spool epoch ", spool_.epoch(),
+                           " next, which the spool no longer holds (its next is ",
+                           batches->empty() ? "none" : absl::StrCat(batches->front().seq()),
+                           "); nothing more can be delivered to it");
+          stalled = true;
+          break;
+        }
         for (v1::EventBatch& b : *batches) {
           v1::AgentMessage m;
           const uint64_t seq = b.seq();
+          if (seq != sent + 1) break;  // a hole: the next read reports it
           *m.mutable_batch() = std::move(b);
           if (!stream->Write(m)) {
             ok = false;
@@ -158,19 +184,22 @@ bool CollectorLink::RunStream() {
     SYNCWATCH_LOG(kWarning, "collector ", options_.address, ": ", error,
                   welcomed ? "" : " (no welcome)");
   }
-  return welcomed;
+  // A stalled link backs off as if the collector were away: it stays stalled.
+  return welcomed && !stalled;
 }
 
 void CollectorLink::ReadAcks(
     grpc::ClientReaderWriter<v1::AgentMessage, v1::CollectorMessage>* stream,
-    std::atomic<bool>* alive) {
+    std::atomic<uint64_t>* settled, std::atomic<bool>* alive) {
   v1::CollectorMessage m;
   while (stream->Read(&m)) {
     absl::Status st;
     if (m.has_ack()) {
       st = spool_.Ack(options_.address, m.ack().seq());
+      if (m.ack().seq() > settled->load()) settled->store(m.ack().seq());
     } else if (m.has_refusal()) {
       st = spool_.Refuse(options_.address, m.refusal().seq(), m.refusal().reason());
+      if (m.refusal().seq() > settled->load()) settled->store(m.refusal().seq());
     } else if (m.has_throttle()) {
       const absl::Duration wait = FromProtoDuration(m.throttle().retry_after());
       SYNCWATCH_LOG(kWarning, "collector ", options_.address, " asks to slow down for ",

@@ -1,6 +1,10 @@
 // Delivers the spool to one collector: one stream at a time, re-opened with
 // jittered exponential back-off after any failure, re-sending everything the
-// collector has not acknowledged.
+// collector has not acknowledged. Each stream sends from the Welcome's
+// stored_seq + 1, the seq the collector expects (it ends a stream whose batch
+// is out of sequence, and the next stream's Welcome tells where to resume),
+// re-sending from the spool batches it had acknowledged when the collector
+// lost them (its store restored from a backup) and the spool still holds them.
 #ifndef SYNCWATCH_AGENT_COLLECTOR_LINK_H_
 #define SYNCWATCH_AGENT_COLLECTOR_LINK_H_
 
@@ -55,10 +59,13 @@ class CollectorLink {
  private:
   CollectorLink(LinkOptions options, Spool& spool);
   void Supervise();
-  // Runs one stream until it fails or Stop(); true when it got a Welcome.
+  // Runs one stream until it fails or Stop(); true when it got a Welcome and
+  // the spool holds the batch the collector expects next.
   bool RunStream();
+  // Hands acks and refusals to the spool and raises `*settled` to the highest
+  // seq answered; clears `*alive` when the stream ends.
   void ReadAcks(grpc::ClientReaderWriter<v1::AgentMessage, v1::CollectorMessage>* stream,
-                std::atomic<bool>* alive);
+                std::atomic<uint64_t>* settled, std::atomic<bool>* alive);
 
   const LinkOptions options_;
   Spool& spool_;

@@ -333,13 +333,19 @@ class IngestReactor final : public grpc::ServerBidiReactor<grpc::ByteBuffer, grp
     if (!valid.ok()) {
       service_.stats_.batches_refused.fetch_add(1);
       SYNCWATCH_LOG(kWarning, "agent ", agent_->hello.agent_id(), ": refused ", valid.message());
-      MutexLock lock(&mu_);
-      Owed& owed = owed_.emplace_back();
-      owed.seq = seq;
-      owed.ready = true;
-      owed.answer.mutable_refusal()->set_seq(seq);
-      owed.answer.mutable_refusal()->set_reason(std::string(valid.message()));
-      WriteNextLocked();
+      {
+        MutexLock lock(&mu_);
+        if (finished_ || pending_finish_) return;
+        Owed& owed = owed_.emplace_back();
+        owed.seq = seq;
+        owed.answer.mutable_refusal()->set_seq(seq);
+        owed.answer.mutable_refusal()->set_reason(std::string(valid.message()));
+        ++submitting_;
+      }
+      // The refused seq is settled in the agent's sequence like a stored
+      // batch (the agent does not send it again), in order with the others.
+      service_.writer_.SubmitRefusal(
+          agent_, seq, [this, seq](absl::Status st, bool) { OnStored(seq, st, false); });
       return;
     }
     // Over the rate the batch is still stored: the Throttle before its ack
@@ -398,8 +404,10 @@ class IngestReactor final : public grpc::ServerBidiReactor<grpc::ByteBuffer, grp
         for (Owed& owed : owed_) {
           if (owed.ready || owed.seq != seq) continue;
           owed.ready = true;
-          owed.answer.mutable_ack()->set_seq(seq);
-          owed.answer.mutable_ack()->set_duplicate(duplicate);
+          if (!owed.answer.has_refusal()) {
+            owed.answer.mutable_ack()->set_seq(seq);
+            owed.answer.mutable_ack()->set_duplicate(duplicate);
+          }
           break;
         }
         WriteNextLocked();

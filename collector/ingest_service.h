@@ -77,6 +77,13 @@ class AgentLimiter {
 // ends the stream with the write's status (e.g. RESOURCE_EXHAUSTED when the
 // disk is full) so that the agent re-sends after its back-off.
 //
+// Batch seqs follow one another (see ingest.proto): the writer stores a batch
+// only when its seq is the agent's mark + 1, counting the batches of every
+// stream handed to it before; a refused seq is settled there too, in order
+// (StorageWriter::SubmitRefusal). A batch out of sequence ends the stream with
+// FAILED_PRECONDITION naming the seq expected, and nothing read after it is
+// acknowledged.
+//
 // Under mutual TLS the client certificate must name the Hello's server (see
 // Options::require_client_identity); otherwise the stream ends with
 // PERMISSION_DENIED. An agent over its event rate still has every batch

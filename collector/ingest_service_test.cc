@@ -239,6 +239,24 @@ class IngestServiceTest : public ::testing::Test {
     return m;
   }
 
+  // Sends batch `seq` (one run, id "run-<seq>") on `s` and expects its ack.
+  static void SendAcked(Stream& s, uint64_t seq, bool duplicate = false) {
+    v1::CollectorMessage m;
+    ASSERT_TRUE(s.rw->Write(Batch(seq, absl::StrCat("run-", seq))));
+    ASSERT_TRUE(s.rw->Read(&m));
+    ASSERT_TRUE(m.has_ack()) << m.DebugString();
+    EXPECT_EQ(m.ack().seq(), seq);
+    EXPECT_EQ(m.ack().duplicate(), duplicate) << "seq " << seq;
+  }
+
+  // Reads the Welcome on `s`: its stored_seq.
+  static uint64_t Welcome(Stream& s) {
+    v1::CollectorMessage m;
+    EXPECT_TRUE(s.rw->Read(&m));
+    EXPECT_TRUE(m.has_welcome()) << m.DebugString();
+    return m.welcome().stored_seq();
+  }
+
   int StoredRuns(const std::string& server = "") {
     grpc::ClientContext ctx;
     v1::ListRunsRequest req;
@@ -381,6 +399,156 @@ TEST_F(IngestServiceTest, InvalidBatchIsRefusedWithReasonAndTheStreamGoesOn) {
   ASSERT_TRUE(m.has_ack());
   EXPECT_EQ(m.ack().seq(), 2u);
   EXPECT_EQ(StoredRuns(), 1);
+  // The refused seq counts in the sequence: the agent does not send it again,
+  // so the batch after it is the next.
+  s->rw->WritesDone();
+  EXPECT_TRUE(s->rw->Finish().ok());
+  auto again = Open();
+  ASSERT_TRUE(again->rw->Read(&m));
+  EXPECT_EQ(m.welcome().stored_seq(), 2u);
+}
+
+// Issue 16: the collector stores a batch only when its seq is the next in the
+// agent's sequence, so an ack (or a Welcome's stored_seq) never vouches for a
+// batch that was not stored. Each case checks the store, not only the answers.
+
+// Reads what is left on `s` until the collector ends it: the acks it got (by
+// seq) and the final status.
+struct Rest {
+  std::vector<uint64_t> acks;
+  grpc::Status status;
+};
+template <typename Stream>
+Rest ReadToEnd(Stream& s) {
+  Rest rest;
+  v1::CollectorMessage m;
+  while (s.rw->Read(&m)) {
+    if (m.has_ack()) rest.acks.push_back(m.ack().seq());
+  }
+  rest.status = s.rw->Finish();
+  return rest;
+}
+
+TEST_F(IngestServiceTest, AGapIsNeverAckedTheStreamEndsNamingTheSeqExpected) {
+  {
+    auto s = Open();
+    EXPECT_EQ(Welcome(*s), 0u);
+    SendAcked(*s, 1);
+    ASSERT_TRUE(s->rw->Write(Batch(3, "run-3")));  // 2 is missing
+    Rest rest = ReadToEnd(*s);
+    EXPECT_TRUE(rest.acks.empty()) << "acked " << rest.acks[0];
+    EXPECT_EQ(rest.status.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+    EXPECT_THAT(rest.status.error_message(),
+                HasSubstr("batch seq 3 is out of order: agent agent-sync01 (spool epoch \"e1\") "
+                          "has every batch through seq 1 stored, so the next must be seq 2"));
+  }
+  EXPECT_EQ(StoredRuns(), 1);  // run-3 is not in the store
+  // The agent re-sends from the seq expected: 2, then 3, both stored.
+  auto s = Open();
+  EXPECT_EQ(Welcome(*s), 1u);
+  SendAcked(*s, 2);
+  SendAcked(*s, 3);
+  EXPECT_EQ(StoredRuns(), 3);
+  EXPECT_EQ(server_->writer_stats().batches_out_of_order.load(), 1u);
+}
+
+// The issue's report: 20 then 19 on a fresh epoch were acked (19 as a
+// duplicate) and run 19 was lost. Both are sent before any answer is read, so
+// that both can be in flight in the collector.
+TEST_F(IngestServiceTest, AReorderedPairIsNeverAckedAndNothingIsLost) {
+  {
+    auto s = Open("fresh");
+    EXPECT_EQ(Welcome(*s), 0u);
+    ASSERT_TRUE(s->rw->Write(Batch(20, "run-20")));
+    (void)s->rw->Write(Batch(19, "run-19"));  // the stream may already be ending
+    Rest rest = ReadToEnd(*s);
+    EXPECT_TRUE(rest.acks.empty()) << "acked " << rest.acks[0];
+    EXPECT_EQ(rest.status.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+    EXPECT_THAT(rest.status.error_message(), HasSubstr("the next must be seq 1"));
+  }
+  EXPECT_EQ(StoredRuns(), 0);
+  // In order from 1 to 18, then 20 before 19 in the middle of the sequence.
+  {
+    auto s = Open("fresh");
+    EXPECT_EQ(Welcome(*s), 0u);
+    for (uint64_t seq = 1; seq <= 18; ++seq) SendAcked(*s, seq);
+    ASSERT_TRUE(s->rw->Write(Batch(20, "run-20")));
+    (void)s->rw->Write(Batch(19, "run-19"));
+    Rest rest = ReadToEnd(*s);
+    EXPECT_TRUE(rest.acks.empty()) << "acked " << rest.acks[0];
+    EXPECT_THAT(rest.status.error_message(), HasSubstr("the next must be seq 19"));
+  }
+  auto s = Open("fresh");
+  // 19 is the next seq: if the collector read it before the stream ended (it
+  // reads ahead while 20 is checked), it stored it (unacknowledged; a re-send
+  // gets a duplicate ack). The mark says exactly what the store holds.
+  const uint64_t stored = Welcome(*s);
+  EXPECT_TRUE(stored == 18 || stored == 19) << stored;
+  EXPECT_EQ(StoredRuns(), static_cast<int>(stored));
+  for (uint64_t seq = stored + 1; seq <= 20; ++seq) SendAcked(*s, seq);
+  EXPECT_EQ(StoredRuns(), 20);  // run 19 is there
+}
+
+TEST_F(IngestServiceTest, ARepeatOfAStoredSeqIsAckedAsDuplicateAndTheStreamGoesOn) {
+  auto s = Open();
+  Welcome(*s);
+  SendAcked(*s, 1);
+  SendAcked(*s, 2);
+  // Seq 1 again, with other content: acked as stored before, not stored twice.
+  ASSERT_TRUE(s->rw->Write(Batch(1, "run-other")));
+  v1::CollectorMessage m;
+  ASSERT_TRUE(s->rw->Read(&m));
+  ASSERT_TRUE(m.has_ack()) << m.DebugString();
+  EXPECT_EQ(m.ack().seq(), 1u);
+  EXPECT_TRUE(m.ack().duplicate());
+  SendAcked(*s, 2, /*duplicate=*/true);
+  SendAcked(*s, 3);
+  EXPECT_EQ(StoredRuns(), 3);
+}
+
+TEST_F(IngestServiceTest, ANewSpoolEpochStartsAtSeqOne) {
+  {
+    auto s = Open("e1");
+    Welcome(*s);
+    SendAcked(*s, 1);
+    SendAcked(*s, 2);
+  }
+  {
+    // The epoch's sequence is its own: 3 does not follow e1's 2.
+    auto s = Open("e2");
+    EXPECT_EQ(Welcome(*s), 0u);
+    ASSERT_TRUE(s->rw->Write(Batch(3, "e2-run-3")));
+    Rest rest = ReadToEnd(*s);
+    EXPECT_TRUE(rest.acks.empty());
+    EXPECT_THAT(rest.status.error_message(), HasSubstr("the next must be seq 1"));
+  }
+  EXPECT_EQ(StoredRuns(), 2);
+  auto s = Open("e2");
+  Welcome(*s);
+  ASSERT_TRUE(s->rw->Write(Batch(1, "e2-run-1")));  // not a re-send of e1's batch 1
+  v1::CollectorMessage m;
+  ASSERT_TRUE(s->rw->Read(&m));
+  ASSERT_TRUE(m.has_ack());
+  EXPECT_FALSE(m.ack().duplicate());
+  EXPECT_EQ(StoredRuns(), 3);
+}
+
+// Two streams of one agent (a reconnect while the old stream lingers) share
+// one sequence: each stores only what follows the other.
+TEST_F(IngestServiceTest, TwoStreamsOfOneAgentShareItsSequence) {
+  auto a = Open();
+  auto b = Open();
+  Welcome(*a);
+  Welcome(*b);
+  SendAcked(*a, 1);
+  SendAcked(*b, 2);                      // follows a's 1
+  SendAcked(*a, 2, /*duplicate=*/true);  // b stored it
+  ASSERT_TRUE(a->rw->Write(Batch(4, "run-4")));
+  Rest rest = ReadToEnd(*a);
+  EXPECT_TRUE(rest.acks.empty());
+  EXPECT_THAT(rest.status.error_message(), HasSubstr("the next must be seq 3"));
+  SendAcked(*b, 3);  // b goes on
+  EXPECT_EQ(StoredRuns(), 3);
 }
 
 TEST_F(IngestServiceTest, FirstMessageMustBeAHello) {
@@ -530,7 +698,7 @@ TEST_F(IngestServiceTest, OversizedBatchIsRefusedButOversizedMessageOnlyEndsItsS
   // ...and the collector carries on.
   auto again = Open();
   ASSERT_TRUE(again->rw->Read(&m));
-  ASSERT_TRUE(again->rw->Write(Batch(3, "run-c")));
+  ASSERT_TRUE(again->rw->Write(Batch(2, "run-c")));  // 2 never came: it is next
   ASSERT_TRUE(again->rw->Read(&m));
   EXPECT_TRUE(m.has_ack());
   EXPECT_EQ(StoredRuns(), 1);

@@ -361,6 +361,9 @@ struct StorageWriter::Prepared {
   std::shared_ptr<GroupWrites> writes = std::make_shared<GroupWrites>();
   std::map<std::pair<std::string, std::string>, uint64_t> new_marks;
   std::vector<bool> duplicate;
+  // Per submission: OK, or why its batch is out of order (its seq is neither
+  // at or below the agent's mark nor the next one); such a batch is not stored.
+  std::vector<absl::Status> out_of_order;
   // Server -> tenant as stored, for the commit observer.
   std::map<std::string, std::string> tenants;
   uint64_t stored_batches = 0;
@@ -501,6 +504,17 @@ void StorageWriter::Submit(std::shared_ptr<const AgentContext> agent,
 void StorageWriter::Submit(std::shared_ptr<const AgentContext> agent,
                            std::shared_ptr<const v1::EventBatch> batch, BatchWire wire,
                            Completion done) {
+  Queue(Submission{std::move(agent), std::move(batch), std::move(done), std::move(wire)});
+}
+
+void StorageWriter::SubmitRefusal(std::shared_ptr<const AgentContext> agent, uint64_t seq,
+                                  Completion done) {
+  Submission s{std::move(agent), nullptr, std::move(done), BatchWire()};
+  s.refused_seq = seq;
+  Queue(std::move(s));
+}
+
+void StorageWriter::Queue(Submission s) {
   absl::Status refused;
   {
     MutexLock lock(&mu_);
@@ -509,13 +523,12 @@ void StorageWriter::Submit(std::shared_ptr<const AgentContext> agent,
     } else if (queue_.size() >= options_.max_queue) {
       refused = absl::ResourceExhaustedError("collector write queue is full");
     } else {
-      queue_.push_back(
-          Submission{std::move(agent), std::move(batch), std::move(done), std::move(wire)});
+      queue_.push_back(std::move(s));
       cv_.Signal();
       return;
     }
   }
-  done(refused, false);  // outside the lock: completions may call back in
+  s.done(refused, false);  // outside the lock: completions may call back in
 }
 
 uint64_t StorageWriter::StoredSeq(const std::string& agent_id, const std::string& spool_epoch) {
@@ -604,6 +617,7 @@ void StorageWriter::Prepare(Prepared& p) {
   }
   std::map<std::string, v1::ServerInfo> touched;
   p.duplicate.assign(group.size(), false);
+  p.out_of_order.assign(group.size(), absl::OkStatus());
 
   for (size_t i = 0; i < group.size(); ++i) {
     const Submission& s = group[i];
@@ -623,10 +637,23 @@ void StorageWriter::Prepare(Prepared& p) {
     info.set_agent_version(hello.agent_version());
     *info.mutable_last_seen() = now;
 
-    if (s.batch) {
+    const uint64_t seq = s.batch ? s.batch->seq() : s.refused_seq;
+    if (s.batch || s.refused_seq != 0) {
       uint64_t& mark = p.new_marks[{hello.agent_id(), hello.spool_epoch()}];
-      if (s.batch->seq() <= mark) {
+      if (seq <= mark) {
         p.duplicate[i] = true;
+      } else if (seq != mark + 1) {
+        // Storing it would leave a hole under the mark that Welcome and the
+        // duplicate acks vouch for: the batch waits for those before it.
+        p.out_of_order[i] = absl::FailedPreconditionError(absl::StrCat(
+            "batch seq ", seq, " is out of order: agent ", hello.agent_id(), " (spool epoch \"",
+            hello.spool_epoch(), "\") has every batch through seq ", mark,
+            " stored, so the next must be seq ", mark + 1, "; re-send from seq ", mark + 1));
+      } else if (!s.batch) {
+        // A refused batch is settled as if stored: the next one follows it.
+        mark = seq;
+        view.PutRaw(Family::kAgentMarks, AgentMarkKey(hello.agent_id(), hello.spool_epoch()),
+                    EncodeFixed64(mark));
       } else {
         absl::Status st;
         std::vector<const v1::RunProfileResult*> runs;
@@ -665,7 +692,7 @@ void StorageWriter::Prepare(Prepared& p) {
           return;
         }
         ApplyRunsToState(runs, &info);
-        mark = s.batch->seq();
+        mark = seq;
         view.PutRaw(Family::kAgentMarks, AgentMarkKey(hello.agent_id(), hello.spool_epoch()),
                     EncodeFixed64(mark));
         ++p.stored_batches;
@@ -728,8 +755,9 @@ void StorageWriter::Commit(Prepared& p) {
       committed.reserve(group.size());
       for (size_t i = 0; i < group.size(); ++i) {
         const std::string& server = group[i].agent->hello.server();
+        const bool stored = !p.duplicate[i] && p.out_of_order[i].ok();
         committed.push_back(CommittedSubmission{server, p.tenants.at(server),
-                                                p.duplicate[i] ? nullptr : group[i].batch.get()});
+                                                stored ? group[i].batch.get() : nullptr});
       }
       options_.on_commit(committed);
     }
@@ -742,6 +770,12 @@ void StorageWriter::Commit(Prepared& p) {
     if (p.epoch == epoch_) ++epoch_;
   }
   for (size_t i = 0; i < group.size(); ++i) {
+    if (st.ok() && !p.out_of_order[i].ok()) {
+      stats_.batches_out_of_order.fetch_add(1);
+      SYNCWATCH_LOG(kWarning, "not stored: ", p.out_of_order[i].message());
+      group[i].done(p.out_of_order[i], false);
+      continue;
+    }
     const bool duplicate = st.ok() && p.duplicate[i];
     if (duplicate) stats_.batches_duplicate.fetch_add(1);
     group[i].done(st, duplicate);

@@ -3,8 +3,15 @@
 // write (group commit, as LevelDB's DBImpl::Write does) and then calls each
 // submission's completion with the outcome. Two threads pipeline the work:
 // one makes the next group into a write while the other commits (and syncs)
-// the group before; a failed commit voids what was prepared on top of it. A batch whose seq is at
-// or below the agent's stored high-water mark is not written again (acknowledged as a duplicate);
+// the group before; a failed commit voids what was prepared on top of it.
+//
+// Per (agent_id, spool_epoch) the writer keeps a high-water mark: every batch
+// up to it was stored (or refused, see SubmitRefusal), with no gap, because a
+// batch is stored only when its seq is the mark + 1. A batch whose seq is at
+// or below the mark is not written again (acknowledged as a duplicate); one
+// beyond the mark + 1 fails FailedPrecondition naming the seq expected, so a
+// gap or a reordering (or a batch after one that failed to store) is never
+// acknowledged.
 // records also have natural keys (RunHistoryId, cs-guid, ...), so a run re-sent under a new spool
 // epoch overwrites itself instead of doubling.
 #ifndef SYNCWATCH_COLLECTOR_STORAGE_WRITER_H_
@@ -44,6 +51,8 @@ struct WriterStats {
   std::atomic<uint64_t> commits{0};
   std::atomic<uint64_t> batches_stored{0};
   std::atomic<uint64_t> batches_duplicate{0};
+  // Batches not stored because their seq was beyond the agent's mark + 1.
+  std::atomic<uint64_t> batches_out_of_order{0};
   std::atomic<uint64_t> events_stored{0};
   std::atomic<uint64_t> write_failures{0};
 };
@@ -108,7 +117,14 @@ class StorageWriter {
   void Submit(std::shared_ptr<const AgentContext> agent,
               std::shared_ptr<const v1::EventBatch> batch, BatchWire wire, Completion done);
 
-  // Highest seq stored for (agent_id, spool_epoch); 0 when none.
+  // Settles batch `seq` of the agent, which the stream refused (it is invalid
+  // and never stored): the mark moves over it as over a stored batch, so that
+  // the batches after it are in sequence, and a re-send of it is a duplicate.
+  // `done` as for Submit: FailedPrecondition when `seq` is out of order.
+  void SubmitRefusal(std::shared_ptr<const AgentContext> agent, uint64_t seq, Completion done);
+
+  // Highest seq stored (or refused) for (agent_id, spool_epoch), every one
+  // before it too; 0 when none.
   uint64_t StoredSeq(const std::string& agent_id, const std::string& spool_epoch);
 
   // Commits what is queued and stops accepting; later Submits fail Unavailable.
@@ -126,10 +142,15 @@ class StorageWriter {
     Completion done;
     // Empty runs when the batch did not come with its wire layout.
     BatchWire wire;
+    // With no batch: the seq of a refused batch to settle (SubmitRefusal); 0
+    // for a Hello's sign of life.
+    uint64_t refused_seq = 0;
   };
   struct Prepared;
 
   StorageWriter(Store& store, Clock& clock, const Options& options);
+  // Queues `s`, or calls its completion at once when the writer cannot.
+  void Queue(Submission s);
   absl::Status Load();
   absl::Status LoadServers();
   // The writer thread: takes a group from the queue, makes it one write

@@ -101,6 +101,22 @@ class StorageWriterTest : public ::testing::Test {
     return p.get_future().get();
   }
 
+  // An export error whose stored record (written here) does not parse: a
+  // batch with it fails with DataLoss.
+  v1::ExportError DamagedExportError() {
+    v1::ExportError e;
+    e.set_connector_name("contoso.com");
+    e.set_cs_guid("g1");
+    e.set_error_type("AttributeValueMustBeUnique");
+    *e.mutable_date_occurred() = ToProtoTimestamp(absl::FromUnixSeconds(1000));
+    rocksdb::WriteBatch damage;
+    damage.Put(store_->cf(Family::kExportErrors), ExportErrorKey("sync01", e),
+               std::string("\x1a\x04\x42\x10", 4));  // the date's length runs past the end
+    const absl::Status written = store_->Write(&damage);
+    EXPECT_TRUE(written.ok()) << written;
+    return e;
+  }
+
   std::vector<v1::StoredRun> Runs() {
     QueryService q(*store_, clock_, {});
     v1::ListRunsRequest req;
@@ -172,10 +188,76 @@ TEST_F(StorageWriterTest, ResentBatchIsAcknowledgedAsDuplicateAndNotStoredAgain)
 }
 
 TEST_F(StorageWriterTest, HighWaterMarkSurvivesRestart) {
-  SYNCWATCH_ASSERT_OK(Submit(Agent(), Batch(5, {Run("a", "success")})).status);
+  SYNCWATCH_ASSERT_OK(Submit(Agent(), Batch(1, {Run("a", "success")})).status);
+  SYNCWATCH_ASSERT_OK(Submit(Agent(), Batch(2, {Run("b", "success")})).status);
   Reopen();
-  EXPECT_EQ(writer_->StoredSeq("sync01", "epoch-1"), 5u);
-  EXPECT_TRUE(Submit(Agent(), Batch(4, {Run("q", "success")})).duplicate);
+  EXPECT_EQ(writer_->StoredSeq("sync01", "epoch-1"), 2u);
+  EXPECT_TRUE(Submit(Agent(), Batch(1, {Run("q", "success")})).duplicate);
+  EXPECT_EQ(Runs().size(), 2u);
+  EXPECT_EQ(Submit(Agent(), Batch(4, {Run("d", "success")})).status.code(),
+            absl::StatusCode::kFailedPrecondition);
+  SYNCWATCH_ASSERT_OK(Submit(Agent(), Batch(3, {Run("c", "success")})).status);
+  EXPECT_EQ(writer_->StoredSeq("sync01", "epoch-1"), 3u);
+}
+
+TEST_F(StorageWriterTest, ABatchBeyondTheNextSeqIsNotStoredAndNamesTheSeqExpected) {
+  SYNCWATCH_ASSERT_OK(Submit(Agent(), Batch(1, {Run("a", "success")})).status);
+  Outcome o = Submit(Agent(), Batch(3, {Run("c", "success")}));
+  EXPECT_THAT(o.status, StatusIs(absl::StatusCode::kFailedPrecondition,
+                                 HasSubstr("batch seq 3 is out of order: agent sync01 (spool "
+                                           "epoch \"epoch-1\") has every batch through seq 1 "
+                                           "stored, so the next must be seq 2")));
+  EXPECT_FALSE(o.duplicate);
+  EXPECT_EQ(Runs().size(), 1u);
+  EXPECT_EQ(writer_->StoredSeq("sync01", "epoch-1"), 1u);
+  EXPECT_EQ(writer_->stats().batches_out_of_order.load(), 1u);
+  // Another epoch of the same agent has a sequence of its own, from 1.
+  EXPECT_EQ(Submit(Agent("epoch-2"), Batch(2, {Run("x", "success")})).status.code(),
+            absl::StatusCode::kFailedPrecondition);
+  SYNCWATCH_ASSERT_OK(Submit(Agent("epoch-2"), Batch(1, {Run("x", "success")})).status);
+  SYNCWATCH_ASSERT_OK(Submit(Agent(), Batch(2, {Run("b", "success")})).status);
+  SYNCWATCH_ASSERT_OK(Submit(Agent(), Batch(3, {Run("c", "success")})).status);
+  EXPECT_EQ(Runs().size(), 4u);
+}
+
+// Batches in flight: the one after a batch that failed to store must not be
+// stored either, whether it was prepared on top of it or after the failure.
+TEST_F(StorageWriterTest, ABatchAfterOneThatFailedToStoreIsNotStored) {
+  const v1::ExportError e = DamagedExportError();
+  auto bad = std::make_unique<v1::EventBatch>();
+  bad->set_seq(1);
+  *bad->add_events()->mutable_export_error() = e;
+  std::promise<Outcome> first;
+  std::promise<Outcome> second;
+  writer_->Submit(Agent(), std::move(bad), [&first](absl::Status s, bool dup) {
+    first.set_value(Outcome{std::move(s), dup});
+  });
+  writer_->Submit(Agent(), Batch(2, {Run("b", "success")}), [&second](absl::Status s, bool dup) {
+    second.set_value(Outcome{std::move(s), dup});
+  });
+  EXPECT_EQ(first.get_future().get().status.code(), absl::StatusCode::kDataLoss);
+  EXPECT_FALSE(second.get_future().get().status.ok());
+  EXPECT_EQ(Submit(Agent(), Batch(2, {Run("b", "success")})).status.code(),
+            absl::StatusCode::kFailedPrecondition);
+  EXPECT_TRUE(Runs().empty());
+  EXPECT_EQ(writer_->StoredSeq("sync01", "epoch-1"), 0u);
+}
+
+TEST_F(StorageWriterTest, ARefusedSeqIsSettledSoTheNextBatchFollowsIt) {
+  auto refuse = [this](uint64_t seq) {
+    std::promise<Outcome> p;
+    writer_->SubmitRefusal(Agent(), seq, [&p](absl::Status s, bool dup) {
+      p.set_value(Outcome{std::move(s), dup});
+    });
+    return p.get_future().get();
+  };
+  SYNCWATCH_ASSERT_OK(refuse(1).status);
+  Reopen();
+  EXPECT_EQ(writer_->StoredSeq("sync01", "epoch-1"), 1u);  // the refusal is durable
+  SYNCWATCH_ASSERT_OK(Submit(Agent(), Batch(2, {Run("b", "success")})).status);
+  EXPECT_TRUE(Submit(Agent(), Batch(1, {Run("a", "success")})).duplicate);
+  EXPECT_EQ(refuse(4).status.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(writer_->StoredSeq("sync01", "epoch-1"), 2u);
   EXPECT_EQ(Runs().size(), 1u);
 }
 
@@ -642,15 +724,7 @@ TEST_F(StorageWriterTest, AnExportErrorKeepsItsNewestReportAndItsFirstOccurrence
 }
 
 TEST_F(StorageWriterTest, AnExportErrorRecordThatDoesNotParseFailsTheBatchNamingItsKey) {
-  v1::ExportError e;
-  e.set_connector_name("contoso.com");
-  e.set_cs_guid("g1");
-  e.set_error_type("AttributeValueMustBeUnique");
-  *e.mutable_date_occurred() = ToProtoTimestamp(absl::FromUnixSeconds(1000));
-  rocksdb::WriteBatch damage;
-  damage.Put(store_->cf(Family::kExportErrors), ExportErrorKey("sync01", e),
-             std::string("\x1a\x04\x42\x10", 4));  // the date's length runs past the end
-  SYNCWATCH_ASSERT_OK(store_->Write(&damage));
+  const v1::ExportError e = DamagedExportError();
   auto b = std::make_unique<v1::EventBatch>();
   b->set_seq(1);
   *b->add_events()->mutable_export_error() = e;

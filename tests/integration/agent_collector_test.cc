@@ -4,10 +4,17 @@
 
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
+#include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "agent/agent.h"
+#include "agent/collector_link.h"
+#include "agent/spool.h"
 #include "collector/collector_server.h"
 #include "common/time_util.h"
 #include "gmock/gmock.h"
@@ -528,6 +535,134 @@ TEST_F(AgentCollectorTest, ThrottledAgentStillDeliversEveryEvent) {
   EXPECT_GE(absl::Now() - start, absl::Seconds(1));
   EXPECT_EQ(Runs(collector->port()).size(), 100u);
   EXPECT_GE(collector->ingest_stats().throttles.load(), 2u);
+}
+
+// A link of agent sync01 delivering `spool` to `address`, started.
+std::unique_ptr<agent::CollectorLink> StartLink(const std::string& address, agent::Spool& spool) {
+  agent::LinkOptions o;
+  o.address = address;
+  o.hello.set_agent_id("sync01");
+  o.hello.set_server("sync01");
+  o.hello.set_tenant("contoso.onmicrosoft.com");
+  o.hello.set_role(v1::SERVER_ROLE_ACTIVE);
+  o.hello.set_agent_version("test");
+  o.hello.set_spool_epoch(spool.epoch());
+  o.initial_backoff = absl::Milliseconds(50);
+  o.max_backoff = absl::Milliseconds(200);
+  auto link = agent::CollectorLink::Create(o, spool);
+  EXPECT_TRUE(link.ok()) << link.status();
+  if (!link.ok()) return nullptr;
+  (*link)->Start();
+  return *std::move(link);
+}
+
+// Polls `done` until it holds or `timeout` passes.
+bool Eventually(const std::function<bool()>& done, absl::Duration timeout) {
+  const absl::Time deadline = absl::Now() + timeout;
+  while (!done()) {
+    if (absl::Now() > deadline) return false;
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  return true;
+}
+
+// `n` runs with ids "<prefix>-<i>".
+std::vector<v1::Event> RunEvents(const std::string& prefix, int n) {
+  std::vector<v1::Event> events;
+  for (int i = 0; i < n; ++i) {
+    v1::Event& e = events.emplace_back();
+    e.set_source("runs");
+    *e.mutable_observed_at() = ToProtoTimestamp(absl::FromUnixSeconds(1649391100));
+    v1::RunProfileResult* r = e.mutable_run();
+    r->set_run_history_id(absl::StrCat(prefix, "-", i));
+    r->set_connector_name("contoso.com");
+    r->set_run_profile_name("Delta Import");
+    r->set_run_number(i + 1);
+    r->set_result("success");
+    *r->mutable_start_time() = ToProtoTimestamp(absl::FromUnixSeconds(1649391000 + i));
+  }
+  return events;
+}
+
+// issue 16: a collector stores batches only in sequence, so one whose store
+// lost batches it had acknowledged (restored from a backup) must get them
+// again: the agent re-sends from the seq its Welcome says it holds, out of
+// the spool, and what follows stays in sequence.
+TEST_F(AgentCollectorTest, AgentResendsFromTheSeqACollectorRestoredFromABackupExpects) {
+  const int port = testing::PickFreePort();
+  const std::string address = "127.0.0.1:" + std::to_string(port);
+  auto collector = StartCollector("live", port);
+  ASSERT_NE(collector, nullptr);
+  agent::Spool::Options spool_options;
+  spool_options.batch_max_events = 2;
+  // A second collector, away all along, keeps every batch in the spool.
+  auto spool = agent::Spool::Open(dir_.Sub("spool"), {address, "127.0.0.1:1"}, spool_options);
+  SYNCWATCH_ASSERT_OK(spool);
+  auto link = StartLink(address, **spool);
+  ASSERT_NE(link, nullptr);
+  auto acked = [&spool, &address](uint64_t seq) {
+    return Eventually([&] { return (*spool)->AckedSeq(address) == seq; }, absl::Seconds(30));
+  };
+
+  SYNCWATCH_ASSERT_OK((*spool)->Append(RunEvents("a", 2), std::nullopt));  // batch 1
+  ASSERT_TRUE(acked(1));
+  // The backup: the collector's store with batch 1.
+  collector.reset();
+  std::filesystem::copy(dir_.Sub("live"), dir_.Sub("backup"),
+                        std::filesystem::copy_options::recursive);
+  collector = StartCollector("live", port);
+  ASSERT_NE(collector, nullptr);
+  SYNCWATCH_ASSERT_OK((*spool)->Append(RunEvents("b", 4), std::nullopt));  // batches 2, 3
+  ASSERT_TRUE(acked(3));
+  EXPECT_EQ(Runs(port).size(), 6u);
+
+  // Restored from the backup, the collector holds batch 1 only.
+  collector.reset();
+  collector = StartCollector("backup", port);
+  ASSERT_NE(collector, nullptr);
+  EXPECT_TRUE(Eventually([&] { return Runs(port).size() == 6u; }, absl::Seconds(30)))
+      << "the batches the restored collector lost were not sent again: " << Runs(port).size()
+      << " runs";
+  SYNCWATCH_ASSERT_OK((*spool)->Append(RunEvents("c", 2), std::nullopt));  // batch 4
+  ASSERT_TRUE(acked(4));
+  EXPECT_EQ(Runs(port).size(), 8u);
+  // The agent never sent a batch out of sequence.
+  EXPECT_EQ(collector->writer_stats().batches_out_of_order.load(), 0u);
+  EXPECT_EQ(collector->writer_stats().batches_stored.load(), 3u);  // 2, 3, 4
+  link->Stop();
+}
+
+// When the spool no longer holds what a collector that lost batches expects
+// (every collector acknowledged them, so they were deleted), sending later
+// batches would leave a hole: the link sends nothing and says why.
+TEST_F(AgentCollectorTest, AgentSendsNothingOutOfSequenceWhenTheSpoolLostWhatTheCollectorNeeds) {
+  const int port = testing::PickFreePort();
+  const std::string address = "127.0.0.1:" + std::to_string(port);
+  auto collector = StartCollector("live", port);
+  ASSERT_NE(collector, nullptr);
+  auto spool = agent::Spool::Open(dir_.Sub("spool"), {address}, agent::Spool::Options());
+  SYNCWATCH_ASSERT_OK(spool);
+  auto link = StartLink(address, **spool);
+  ASSERT_NE(link, nullptr);
+  SYNCWATCH_ASSERT_OK((*spool)->Append(RunEvents("a", 2), std::nullopt));  // batch 1
+  ASSERT_TRUE(Eventually([&] { return (*spool)->AllHandled(); }, absl::Seconds(30)));
+  collector.reset();
+  collector = StartCollector("empty", port);  // lost everything
+  ASSERT_NE(collector, nullptr);
+  EXPECT_TRUE(Eventually(
+      [&] { return absl::StrContains(link->last_error(), "no longer holds (its next is none)"); },
+      absl::Seconds(30)))
+      << link->last_error();
+  SYNCWATCH_ASSERT_OK((*spool)->Append(RunEvents("b", 2), std::nullopt));  // batch 2
+  EXPECT_TRUE(Eventually([&] { return absl::StrContains(link->last_error(), "its next is 2"); },
+                         absl::Seconds(30)))
+      << link->last_error();
+  EXPECT_THAT(link->last_error(),
+              HasSubstr("collector needs batch 1 of spool epoch " + (*spool)->epoch() +
+                        " next, which the spool no longer holds (its next is 2)"));
+  EXPECT_EQ(collector->writer_stats().batches_out_of_order.load(), 0u);
+  EXPECT_TRUE(Runs(port).empty());
+  link->Stop();
 }
 
 }  // namespace

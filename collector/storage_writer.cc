@@ -680,6 +680,8 @@ void StorageWriter::Prepare(Prepared& p) {
             case v1::Event::kHeartbeat:
               *info.mutable_last_heartbeat() = e.heartbeat();
               break;
+            case v1::Event::kConfiguration:
+              break;  // Accepted; not stored yet (issue 18, collector side).
             case v1::Event::KIND_NOT_SET:
               break;
           }

@@ -128,6 +128,51 @@ void CheckSettings(Checker& c, const v1::ServerSettings& s) {
   c.NonNegative("sync_cycle_interval", s.sync_cycle_interval().seconds());
 }
 
+void CheckConfiguration(Checker& c, const v1::ServerConfiguration& s) {
+  c.Name("digest", s.digest(), true);
+  c.Time("taken_at", s.taken_at(), s.has_taken_at(), true);
+  c.Name("source_path", s.source_path(), false);
+  for (int i = 0; i < s.connectors_size(); ++i) {
+    const v1::ConnectorConfiguration& k = s.connectors(i);
+    Checker kc = c;
+    kc.Name("name", k.name(), true);
+    kc.Name("id", k.id(), false);
+    kc.Name("type", k.type(), false);
+    for (const v1::ConnectorPartition& p : k.partitions()) {
+      kc.Name("partition.name", p.name(), true);
+      for (const std::string& v : p.object_classes()) kc.Name("partition.object_classes", v, true);
+      for (const std::string& v : p.inclusions()) kc.Name("partition.inclusions", v, true);
+      for (const std::string& v : p.exclusions()) kc.Name("partition.exclusions", v, true);
+    }
+    if (!kc.error().empty()) {
+      c.Fail(absl::StrCat("connector ", i, ": ", kc.error()));
+      return;
+    }
+  }
+  for (int i = 0; i < s.rules_size(); ++i) {
+    const v1::SyncRuleConfiguration& r = s.rules(i);
+    Checker rc = c;
+    rc.Name("name", r.name(), true);
+    rc.Name("id", r.id(), false);
+    rc.Name("immutable_tag", r.immutable_tag(), false);
+    rc.Name("direction", r.direction(), true);
+    rc.Name("connector", r.connector(), false);
+    rc.Name("connector_id", r.connector_id(), false);
+    rc.Name("source_object_type", r.source_object_type(), false);
+    rc.Name("target_object_type", r.target_object_type(), false);
+    rc.Name("link_type", r.link_type(), false);
+    rc.NonNegative("precedence", r.precedence());
+    rc.Text("scoping_filter", r.scoping_filter());
+    rc.Text("join_criteria", r.join_criteria());
+    rc.Name("attribute_flows_digest", r.attribute_flows_digest(), false);
+    rc.NonNegative("attribute_flow_count", r.attribute_flow_count());
+    if (!rc.error().empty()) {
+      c.Fail(absl::StrCat("rule ", i, " (", r.name(), "): ", rc.error()));
+      return;
+    }
+  }
+}
+
 const char* KindName(const Event& e) {
   switch (e.kind_case()) {
     case Event::kRun:
@@ -140,6 +185,8 @@ const char* KindName(const Event& e) {
       return "settings";
     case Event::kHeartbeat:
       return "heartbeat";
+    case Event::kConfiguration:
+      return "configuration";
     case Event::KIND_NOT_SET:
       break;
   }
@@ -192,6 +239,9 @@ absl::Status ValidateBatch(const v1::EventBatch& batch, const ValidationLimits& 
         CheckSettings(c, e.settings());
         break;
       case Event::kHeartbeat:
+        break;
+      case Event::kConfiguration:
+        CheckConfiguration(c, e.configuration());
         break;
       case Event::KIND_NOT_SET:
         c.Fail("event kind is not set");

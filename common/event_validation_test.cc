@@ -82,6 +82,32 @@ TEST(ValidateBatch, ChecksSnapshotConsistency) {
   EXPECT_THAT(std::string(ValidateBatch(b, {}).message()), HasSubstr("pending_deletes is 1"));
 }
 
+TEST(ValidateBatch, AcceptsAConfigurationAndNamesTheRuleAtFault) {
+  v1::EventBatch b = OneRunBatch();
+  v1::ServerConfiguration* c = b.mutable_events(0)->mutable_configuration();
+  c->set_digest("ab12");
+  *c->mutable_taken_at() = ToProtoTimestamp(absl::FromUnixSeconds(1700000000));
+  v1::ConnectorConfiguration* k = c->add_connectors();
+  k->set_name("contoso.com");
+  k->add_partitions()->set_name("DC=contoso,DC=com");
+  v1::SyncRuleConfiguration* r = c->add_rules();
+  r->set_name("In from AD - User Join");
+  r->set_direction("inbound");
+  r->set_precedence(100);
+  EXPECT_TRUE(ValidateBatch(b, {}).ok());
+  r->set_precedence(-1);
+  EXPECT_THAT(std::string(ValidateBatch(b, {}).message()),
+              HasSubstr("event 0 (configuration): rule 0 (In from AD - User Join): precedence is "
+                        "negative"));
+  r->set_precedence(1);
+  k->mutable_partitions(0)->add_inclusions("");
+  EXPECT_THAT(std::string(ValidateBatch(b, {}).message()),
+              HasSubstr("connector 0: partition.inclusions is empty"));
+  k->mutable_partitions(0)->clear_inclusions();
+  c->clear_digest();
+  EXPECT_THAT(std::string(ValidateBatch(b, {}).message()), HasSubstr("digest is empty"));
+}
+
 TEST(ValidateHello, RequiresIdentityAndRole) {
   v1::Hello h;
   h.set_agent_id("sync01");

@@ -257,6 +257,7 @@ void EventMix::Next(uint64_t seq, v1::EventBatch* batch) {
         break;
       case v1::Event::kExportError:
       case v1::Event::kSettings:
+      case v1::Event::kConfiguration:
       case v1::Event::KIND_NOT_SET:
         break;
     }

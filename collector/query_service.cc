@@ -438,6 +438,15 @@ absl::StatusOr<v1::GetServerResponse> QueryService::GetServer(
       *out.add_alerts() = std::move(a);
     }
   }
+  {
+    constexpr size_t kMaxChanges = 200;
+    SYNCWATCH_ASSIGN_OR_RETURN(
+        std::vector<v1::ConfigurationChange> changes,
+        ReadConfigurationChanges(store_, info.server(), absl::InfinitePast()));
+    for (size_t i = 0; i < changes.size() && i < kMaxChanges; ++i) {
+      *out.add_configuration_changes() = std::move(changes[changes.size() - 1 - i]);
+    }
+  }
   return out;
 }
 

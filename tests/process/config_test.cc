@@ -10,6 +10,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "collector/config/test_configuration.h"
+#include "collector/config/test_runs.h"
 #include "common/time_util.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -45,16 +46,21 @@ class ConfigProcessTest : public ::testing::Test {
   // `server`'s agent sends `config` as its batch `seq`.
   void Send(const std::string& server, v1::ServerRole role, const v1::ServerConfiguration& config,
             uint64_t seq) {
+    v1::Event e;
+    *e.mutable_configuration() = config;
+    SendEvents(server, role, {e}, seq);
+  }
+
+  void SendEvents(const std::string& server, v1::ServerRole role, std::vector<v1::Event> events,
+                  uint64_t seq) {
     v1::Hello hello;
     hello.set_agent_id("agent-" + server);
     hello.set_server(server);
     hello.set_tenant("contoso.onmicrosoft.com");
     hello.set_role(role);
     hello.set_spool_epoch("epoch-1");
-    v1::Event e;
-    *e.mutable_observed_at() = ToProtoTimestamp(absl::Now());
-    *e.mutable_configuration() = config;
-    SYNCWATCH_ASSERT_OK(testing::SendBatch(Address(), hello, {e}, seq));
+    for (v1::Event& e : events) *e.mutable_observed_at() = ToProtoTimestamp(absl::Now());
+    SYNCWATCH_ASSERT_OK(testing::SendBatch(Address(), hello, std::move(events), seq));
   }
 
   // The CLI's JSON output of a command that must succeed.
@@ -153,6 +159,70 @@ TEST_F(ConfigProcessTest, ChangesAndDriftThroughTheCli) {
   // The staging server takes the same edits (under its own GUIDs): no drift.
   Send("sync02", v1::SERVER_ROLE_STAGING, Edited("sync02"), 2);
   EXPECT_EQ(CliJson({"drift"}), Json::array());
+}
+
+v1::Event RunOf(v1::RunProfileResult run) {
+  v1::Event e;
+  *e.mutable_run() = std::move(run);
+  return e;
+}
+
+v1::Event ConfigurationOf(v1::ServerConfiguration c, int64_t taken_at, const std::string& digest) {
+  v1::Event e;
+  c.mutable_taken_at()->set_seconds(taken_at);
+  c.set_digest(digest);
+  *e.mutable_configuration() = std::move(c);
+  return e;
+}
+
+TEST_F(ConfigProcessTest, DeletesExplainAndTheDeletionAlertNameTheExcludedOu) {
+  const int64_t now = absl::ToUnixSeconds(absl::Now());
+  v1::ServerConfiguration edited = sample::SampleConfiguration("sync01");
+  edited.mutable_connectors(1)->mutable_partitions(0)->add_exclusions(
+      "OU=Sales,OU=CORP,DC=contoso,DC=com");
+  SendEvents("sync01", v1::SERVER_ROLE_ACTIVE,
+             {ConfigurationOf(sample::SampleConfiguration("sync01"), now - 7200, "original"),
+              RunOf(sample::OneStepRun(sample::kAad, now - 5400, "Export", "export"))},
+             1);
+  v1::Event snapshot;
+  v1::PendingExportSnapshot* p = snapshot.mutable_pending_exports();
+  p->set_snapshot_id("s1");
+  p->set_connector_name(sample::kAad);
+  p->mutable_taken_at()->set_seconds(now - 60);
+  p->set_pending_deletes(700);
+  SendEvents(
+      "sync01", v1::SERVER_ROLE_ACTIVE,
+      {ConfigurationOf(edited, now - 3600, "edited"),
+       RunOf(sample::ImportRun(sample::kAd, now - 2400, "full-import", 700, 700)),
+       RunOf(sample::SyncRun(sample::kAd, now - 2100, sample::kAad, {0, 0, 700, 700})), snapshot},
+      2);
+
+  const Json explained = CliJson({"deletes", "--explain"});
+  ASSERT_EQ(explained.size(), 1u) << explained.dump();
+  EXPECT_EQ(explained[0]["server"], "sync01");
+  EXPECT_EQ(explained[0]["connector"], sample::kAad);
+  EXPECT_EQ(explained[0]["pending_deletes"], 700);
+  ASSERT_GE(explained[0]["causes"].size(), 1u);
+  EXPECT_EQ(explained[0]["causes"][0]["kind"], "ou-unselected");
+  EXPECT_THAT(explained[0]["causes"][0]["summary"].get<std::string>(),
+              ::testing::StartsWith("OU=Sales,OU=CORP,DC=contoso,DC=com excluded from "
+                                    "contoso.com's OU filtering at "));
+  EXPECT_TRUE(explained[0]["causes"][0]["evidence"].is_array());
+
+  // The alert engine evaluates after the commit: wait for the alert.
+  const absl::Time deadline = absl::Now() + absl::Seconds(30);
+  Json alerts;
+  do {
+    alerts = CliJson({"alerts"});
+    if (!alerts.empty() || absl::Now() > deadline) break;
+    absl::SleepFor(absl::Milliseconds(200));
+  } while (true);
+  ASSERT_EQ(alerts.size(), 1u) << alerts.dump();
+  EXPECT_EQ(alerts[0]["name"], "PendingDeletesOverThreshold");
+  ASSERT_TRUE(alerts[0]["causes"].is_array()) << alerts.dump();
+  EXPECT_EQ(alerts[0]["causes"][0]["kind"], "ou-unselected");
+  EXPECT_THAT(alerts[0]["summary"].get<std::string>(),
+              ::testing::HasSubstr("probable cause: OU=Sales,OU=CORP,DC=contoso,DC=com excluded"));
 }
 
 }  // namespace

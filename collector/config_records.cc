@@ -1,5 +1,6 @@
 #include "collector/config_records.h"
 
+#include <algorithm>
 #include <map>
 #include <memory>
 #include <utility>
@@ -108,10 +109,12 @@ absl::StatusOr<config::DeleteEvidence> ReadDeleteEvidence(
     const Store& store, const v1::ServerInfo& info, const v1::PendingExportSnapshot& snapshot) {
   config::DeleteEvidence e;
   e.snapshot = snapshot;
-  absl::Time since = absl::InfinitePast();
+  // A staging server never exports: look back at most kMaxEvidenceWindow
+  // before the snapshot, so that an evaluation reads a bounded run history.
+  absl::Time since = FromProtoTimestamp(snapshot.taken_at()) - kMaxEvidenceWindow;
   for (const v1::ConnectorState& c : info.connectors()) {
     if (c.connector() == snapshot.connector_name() && c.has_last_successful_export()) {
-      since = FromProtoTimestamp(c.last_successful_export());
+      since = std::max(since, FromProtoTimestamp(c.last_successful_export()));
     }
   }
   SYNCWATCH_ASSIGN_OR_RETURN(e.changes, ReadConfigurationChanges(store, info.server(), since));

@@ -31,10 +31,13 @@ absl::StatusOr<std::vector<v1::ConfigurationChange>> ReadConfigurationChanges(
 absl::StatusOr<std::vector<v1::ConfigurationDrift>> ComputeDrift(
     const Store& store, const std::vector<v1::ServerInfo>& servers);
 
+// How far before a snapshot ReadDeleteEvidence looks at most.
+inline constexpr absl::Duration kMaxEvidenceWindow = absl::Hours(7 * 24);
+
 // What the causes of `snapshot`'s pending deletes on `info`'s server are
 // worked out from: the changes and the import and sync runs (every connector)
-// since the connector's last successful export (everything stored when it
-// never exported).
+// since the connector's last successful export, at most kMaxEvidenceWindow
+// before the snapshot (a staging server never exports).
 absl::StatusOr<config::DeleteEvidence> ReadDeleteEvidence(
     const Store& store, const v1::ServerInfo& info, const v1::PendingExportSnapshot& snapshot);
 

@@ -105,14 +105,23 @@ absl::Status Agent::ScanSource(const SourceOptions& source, ScanReport* report) 
     }
     return absl::OkStatus();
   }
-  SYNCWATCH_ASSIGN_OR_RETURN(std::vector<FoundFile> files, FindFiles(source.path));
+  SYNCWATCH_ASSIGN_OR_RETURN(std::vector<FoundFile> files, FindSourceInputs(source));
   for (const FoundFile& file : files) {
     Spool::InputMark mark{absl::StrCat(source.name, ":", file.path), file.fingerprint};
     if (spool_->IsRead(mark)) continue;
     auto events = ReadSourceFile(source, file, clock_.Now());
     absl::Status st = events.status();
+    // A configuration equal to the last one sent (a new folder with the same
+    // content) is only marked as read.
+    std::optional<Spool::InputMark> content;
+    if (st.ok() && events->size() == 1 && (*events)[0].has_configuration()) {
+      content = Spool::InputMark{absl::StrCat(source.name, ":configuration"),
+                                 (*events)[0].configuration().digest()};
+      if (spool_->IsRead(*content)) events->clear();
+    }
     const size_t count = st.ok() ? events->size() : 0;
     if (st.ok()) st = spool_->Append(*std::move(events), mark);
+    if (st.ok() && content && count > 0) st = spool_->Append({}, content);
     if (!st.ok()) {
       report->failures.push_back(std::string(st.message()));
       MutexLock lock(&mu_);

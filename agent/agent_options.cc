@@ -44,16 +44,19 @@ absl::StatusOr<SourceOptions> LoadSource(const YamlFile& file, const YAML::Node&
     s.kind = SourceKind::kExportErrors;
   } else if (kind == "settings") {
     s.kind = SourceKind::kSettings;
+  } else if (kind == "server_configuration") {
+    s.kind = SourceKind::kServerConfiguration;
   } else {
-    return file.Error(node["kind"],
-                      absl::StrCat("source '", s.name, "': unknown kind '", kind,
-                                   "' (run_history, pending_exports, export_errors, settings)"));
+    return file.Error(node["kind"], absl::StrCat("source '", s.name, "': unknown kind '", kind,
+                                                 "' (run_history, pending_exports, export_errors, "
+                                                 "settings, server_configuration)"));
   }
 
   // The formats each kind can be read from.
-  const char* formats = s.kind == SourceKind::kRunHistory ? "xml or json"
-                        : s.kind == SourceKind::kSettings ? "json"
-                                                          : "csexport";
+  const char* formats = s.kind == SourceKind::kRunHistory            ? "xml or json"
+                        : s.kind == SourceKind::kSettings            ? "json"
+                        : s.kind == SourceKind::kServerConfiguration ? "folder"
+                                                                     : "csexport";
   if (!node["format"]) {
     return file.Error(node,
                       absl::StrCat("source '", s.name, "': 'format' is required (", formats, ")"));
@@ -62,6 +65,7 @@ absl::StatusOr<SourceOptions> LoadSource(const YamlFile& file, const YAML::Node&
   const bool fits =
       (s.kind == SourceKind::kRunHistory && (format == "xml" || format == "json")) ||
       (s.kind == SourceKind::kSettings && format == "json") ||
+      (s.kind == SourceKind::kServerConfiguration && format == "folder") ||
       ((s.kind == SourceKind::kPendingExports || s.kind == SourceKind::kExportErrors) &&
        format == "csexport");
   if (!fits) {
@@ -69,9 +73,10 @@ absl::StatusOr<SourceOptions> LoadSource(const YamlFile& file, const YAML::Node&
                       absl::StrCat("source '", s.name, "': format '", format,
                                    "' does not fit kind ", kind, " (", formats, ")"));
   }
-  s.format = format == "xml"    ? SourceFormat::kXml
-             : format == "json" ? SourceFormat::kJson
-                                : SourceFormat::kCsexport;
+  s.format = format == "xml"      ? SourceFormat::kXml
+             : format == "json"   ? SourceFormat::kJson
+             : format == "folder" ? SourceFormat::kFolder
+                                  : SourceFormat::kCsexport;
   if (node["connector"]) {
     SYNCWATCH_ASSIGN_OR_RETURN(s.connector, file.String(node["connector"], "connector"));
   }
@@ -79,6 +84,12 @@ absl::StatusOr<SourceOptions> LoadSource(const YamlFile& file, const YAML::Node&
   if (node["command"] && node["path"]) {
     return file.Error(node["command"],
                       absl::StrCat("source '", s.name, "': give 'path' or 'command', not both"));
+  }
+  if (node["command"] && s.kind == SourceKind::kServerConfiguration) {
+    return file.Error(node["command"],
+                      absl::StrCat("source '", s.name,
+                                   "': server_configuration reads folders: give 'path', e.g. "
+                                   "/in/config/*"));
   }
   if (node["command"]) {
     SYNCWATCH_ASSIGN_OR_RETURN(s.command, file.StringList(node["command"], "command"));
@@ -136,6 +147,8 @@ const char* SourceKindName(SourceKind kind) {
       return "export_errors";
     case SourceKind::kSettings:
       return "settings";
+    case SourceKind::kServerConfiguration:
+      return "server_configuration";
   }
   return "?";
 }

@@ -15,8 +15,16 @@
 
 namespace syncwatch::agent {
 
-enum class SourceKind { kRunHistory, kPendingExports, kExportErrors, kSettings };
-enum class SourceFormat { kXml, kJson, kCsexport };
+enum class SourceKind {
+  kRunHistory,
+  kPendingExports,
+  kExportErrors,
+  kSettings,
+  kServerConfiguration
+};
+// kServerConfiguration reads folders (Get-ADSyncServerConfiguration -Path),
+// format kFolder.
+enum class SourceFormat { kXml, kJson, kCsexport, kFolder };
 
 struct SourceOptions {
   // Unique name; stamped on every event the source produces.
@@ -25,11 +33,14 @@ struct SourceOptions {
   SourceFormat format = SourceFormat::kXml;
   // A glob whose last path component may hold * and ?, e.g.
   // /var/lib/syncwatch/in/runs/*.xml. Each matching file is read once (again
-  // only when its size or modification time changes).
+  // only when its size or modification time changes). For
+  // server_configuration, the glob names folders (e.g. /in/config/*; names
+  // starting with '.' are skipped), each read once while its files stay the
+  // same, and one whose content equals the last one sent is not sent again.
   std::string path;
-  // Instead of `path`: a program and its arguments, run every `interval`,
-  // whose standard output is parsed (on Windows: PowerShell). Output equal to
-  // the previous run's is not sent again.
+  // Instead of `path` (not for server_configuration): a program and its arguments, run every
+  // `interval`, whose standard output is parsed (on Windows: PowerShell). Output equal to the
+  // previous run's is not sent again.
   std::vector<std::string> command;
   // How often the glob is looked at or the command run. Default: 30s for
   // paths, 5m for commands.

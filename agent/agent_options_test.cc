@@ -132,6 +132,25 @@ TEST_F(AgentConfigTest, EveryKindTakesItsOwnFormats) {
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("(json)")));
 }
 
+TEST_F(AgentConfigTest, ServerConfigurationReadsFolders) {
+  auto o = Load(
+      "sources:\n  - {name: config, kind: server_configuration, format: folder, path: "
+      "/in/config/*}\n");
+  SYNCWATCH_ASSERT_OK(o);
+  EXPECT_EQ(o->sources[0].kind, SourceKind::kServerConfiguration);
+  EXPECT_EQ(o->sources[0].format, SourceFormat::kFolder);
+  EXPECT_STREQ(SourceKindName(o->sources[0].kind), "server_configuration");
+  EXPECT_THAT(
+      Load("sources:\n  - {name: c, kind: server_configuration, format: xml, path: /in/c/*}\n"),
+      StatusIs(absl::StatusCode::kInvalidArgument,
+               HasSubstr("format 'xml' does not fit kind server_configuration (folder)")));
+  EXPECT_THAT(
+      Load("sources:\n  - {name: c, kind: server_configuration, format: folder, command: [x]}\n"),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("reads folders: give 'path'")));
+  EXPECT_THAT(Load("sources:\n  - {name: c, kind: folders, format: folder, path: /a}\n"),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("server_configuration)")));
+}
+
 TEST(ShippedAgentConfigs, Load) {
   for (const char* rel : {"/deploy/linux/agent.yaml", "/deploy/examples/agent-samples.yaml"}) {
     auto o = LoadAgentConfig(std::string(SYNCWATCH_SOURCE_DIR) + rel);

@@ -3,14 +3,19 @@
 #include <algorithm>
 #include <chrono>
 #include <filesystem>
+#include <functional>
+#include <optional>
 #include <system_error>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "agent/parsers/byte_reader.h"
 #include "agent/parsers/csexport.h"
 #include "agent/parsers/run_history.h"
+#include "agent/parsers/server_configuration.h"
 #include "agent/parsers/settings_json.h"
 #include "common/status_macros.h"
 #include "common/text_util.h"
@@ -41,7 +46,19 @@ bool WildcardMatch(absl::string_view pattern, absl::string_view name) {
   return p == pattern.size();
 }
 
-absl::StatusOr<std::vector<FoundFile>> FindFiles(const std::string& glob) {
+namespace {
+
+// file_time_type has no portable conversion in C++17: measure its age.
+absl::Time ToAbslTime(fs::file_time_type mtime) {
+  return absl::Now() - absl::FromChrono(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                           fs::file_time_type::clock::now() - mtime));
+}
+
+// The entries of the glob's directory whose names match its last component
+// and that `accept` turns into a FoundFile, sorted by path.
+absl::StatusOr<std::vector<FoundFile>> FindMatching(
+    const std::string& glob,
+    const std::function<bool(const fs::directory_entry&, FoundFile*)>& accept) {
   const fs::path pattern_path(glob);
   const fs::path dir = pattern_path.has_parent_path() ? pattern_path.parent_path() : fs::path(".");
   const std::string pattern = pattern_path.filename().string();
@@ -52,24 +69,85 @@ absl::StatusOr<std::vector<FoundFile>> FindFiles(const std::string& glob) {
   if (ec)
     return absl::UnavailableError(absl::StrCat("cannot list ", dir.string(), ": ", ec.message()));
   for (const fs::directory_entry& entry : it) {
-    const std::string name = entry.path().filename().string();
-    if (!WildcardMatch(pattern, name)) continue;
-    std::error_code fec;
-    if (!entry.is_regular_file(fec)) continue;
-    const auto size = entry.file_size(fec);
-    if (fec) continue;  // vanished meanwhile: next scan
-    const auto mtime = entry.last_write_time(fec);
-    if (fec) continue;
-    // file_time_type has no portable conversion in C++17: measure its age.
-    const absl::Time modified =
-        absl::Now() - absl::FromChrono(std::chrono::duration_cast<std::chrono::nanoseconds>(
-                          fs::file_time_type::clock::now() - mtime));
-    out.push_back(FoundFile{entry.path().string(),
-                            absl::StrCat(size, ":", mtime.time_since_epoch().count()), modified});
+    if (!WildcardMatch(pattern, entry.path().filename().string())) continue;
+    FoundFile found{entry.path().string(), "", absl::InfinitePast()};
+    if (accept(entry, &found)) out.push_back(std::move(found));
   }
   std::sort(out.begin(), out.end(),
             [](const FoundFile& a, const FoundFile& b) { return a.path < b.path; });
   return out;
+}
+
+// "20260105T031500123Z" (the exporter's stamp) -> that time.
+std::optional<absl::Time> TimeFromStamp(absl::string_view name) {
+  if (name.size() != 19 || name[8] != 'T' || name[18] != 'Z') return std::nullopt;
+  int64_t f[7];  // year, month, day, hour, minute, second, millisecond
+  const size_t at[7][2] = {{0, 4}, {4, 2}, {6, 2}, {9, 2}, {11, 2}, {13, 2}, {15, 3}};
+  for (int i = 0; i < 7; ++i) {
+    const absl::string_view digits = name.substr(at[i][0], at[i][1]);
+    if (!std::all_of(digits.begin(), digits.end(), absl::ascii_isdigit) ||
+        !absl::SimpleAtoi(digits, &f[i])) {
+      return std::nullopt;
+    }
+  }
+  const absl::CivilSecond civil(f[0], f[1], f[2], f[3], f[4], f[5]);
+  if (civil.month() != f[1] || civil.day() != f[2] || civil.hour() != f[3]) return std::nullopt;
+  return absl::FromCivil(civil, absl::UTCTimeZone()) + absl::Milliseconds(f[6]);
+}
+
+}  // namespace
+
+absl::StatusOr<std::vector<FoundFile>> FindFiles(const std::string& glob) {
+  return FindMatching(glob, [](const fs::directory_entry& entry, FoundFile* found) {
+    std::error_code fec;
+    if (!entry.is_regular_file(fec)) return false;
+    const auto size = entry.file_size(fec);
+    if (fec) return false;  // vanished meanwhile: next scan
+    const auto mtime = entry.last_write_time(fec);
+    if (fec) return false;
+    found->fingerprint = absl::StrCat(size, ":", mtime.time_since_epoch().count());
+    found->modified = ToAbslTime(mtime);
+    return true;
+  });
+}
+
+absl::StatusOr<std::vector<FoundFile>> FindFolders(const std::string& glob) {
+  return FindMatching(glob, [](const fs::directory_entry& entry, FoundFile* found) {
+    const std::string name = entry.path().filename().string();
+    std::error_code ec;
+    if (absl::StartsWith(name, ".") || !entry.is_directory(ec)) return false;
+    // Names, sizes and mtimes of what the parser reads, in a stable order.
+    std::vector<std::string> parts;
+    fs::file_time_type newest = fs::file_time_type::min();
+    for (const char* sub : {"Connectors", "SynchronizationRules"}) {
+      for (const fs::directory_entry& f : fs::directory_iterator(entry.path() / sub, ec)) {
+        std::error_code fec;
+        const auto size = f.file_size(fec);
+        const auto mtime = f.last_write_time(fec);
+        if (fec) continue;
+        newest = std::max(newest, mtime);
+        parts.push_back(absl::StrCat(sub, "/", f.path().filename().string(), ":", size, ":",
+                                     mtime.time_since_epoch().count()));
+      }
+    }
+    std::sort(parts.begin(), parts.end());
+    std::string all;
+    for (const std::string& p : parts) absl::StrAppend(&all, p, "\n");
+    found->fingerprint = absl::StrCat(parts.size(), ":", absl::Hex(Fnv1a64(all)));
+    if (std::optional<absl::Time> t = TimeFromStamp(name)) {
+      found->modified = *t;
+    } else if (!parts.empty()) {
+      found->modified = ToAbslTime(newest);
+    } else {
+      found->modified = absl::Now();
+    }
+    return true;
+  });
+}
+
+absl::StatusOr<std::vector<FoundFile>> FindSourceInputs(const SourceOptions& source) {
+  if (source.kind == SourceKind::kServerConfiguration) return FindFolders(source.path);
+  return FindFiles(source.path);
 }
 
 bool ConnectorFromFileName(absl::string_view path, std::string* id, std::string* name) {
@@ -206,12 +284,25 @@ absl::StatusOr<std::vector<v1::Event>> ParseSourceInput(const SourceOptions& sou
       *add().mutable_settings() = std::move(settings);
       return events;
     }
+    case SourceKind::kServerConfiguration:
+      return absl::InvalidArgumentError(
+          absl::StrCat(name, ": server_configuration sources read folders, not a stream"));
   }
   return absl::InternalError("unknown source kind");
 }
 
 absl::StatusOr<std::vector<v1::Event>> ReadSourceFile(const SourceOptions& source,
                                                       const FoundFile& file, absl::Time now) {
+  if (source.kind == SourceKind::kServerConfiguration) {
+    SYNCWATCH_ASSIGN_OR_RETURN(v1::ServerConfiguration config,
+                               ReadServerConfigurationFolder(file.path));
+    *config.mutable_taken_at() = ToProtoTimestamp(file.modified);
+    std::vector<v1::Event> events(1);
+    events[0].set_source(source.name);
+    *events[0].mutable_observed_at() = ToProtoTimestamp(now);
+    *events[0].mutable_configuration() = std::move(config);
+    return events;
+  }
   SYNCWATCH_ASSIGN_OR_RETURN(std::unique_ptr<FileByteReader> reader,
                              FileByteReader::Open(file.path));
   return ParseSourceInput(source, *reader, file.path, now, file.modified);

@@ -23,6 +23,17 @@ struct FoundFile {
   absl::Time modified;
 };
 
+// Folders matching `glob` (Get-ADSyncServerConfiguration output), sorted by
+// path; names starting with '.' (the exporter's .partial) are skipped. The
+// fingerprint covers the name, size and mtime of every file in the folder's
+// Connectors/ and SynchronizationRules/; `modified` is the time in the
+// folder's name when it is an exporter stamp (yyyyMMddTHHmmssfffZ), else the
+// newest of those files' mtimes. A missing directory yields nothing.
+absl::StatusOr<std::vector<FoundFile>> FindFolders(const std::string& glob);
+
+// FindFolders for server_configuration sources, FindFiles for the others.
+absl::StatusOr<std::vector<FoundFile>> FindSourceInputs(const SourceOptions& source);
+
 // The connector named by a file name as the Windows exporter writes it,
 // "<yyyyMMddTHHmmssfffZ>_<connector guid>_<connector name>.xml": sets *id and
 // *name and returns true; false for any other name.
@@ -44,7 +55,8 @@ absl::StatusOr<std::vector<v1::Event>> ParseSourceInput(const SourceOptions& sou
                                                         const std::string& name, absl::Time now,
                                                         absl::Time written);
 
-// ParseSourceInput over a found file.
+// ParseSourceInput over a found file; for server_configuration, reads the
+// found folder into one ServerConfiguration event (taken_at: file.modified).
 absl::StatusOr<std::vector<v1::Event>> ReadSourceFile(const SourceOptions& source,
                                                       const FoundFile& file, absl::Time now);
 

@@ -2,8 +2,12 @@
 
 #include <filesystem>
 
+#include "agent/agent.h"
+#include "common/clock.h"
+#include "common/event_validation.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/testutil/config_fixtures.h"
 #include "tests/testutil/fixtures.h"
 #include "tests/testutil/test_util.h"
 
@@ -129,6 +133,146 @@ TEST(ReadSourceFile, CutsHugeErrorLiteralsToWhatTheCollectorTakes) {
   const std::string& got = (*events)[0].run().steps(0).export_errors(0).cd_error().error_literal();
   EXPECT_LT(got.size(), 70u * 1024);
   EXPECT_THAT(got, ::testing::EndsWith("[truncated by syncwatch-agent]"));
+}
+
+TEST(FindFolders, ListsConfigurationFoldersWithFingerprintsAndStamps) {
+  testing::TempDir dir;
+  SYNCWATCH_ASSERT_OK(testing::CopyConfiguration(testing::SampleConfigurationDir(),
+                                                 dir.Sub("config/20260105T031500123Z")));
+  testing::WriteFile(dir.Sub("config/.partial/Connectors/Connector_{x}.xml"), "<ma-data");
+  testing::WriteFile(dir.Sub("config/notes.txt"), "a file, not a folder");
+  testing::WriteFile(dir.Sub("config/manual/Connectors/Connector_{x}.xml"), "<ma-data/>");
+  auto folders = FindFolders(dir.Sub("config/*"));
+  SYNCWATCH_ASSERT_OK(folders);
+  ASSERT_EQ(folders->size(), 2u);
+  EXPECT_EQ((*folders)[0].path, dir.Sub("config/20260105T031500123Z"));
+  EXPECT_EQ((*folders)[1].path, dir.Sub("config/manual"));
+  EXPECT_EQ((*folders)[0].modified, absl::FromUnixMillis(1767582900123));
+  EXPECT_GT((*folders)[1].modified, absl::Now() - absl::Minutes(5));  // its file's mtime
+
+  // Rewriting one rule file changes the fingerprint.
+  const std::string before = (*folders)[0].fingerprint;
+  SYNCWATCH_ASSERT_OK(testing::CopyConfiguration(testing::SampleConfigurationDir(),
+                                                 dir.Sub("edited"),
+                                                 {testing::DisableRule("In from AD - User Join")}));
+  std::filesystem::copy(
+      dir.Sub("edited/SynchronizationRules"),
+      dir.Sub("config/20260105T031500123Z/SynchronizationRules"),
+      std::filesystem::copy_options::overwrite_existing | std::filesystem::copy_options::recursive);
+  folders = FindFolders(dir.Sub("config/*"));
+  SYNCWATCH_ASSERT_OK(folders);
+  EXPECT_NE((*folders)[0].fingerprint, before);
+}
+
+TEST(ReadSourceFile, ConfigurationFolderIsOneValidEvent) {
+  SourceOptions source;
+  source.name = "config";
+  source.kind = SourceKind::kServerConfiguration;
+  source.format = SourceFormat::kFolder;
+  const absl::Time taken = absl::FromUnixSeconds(1767583500);
+  auto events = ReadSourceFile(source, FoundFile{testing::SampleConfigurationDir(), "x", taken},
+                               absl::FromUnixSeconds(1767583600));
+  SYNCWATCH_ASSERT_OK(events);
+  ASSERT_EQ(events->size(), 1u);
+  const v1::Event& e = (*events)[0];
+  EXPECT_EQ(e.source(), "config");
+  EXPECT_EQ(e.configuration().taken_at().seconds(), 1767583500);
+  EXPECT_EQ(e.configuration().rules_size(), 62);
+  EXPECT_EQ(e.configuration().source_path(), testing::SampleConfigurationDir());
+  // What the collector will accept.
+  v1::EventBatch batch;
+  batch.set_seq(1);
+  *batch.add_events() = e;
+  SYNCWATCH_EXPECT_OK(ValidateBatch(batch, {}));
+}
+
+// The agent with a server_configuration source and its spool (no collector
+// listens: only what is spooled is looked at).
+class ConfigurationSourceTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    options_.server = "sync01";
+    options_.agent_id = "sync01";
+    options_.data_dir = dir_.Sub("agent");
+    options_.collectors = {"127.0.0.1:1"};
+    SourceOptions s;
+    s.name = "config";
+    s.kind = SourceKind::kServerConfiguration;
+    s.format = SourceFormat::kFolder;
+    s.path = dir_.Sub("in/config/*");
+    options_.sources.push_back(s);
+    auto agent = Agent::Create(options_, RealClock::Get());
+    SYNCWATCH_ASSERT_OK(agent);
+    agent_ = *std::move(agent);
+  }
+
+  // Adds a copy of the sample with `edits` as the folder `stamp`.
+  void AddFolder(const std::string& stamp, const std::vector<testing::ConfigEdit>& edits = {}) {
+    SYNCWATCH_ASSERT_OK(testing::CopyConfiguration(testing::SampleConfigurationDir(),
+                                                   dir_.Sub("in/config/" + stamp), edits));
+  }
+
+  // Every configuration spooled so far.
+  std::vector<v1::ServerConfiguration> Spooled() {
+    std::vector<v1::ServerConfiguration> out;
+    auto batches = agent_->spool().ReadAfter(0, 1000);
+    EXPECT_TRUE(batches.ok()) << batches.status();
+    if (!batches.ok()) return out;
+    for (const v1::EventBatch& b : *batches) {
+      for (const v1::Event& e : b.events()) {
+        if (e.has_configuration()) out.push_back(e.configuration());
+      }
+    }
+    return out;
+  }
+
+  testing::TempDir dir_;
+  AgentOptions options_;
+  std::unique_ptr<Agent> agent_;
+};
+
+TEST_F(ConfigurationSourceTest, EachNewContentIsSentOnce) {
+  AddFolder("20260105T031500000Z");
+  ScanReport r = agent_->ScanOnce();
+  EXPECT_THAT(r.failures, ::testing::IsEmpty());
+  EXPECT_EQ(r.events_spooled, 1);
+  EXPECT_EQ(agent_->ScanOnce().events_spooled, 0);  // the same folder
+
+  AddFolder("20260105T041500000Z");  // a new folder, same content
+  r = agent_->ScanOnce();
+  EXPECT_THAT(r.failures, ::testing::IsEmpty());
+  EXPECT_EQ(r.events_spooled, 0);
+
+  AddFolder("20260105T051500000Z", {testing::DisableRule("In from AD - User Join")});
+  EXPECT_EQ(agent_->ScanOnce().events_spooled, 1);
+
+  // Back to the first content: it differs from the last one sent.
+  AddFolder("20260105T061500000Z");
+  EXPECT_EQ(agent_->ScanOnce().events_spooled, 1);
+
+  const std::vector<v1::ServerConfiguration> sent = Spooled();
+  ASSERT_EQ(sent.size(), 3u);
+  EXPECT_EQ(sent[0].source_path(), dir_.Sub("in/config/20260105T031500000Z"));
+  EXPECT_EQ(sent[1].source_path(), dir_.Sub("in/config/20260105T051500000Z"));
+  EXPECT_EQ(sent[2].digest(), sent[0].digest());
+  EXPECT_NE(sent[1].digest(), sent[0].digest());
+  EXPECT_EQ(sent[1].taken_at().seconds(), 1767590100);
+}
+
+TEST_F(ConfigurationSourceTest, ABrokenFolderIsReportedAndNothingOfItIsSent) {
+  AddFolder("20260105T031500000Z",
+            {testing::EditRule("In from AD - User Join", "<name>In from AD - User Join</name>",
+                               "<name>In from AD - User Join</nam>")});
+  ScanReport r = agent_->ScanOnce();
+  EXPECT_EQ(r.events_spooled, 0);
+  ASSERT_EQ(r.failures.size(), 1u);
+  EXPECT_THAT(r.failures[0],
+              ::testing::HasSubstr("SynchronizationRule_{0b088913-b613-4d9d-9563-9988b7719ed6}"
+                                   ".xml:5: malformed XML"));
+  EXPECT_THAT(Spooled(), ::testing::IsEmpty());
+  // The partial folder the exporter builds is never looked at.
+  testing::WriteFile(dir_.Sub("in/config/.partial/Connectors/Connector_{x}.xml"), "<");
+  EXPECT_EQ(agent_->ScanOnce().failures.size(), 1u);  // still the broken one only
 }
 
 }  // namespace

@@ -13,24 +13,19 @@
 #include "absl/strings/str_split.h"
 #include "agent/parsers/byte_reader.h"
 #include "agent/parsers/csexport.h"
+#include "agent/parsers/memory_test_util.h"
 #include "gtest/gtest.h"
-
-#if defined(__SANITIZE_ADDRESS__)
-#define SYNCWATCH_TEST_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define SYNCWATCH_TEST_ASAN 1
-#endif
-#endif
-
-#ifdef SYNCWATCH_TEST_ASAN
-#include <sanitizer/allocator_interface.h>
-#endif
 
 namespace syncwatch::agent {
 namespace {
 
-constexpr int64_t kMiB = int64_t{1} << 20;
+using testing::HeapInUse;
+using testing::InMiB;
+using testing::kMiB;
+using testing::ProcMemory;
+using testing::ReadProcMemory;
+using testing::ResetPeakRss;
+
 // The agent's budget for one file (issue 3: "a 1 GB csexport file must not
 // grow the agent's memory by more than 64 MB").
 constexpr int64_t kBudget = 64 * kMiB;
@@ -43,93 +38,25 @@ constexpr int64_t kDocumentBytes = 128 * kMiB;
 constexpr int64_t kDocumentBytes = 300 * kMiB;
 #endif
 
-// VmRSS / VmHWM of this process in bytes; 0 when unknown.
-struct ProcMemory {
-  int64_t rss = 0;
-  int64_t hwm = 0;
-};
-
-ProcMemory ReadProcMemory() {
-  ProcMemory m;
-  std::ifstream status("/proc/self/status");
-  std::string line;
-  while (std::getline(status, line)) {
-    const std::vector<std::string> parts =
-        absl::StrSplit(line, absl::ByAnyChar(" \t"), absl::SkipEmpty());
-    if (parts.size() < 2) continue;
-    int64_t kb = 0;
-    if (!absl::SimpleAtoi(parts[1], &kb)) continue;
-    if (parts[0] == "VmRSS:") m.rss = kb * 1024;
-    if (parts[0] == "VmHWM:") m.hwm = kb * 1024;
-  }
-  return m;
-}
-
-// Resets VmHWM to the current RSS (Linux 4.0+); false when not allowed.
-bool ResetPeakRss() {
-  std::ofstream clear("/proc/self/clear_refs");
-  clear << "5";
-  clear.flush();
-  return clear.good();
-}
-
-// Heap bytes in use, where the allocator can say (ASan keeps freed memory in
-// quarantine and has shadow memory, so RSS says little about our use there).
-int64_t HeapInUse() {
-#ifdef SYNCWATCH_TEST_ASAN
-  return static_cast<int64_t>(__sanitizer_get_current_allocated_bytes());
-#else
-  return 0;
-#endif
-}
-
 // Writes a csexport /f:x document of about `target` bytes object by object,
 // shaped like testdata/csexport-pending.xml: 3 in 10 objects are pending
 // deletes, 3 adds, 2 updates, 2 without a pending export. Samples the
 // process's memory as it goes.
-class GeneratedCsExport final : public ByteReader {
+class GeneratedCsExport final : public testing::GeneratedDocument {
  public:
-  explicit GeneratedCsExport(int64_t target) : target_(target) {
-    buf_ = "<?xml version=\"1.0\" encoding=\"utf-16\"?>\n<cs-objects>\n";
-  }
+  explicit GeneratedCsExport(int64_t target)
+      : GeneratedDocument(target, "<?xml version=\"1.0\" encoding=\"utf-16\"?>\n<cs-objects>\n") {}
 
-  absl::StatusOr<size_t> Read(char* out, size_t capacity) override {
-    while (pos_ == buf_.size() && !done_) Refill();
-    const size_t n = std::min(capacity, buf_.size() - pos_);
-    std::copy(buf_.data() + pos_, buf_.data() + pos_ + n, out);
-    pos_ += n;
-    produced_ += static_cast<int64_t>(n);
-    if (produced_ >= next_sample_) {
-      next_sample_ += 4 * kMiB;
-      Sample();
-    }
-    return n;
-  }
-
-  void Sample() {
-    max_rss_ = std::max(max_rss_, ReadProcMemory().rss);
-    max_heap_ = std::max(max_heap_, HeapInUse());
-  }
-
-  int64_t produced() const { return produced_; }
   int64_t objects() const { return objects_; }
   int64_t adds() const { return adds_; }
   int64_t updates() const { return updates_; }
   int64_t deletes() const { return deletes_; }
-  int64_t max_rss() const { return max_rss_; }
-  int64_t max_heap() const { return max_heap_; }
 
  private:
-  void Refill() {
-    buf_.clear();
-    pos_ = 0;
-    if (produced_ >= target_) {
-      buf_ = "</cs-objects>\n";
-      done_ = true;
-      return;
-    }
-    for (int k = 0; k < 64; ++k) AppendObject(objects_++);
+  void Refill(std::string* buf) override {
+    for (int k = 0; k < 64; ++k) AppendObject(buf, objects_++);
   }
+  std::string Tail() const override { return "</cs-objects>\n"; }
 
   static std::string Value(absl::string_view name, absl::string_view value) {
     return absl::StrCat("<attr name=\"", name, "\" type=\"string\" multivalued=\"false\"><value>",
@@ -151,9 +78,9 @@ class GeneratedCsExport final : public ByteReader {
               absl::StrCat("CN=First Last ", i, ",OU=Users,OU=Head Office,DC=contoso,DC=com")));
   }
 
-  void AppendObject(int64_t i) {
+  void AppendObject(std::string* buf, int64_t i) {
     const std::string dn = absl::StrCat("CN={", 0x4C6F72656D000000 + i, "}");
-    absl::StrAppend(&buf_, " <cs-object cs-dn=\"", dn, "\" id=\"{", 10000000 + i % 90000000,
+    absl::StrAppend(buf, " <cs-object cs-dn=\"", dn, "\" id=\"{", 10000000 + i % 90000000,
                     "-2D4B-4E9A-9C1F-0B6B8E2D4F10}\" object-type=\"user\">\n");
     std::string edo;
     switch (i % 10) {
@@ -162,7 +89,7 @@ class GeneratedCsExport final : public ByteReader {
       case 2:
         ++deletes_;
         edo = "delete";
-        absl::StrAppend(&buf_, "  <unapplied-export><delta operation=\"delete\" dn=\"", dn,
+        absl::StrAppend(buf, "  <unapplied-export><delta operation=\"delete\" dn=\"", dn,
                         "\"/></unapplied-export>\n  <synchronized-hologram><entry dn=\"", dn,
                         "\"><primary-objectclass>user</primary-objectclass>\n", UserAttrs(i),
                         "</entry></synchronized-hologram>\n");
@@ -172,7 +99,7 @@ class GeneratedCsExport final : public ByteReader {
       case 5:
         ++adds_;
         edo = "add";
-        absl::StrAppend(&buf_, "  <unapplied-export><delta operation=\"add\" dn=\"", dn,
+        absl::StrAppend(buf, "  <unapplied-export><delta operation=\"add\" dn=\"", dn,
                         "\"><primary-objectclass>user</primary-objectclass>\n", UserAttrs(i),
                         "</delta></unapplied-export>\n");
         break;
@@ -180,7 +107,7 @@ class GeneratedCsExport final : public ByteReader {
       case 7:
         ++updates_;
         edo = "modify";
-        absl::StrAppend(&buf_, "  <unapplied-export><delta operation=\"update\" dn=\"", dn, "\">",
+        absl::StrAppend(buf, "  <unapplied-export><delta operation=\"update\" dn=\"", dn, "\">",
                         "<attr name=\"displayName\" type=\"string\" multivalued=\"false\" "
                         "operation=\"replace\"><value>Renamed ",
                         i, "</value></attr></delta></unapplied-export>\n",
@@ -190,32 +117,22 @@ class GeneratedCsExport final : public ByteReader {
         break;
       default:
         edo = "none";
-        absl::StrAppend(&buf_, "  <synchronized-hologram><entry dn=\"", dn,
+        absl::StrAppend(buf, "  <synchronized-hologram><entry dn=\"", dn,
                         "\"><primary-objectclass>user</primary-objectclass>\n", UserAttrs(i),
                         "</entry></synchronized-hologram>\n");
         break;
     }
-    absl::StrAppend(&buf_, "  <connector>1</connector>\n  <export-delta-operation>", edo,
+    absl::StrAppend(buf, "  <connector>1</connector>\n  <export-delta-operation>", edo,
                     "</export-delta-operation>\n",
                     "  <ma-id>{B891884F-051E-4A83-95AF-2544101C9083}</ma-id>\n",
                     "  <ma-name>contoso.onmicrosoft.com - AAD</ma-name>\n </cs-object>\n");
   }
 
-  const int64_t target_;
-  std::string buf_;
-  size_t pos_ = 0;
-  bool done_ = false;
-  int64_t produced_ = 0;
-  int64_t next_sample_ = 0;
   int64_t objects_ = 0;
   int64_t adds_ = 0;
   int64_t updates_ = 0;
   int64_t deletes_ = 0;
-  int64_t max_rss_ = 0;
-  int64_t max_heap_ = 0;
 };
-
-double InMiB(int64_t bytes) { return static_cast<double>(bytes) / static_cast<double>(kMiB); }
 
 TEST(CsExportMemoryTest, LargeGeneratedDocumentStaysWithinBudget) {
   GeneratedCsExport in(kDocumentBytes);

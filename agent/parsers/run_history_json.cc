@@ -19,6 +19,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "absl/strings/string_view.h"
+#include "agent/parsers/byte_reader.h"
 #include "agent/parsers/engine_time.h"
 #include "agent/parsers/run_history.h"
 #include "agent/parsers/text_input.h"
@@ -62,29 +63,6 @@ std::string PascalCase(absl::string_view snake) {
     upper = false;
   }
   return out;
-}
-
-std::string UnescapeXmlText(absl::string_view s) {
-  return absl::StrReplaceAll(
-      s, {{"&lt;", "<"}, {"&gt;", ">"}, {"&quot;", "\""}, {"&apos;", "'"}, {"&amp;", "&"}});
-}
-
-// The text of the first <tag>…</tag> of an XML fragment that lies before
-// `stop` (so that a step's own connection-result is not confused with one of
-// its connection-log incidents).
-std::optional<std::string> FragmentTagText(absl::string_view xml, absl::string_view tag,
-                                           absl::string_view stop) {
-  const size_t limit = xml.find(stop);
-  const std::string open = absl::StrCat("<", tag, ">");
-  const std::string close = absl::StrCat("</", tag, ">");
-  const size_t begin = xml.find(open);
-  if (begin == absl::string_view::npos || (limit != absl::string_view::npos && begin > limit)) {
-    return std::nullopt;
-  }
-  const size_t text_begin = begin + open.size();
-  const size_t end = xml.find(close, text_begin);
-  if (end == absl::string_view::npos) return std::nullopt;
-  return UnescapeXmlText(absl::StripAsciiWhitespace(xml.substr(text_begin, end - text_begin)));
 }
 
 // Reads typed properties of one JSON object. The first problem is kept as
@@ -192,8 +170,74 @@ void ReadCounters(PropertyReader& r, google::protobuf::Message* counters) {
   }
 }
 
+// The step parts that `-RunStepDetails` gives as run-history XML fragments
+// in strings (docs/domain/run-step-counters.md), each parsed on its own by
+// the run-history XML parser inside the element it belongs in, so that JSON
+// and XML steps come out the same. `wrapper` is the element the fragment's
+// content goes into (empty: straight into <step-details>); a fragment that
+// already starts with that element goes in as it is.
+struct StepFragment {
+  const char* property;
+  const char* wrapper;
+};
+constexpr StepFragment kStepFragments[] = {
+    {"StepXml", "step-description"},
+    {"ConnectorConnectionInformationXml", "ma-connection"},
+    {"ConnectorCountersXml", ""},
+    {"FlowCountersXml", ""},
+    {"SyncErrors", "synchronization-errors"},
+};
+
+// The XML of one fragment property: a string, or for SyncErrors the
+// SyncErrorsXml of the object ConvertTo-Json makes of it.
+std::optional<std::string> FragmentText(PropertyReader& r, const StepFragment& f) {
+  const json* v = r.Find(f.property);
+  if (v == nullptr) return std::nullopt;
+  if (v->is_object()) {
+    auto it = v->find(absl::StrCat(f.property, "Xml"));
+    if (it == v->end() || it->is_null()) return std::nullopt;
+    if (!it->is_string()) {
+      r.Fail(f.property, absl::StrCat(f.property, "Xml: expected a string, got ", TypeName(*it)));
+      return std::nullopt;
+    }
+    return it->get<std::string>();
+  }
+  return r.String(f.property);
+}
+
+// Parses the fragments of a step into `out` (a step of the XML parser's).
+void ParseStepFragments(PropertyReader& r, v1::RunStep* out) {
+  for (const StepFragment& f : kStepFragments) {
+    std::optional<std::string> text = FragmentText(r, f);
+    if (!text) continue;
+    const absl::string_view fragment = absl::StripAsciiWhitespace(*text);
+    if (fragment.empty()) continue;
+    const absl::string_view wrapper = f.wrapper;
+    const bool wrap = !wrapper.empty() && !absl::StartsWith(fragment, absl::StrCat("<", wrapper));
+    // The fragment starts on line 1, so an error's line is the fragment's.
+    const std::string doc = absl::StrCat(
+        "<run-history><run-details><ma-name>-</ma-name><step-details step-number=\"1\">",
+        wrap ? absl::StrCat("<", wrapper, ">") : "", fragment,
+        wrap ? absl::StrCat("</", wrapper, ">") : "",
+        "</step-details></run-details></run-history>");
+    StringByteReader in(doc);
+    absl::Status st = ParseRunHistoryXml(in, f.property, [out](v1::RunProfileResult run) {
+      if (run.steps_size() > 0) out->MergeFrom(run.steps(0));
+      return absl::OkStatus();
+    });
+    if (!st.ok()) {
+      // "…StepXml: XML fragment: StepXml:2: malformed XML: …".
+      r.Fail(f.property, absl::StrCat("XML fragment: ", st.message()));
+      return;
+    }
+  }
+}
+
 absl::Status ConvertStep(const json& obj, const std::string& prefix, v1::RunStep* step) {
   PropertyReader r(obj, prefix);
+  // The fragments first: the step's own properties then take precedence.
+  ParseStepFragments(r, step);
+  step->clear_step_number();
   if (auto v = r.String("StepHistoryId")) step->set_step_id(NormalizeGuid(*v));
   if (auto v = r.Int("StepNumber", std::numeric_limits<int32_t>::max())) {
     step->set_step_number(static_cast<int32_t>(*v));
@@ -204,16 +248,6 @@ absl::Status ConvertStep(const json& obj, const std::string& prefix, v1::RunStep
   ReadCounters(r, step->mutable_staging_counters());
   ReadCounters(r, step->mutable_inbound_flow_counters());
   ReadCounters(r, step->mutable_export_counters());
-  // "<connection-result>failed-connection</connection-result><server>…</server>
-  // <connection-log>…": the step's own values come before the log.
-  if (auto xml = r.String("ConnectorConnectionInformationXml")) {
-    if (auto v = FragmentTagText(*xml, "connection-result", "<connection-log")) {
-      step->set_connection_result(std::move(*v));
-    }
-    if (auto v = FragmentTagText(*xml, "server", "<connection-log")) {
-      step->set_connection_server(std::move(*v));
-    }
-  }
   return r.status();
 }
 
@@ -263,6 +297,12 @@ absl::Status ConvertRun(const json& obj, v1::RunProfileResult* run) {
       SYNCWATCH_RETURN_IF_ERROR(convert(*steps, "RunStepResults"));
     }
     auto* s = run->mutable_steps();
+    for (v1::RunStep& step : *s) {
+      for (v1::ExportError& e : *step.mutable_export_errors()) {
+        e.set_connector_name(run->connector_name());
+        e.set_connector_id(run->connector_id());
+      }
+    }
     std::stable_sort(s->pointer_begin(), s->pointer_end(),
                      [](const v1::RunStep* a, const v1::RunStep* b) {
                        return a->step_number() < b->step_number();

@@ -172,6 +172,7 @@ class XmlRunHistoryParser {
   v1::ConnectionIncident* incident_ = nullptr;
   v1::ExportError* export_error_ = nullptr;
   v1::ImportError* import_error_ = nullptr;
+  v1::OutboundFlowCounters* outbound_ = nullptr;
 };
 
 void XmlRunHistoryParser::Fail(int64_t line, absl::string_view problem) {
@@ -493,6 +494,14 @@ void XmlRunHistoryParser::StartInRun(absl::string_view rel, const XML_Char** att
     }
   } else if (rel == "step-details/ma-connection/connection-log/incident") {
     incident_ = step_->add_connection_incidents();
+  } else if (rel == "step-details/outbound-flow-counters") {
+    // One per target connector: <outbound-flow-counters ma="…" ma-id="{GUID}">.
+    outbound_ = step_->add_outbound_flow_counters();
+    for (size_t i = 0; attrs[i] != nullptr; i += 2) {
+      const absl::string_view attr = attrs[i];
+      if (attr == "ma") outbound_->set_connector(attrs[i + 1]);
+      if (attr == "ma-id") outbound_->set_connector_id(NormalizeGuid(attrs[i + 1]));
+    }
   } else if (rel == "step-details/synchronization-errors/export-error" ||
              rel == "step-details/synchronization-errors/import-error") {
     std::string cs_guid;
@@ -528,6 +537,7 @@ void XmlRunHistoryParser::EndInRun(absl::string_view rel, absl::string_view valu
     run_.set_username(std::string(value));
   } else if (rel == "step-details") {
     step_ = nullptr;
+    outbound_ = nullptr;
   } else if (step_ != nullptr && absl::ConsumePrefix(&rel, "step-details/")) {
     EndInStep(rel, value);
   }
@@ -564,6 +574,10 @@ void XmlRunHistoryParser::EndInStep(absl::string_view rel, absl::string_view val
     SetCounter(rel, value, step_->mutable_inbound_flow_counters());
   } else if (absl::ConsumePrefix(&rel, "export-counters/")) {
     SetCounter(rel, value, step_->mutable_export_counters());
+  } else if (rel == "outbound-flow-counters") {
+    outbound_ = nullptr;
+  } else if (absl::ConsumePrefix(&rel, "outbound-flow-counters/")) {
+    if (outbound_ != nullptr) SetCounter(rel, value, outbound_);
   } else if (absl::ConsumePrefix(&rel, "ma-connection/connection-log/incident")) {
     if (incident_ == nullptr) return;
     if (rel.empty()) {
@@ -666,6 +680,7 @@ void XmlRunHistoryParser::FinishRun() {
   incident_ = nullptr;
   export_error_ = nullptr;
   import_error_ = nullptr;
+  outbound_ = nullptr;
   if (run_.connector_name().empty()) {
     Fail(run_line_, "<run-details> has no <ma-name>");
     return;

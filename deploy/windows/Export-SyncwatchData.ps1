@@ -1,7 +1,8 @@
 <#
 .SYNOPSIS
     Writes what syncwatch-agent reads from a Microsoft Entra Connect Sync (Azure AD Connect)
-    server into its drop folders: run history, pending exports, export errors and settings.
+    server into its drop folders: run history, pending exports, export errors, settings and
+    the server's configuration (connectors and sync rules).
 
 .DESCRIPTION
     Runs on the sync server as a scheduled task (see README.md in this folder). Each run
@@ -22,6 +23,12 @@
           {"Scheduler": Get-ADSyncScheduler, "DeletionThreshold": Get-ADSyncExportDeletionThreshold,
            "GlobalSettings": Get-ADSyncGlobalSettings}, any of them null when its cmdlet failed.
                                                                       agent: kind settings, format json
+      <OutputRoot>\config\<stamp>\
+          Get-ADSyncServerConfiguration -Path: Connectors\, SynchronizationRules\, GlobalSettings\.
+          The whole folder is built under .partial\ and renamed into config\ at once, and only
+          when it differs from the newest folder already there (ignoring what changes on
+          every sync: partition cookies and watermarks, versions, modification times).
+                                                                      agent: kind server_configuration, format folder
 
     <stamp> is the UTC time of the run (yyyyMMddTHHmmssfffZ), so that file names sort in time
     order. The connector's GUID and name are in the csexport file names because a csexport of
@@ -59,6 +66,9 @@
 .PARAMETER SkipCsExport
     Do not run csexport (pending exports and export errors).
 
+.PARAMETER SkipServerConfiguration
+    Do not export the server configuration (Get-ADSyncServerConfiguration).
+
 .PARAMETER CsExportWhileSyncRuns
     Run csexport even while a sync cycle is in progress. By default csexport is skipped
     then: the pending set changes under it anyway, and the export stays off the engine's
@@ -78,6 +88,7 @@ param(
     [string] $AADUserName = '',
     [string] $CsExportPath = (Join-Path $env:ProgramFiles 'Microsoft Azure AD Sync\Bin\csexport.exe'),
     [switch] $SkipCsExport,
+    [switch] $SkipServerConfiguration,
     [switch] $CsExportWhileSyncRuns
 )
 
@@ -92,6 +103,7 @@ $Folders = @{
     pending  = Join-Path $OutputRoot 'pending'
     errors   = Join-Path $OutputRoot 'errors'
     settings = Join-Path $OutputRoot 'settings'
+    config   = Join-Path $OutputRoot 'config'
     partial  = Join-Path $OutputRoot '.partial'
     logs     = Join-Path $OutputRoot 'logs'
 }
@@ -303,6 +315,59 @@ function Export-Settings {
     Write-TextFile $Folders.settings ('{0}.json' -f $Stamp) (ConvertTo-Json -InputObject $document -Depth 5)
 }
 
+# A digest of a configuration folder's connectors and rules, without the parts that change on
+# every sync (partition cookies and watermarks, versions, modification times), so that an
+# unchanged configuration is not published again.
+function Get-ConfigurationDigest([string] $Folder) {
+    $volatile = '<(cookie|water-mark|version|last-modification-time|creation-time)>[^<]*</\1>'
+    $sha = [System.Security.Cryptography.SHA256]::Create()
+    try {
+        $lines = foreach ($sub in 'Connectors', 'SynchronizationRules') {
+            $dir = Join-Path $Folder $sub
+            if (-not (Test-Path -LiteralPath $dir)) { continue }
+            Get-ChildItem -LiteralPath $dir -File | Sort-Object Name | ForEach-Object {
+                $text = [System.IO.File]::ReadAllText($_.FullName) -replace $volatile, ''
+                $hash = $sha.ComputeHash($Utf8NoBom.GetBytes($text))
+                '{0}/{1}:{2}' -f $sub, $_.Name, [BitConverter]::ToString($hash)
+            }
+        }
+        return [BitConverter]::ToString($sha.ComputeHash($Utf8NoBom.GetBytes(($lines -join "`n"))))
+    } finally {
+        $sha.Dispose()
+    }
+}
+
+function Export-ServerConfiguration {
+    # Built under .partial\ and renamed whole, so the agent never sees half a folder.
+    $partial = New-PartialPath ''
+    try {
+        Get-ADSyncServerConfiguration -Path $partial | Out-Null
+        if (-not (Test-Path -LiteralPath (Join-Path $partial 'SynchronizationRules'))) {
+            throw "Get-ADSyncServerConfiguration wrote no SynchronizationRules folder in $partial"
+        }
+        $newest = Get-ChildItem -LiteralPath $Folders.config -Directory |
+            Where-Object { -not $_.Name.StartsWith('.') } | Sort-Object Name | Select-Object -Last 1
+        if ($null -ne $newest -and (Get-ConfigurationDigest $newest.FullName) -eq (Get-ConfigurationDigest $partial)) {
+            Write-Log 'INFO' ("server configuration unchanged since {0}" -f $newest.Name)
+            return
+        }
+        $target = Join-Path $Folders.config $Stamp
+        [System.IO.Directory]::Move($partial, $target)
+        Write-Log 'INFO' ("wrote {0}" -f $target)
+    } finally {
+        if (Test-Path -LiteralPath $partial) { Remove-Item -LiteralPath $partial -Recurse -Force -ErrorAction SilentlyContinue }
+    }
+}
+
+# Deletes configuration folders older than the retention, but always keeps the newest.
+function Remove-OldConfigurationFolders {
+    $cutoff = [DateTime]::UtcNow.AddHours(-$RetentionHours)
+    Get-ChildItem -LiteralPath $Folders.config -Directory | Where-Object { -not $_.Name.StartsWith('.') } |
+        Sort-Object Name -Descending | Select-Object -Skip 1 |
+        Where-Object { $_.LastWriteTimeUtc -lt $cutoff } |
+        ForEach-Object { Remove-Item -LiteralPath $_.FullName -Recurse -Force -ErrorAction SilentlyContinue }
+}
+
 function Test-SyncCycleRunning {
     try {
         $scheduler = Get-ADSyncScheduler
@@ -373,9 +438,9 @@ function Remove-OldFiles([string] $Folder) {
 function Remove-StalePartialFiles {
     # Left behind only when a run was killed mid-write.
     $cutoff = [DateTime]::UtcNow.AddHours(-12)
-    Get-ChildItem -LiteralPath $Folders.partial -File |
+    Get-ChildItem -LiteralPath $Folders.partial |
         Where-Object { $_.LastWriteTimeUtc -lt $cutoff } |
-        ForEach-Object { Remove-Item -LiteralPath $_.FullName -Force -ErrorAction SilentlyContinue }
+        ForEach-Object { Remove-Item -LiteralPath $_.FullName -Recurse -Force -ErrorAction SilentlyContinue }
 }
 
 # ---- main -------------------------------------------------------------------
@@ -403,10 +468,12 @@ try {
 
     Invoke-Part 'run history' { Export-RunHistory }
     Invoke-Part 'settings' { Export-Settings }
+    if (-not $SkipServerConfiguration) { Invoke-Part 'server configuration' { Export-ServerConfiguration } }
     if (-not $SkipCsExport) { Invoke-Part 'csexport' { Export-ConnectorSpaces } }
 
     Invoke-Part 'cleanup' {
         foreach ($kind in 'runs', 'pending', 'errors', 'settings') { Remove-OldFiles $Folders[$kind] }
+        Remove-OldConfigurationFolders
         Remove-StalePartialFiles
     }
     Write-Log 'INFO' ("export {0} finished, {1} part(s) failed" -f $Stamp, $script:Failures)

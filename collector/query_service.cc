@@ -21,6 +21,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "collector/config_records.h"
 #include "collector/record_keys.h"
 #include "collector/server_state.h"
 #include "common/grpc_status.h"
@@ -437,6 +438,15 @@ absl::StatusOr<v1::GetServerResponse> QueryService::GetServer(
       *out.add_alerts() = std::move(a);
     }
   }
+  {
+    constexpr size_t kMaxChanges = 200;
+    SYNCWATCH_ASSIGN_OR_RETURN(
+        std::vector<v1::ConfigurationChange> changes,
+        ReadConfigurationChanges(store_, info.server(), absl::InfinitePast()));
+    for (size_t i = 0; i < changes.size() && i < kMaxChanges; ++i) {
+      *out.add_configuration_changes() = std::move(changes[changes.size() - 1 - i]);
+    }
+  }
   return out;
 }
 
@@ -552,6 +562,101 @@ grpc::Status QueryService::ListAlerts(grpc::ServerContext*, const v1::ListAlerts
       },
       response->mutable_next_page_token());
   return ToGrpcStatus(st);
+}
+
+grpc::Status QueryService::ListConfigurationChanges(
+    grpc::ServerContext*, const v1::ListConfigurationChangesRequest* request,
+    v1::ListConfigurationChangesResponse* response) {
+  const v1::Filter& f = request->filter();
+  if (!f.result().empty() || !f.error_type().empty()) {
+    return ToGrpcStatus(absl::InvalidArgumentError(
+        "ListConfigurationChanges: filter.result and filter.error_type do not apply"));
+  }
+  absl::Status st = ScanPage(
+      store_, Family::kConfigurationChanges, f.server().empty() ? "" : ServerPrefix(f.server()),
+      request->page_token(), PageSize(request->page_size()),
+      [&](absl::string_view bytes) -> absl::StatusOr<bool> {
+        auto c = ParseRecord<v1::ConfigurationChange>(bytes);
+        if (!c.ok()) return c.status();
+        if (!MatchesCommon(f, c->tenant(), c->connector())) return false;
+        if (!AtOrAfter(c->detected_at(), f)) return false;
+        *response->add_changes() = *std::move(c);
+        return true;
+      },
+      response->mutable_next_page_token());
+  return ToGrpcStatus(st);
+}
+
+grpc::Status QueryService::ListConfigurationDrift(grpc::ServerContext*,
+                                                  const v1::ListConfigurationDriftRequest* request,
+                                                  v1::ListConfigurationDriftResponse* response) {
+  const v1::Filter& f = request->filter();
+  if (!f.connector().empty() || f.has_since() || !f.result().empty() || !f.error_type().empty()) {
+    return ToGrpcStatus(absl::InvalidArgumentError(
+        "ListConfigurationDrift: only filter.server and filter.tenant apply"));
+  }
+  // The tenant's active server is the reference even when only a staging
+  // server is asked for.
+  v1::Filter tenants;
+  tenants.set_tenant(f.tenant());
+  auto servers = JudgedServers(tenants, {});
+  if (!servers.ok()) return ToGrpcStatus(servers.status());
+  auto drift = ComputeDrift(store_, *servers);
+  if (!drift.ok()) return ToGrpcStatus(drift.status());
+  for (v1::ConfigurationDrift& d : *drift) {
+    if (!f.server().empty() && d.server() != f.server()) continue;
+    *response->add_drift() = std::move(d);
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status QueryService::ExplainDeletes(grpc::ServerContext*,
+                                          const v1::ExplainDeletesRequest* request,
+                                          v1::ExplainDeletesResponse* response) {
+  const v1::Filter& f = request->filter();
+  if (f.has_since() || !f.result().empty() || !f.error_type().empty()) {
+    return ToGrpcStatus(absl::InvalidArgumentError(
+        "ExplainDeletes: only filter.server, filter.tenant and filter.connector apply"));
+  }
+  v1::Filter servers_filter;
+  servers_filter.set_server(f.server());
+  servers_filter.set_tenant(f.tenant());
+  auto servers = JudgedServers(servers_filter, {});
+  if (!servers.ok()) return ToGrpcStatus(servers.status());
+  for (const v1::ServerInfo& info : *servers) {
+    v1::Filter one = f;
+    one.set_server(info.server());
+    v1::ListPendingExportsResponse snapshots;
+    std::string token;
+    do {  // pages end at kMaxPageBytes too: walk them all
+      const std::string from = std::move(token);
+      absl::Status st = ScanPage(
+          store_, Family::kSnapshots, PrefixFor(one), from, kMaxPageSize,
+          [&](absl::string_view bytes) -> absl::StatusOr<bool> {
+            auto s = ParseRecord<v1::StoredPendingExports>(bytes);
+            if (!s.ok()) return s.status();
+            if (!MatchesCommon(one, s->tenant(), s->snapshot().connector_name())) return false;
+            if (s->snapshot().pending_deletes() <= 0) return false;
+            *snapshots.add_snapshots() = *std::move(s);
+            return true;
+          },
+          &token);
+      if (!st.ok()) return ToGrpcStatus(st);
+    } while (!token.empty());
+    for (const v1::StoredPendingExports& s : snapshots.snapshots()) {
+      auto evidence = ReadDeleteEvidence(store_, info, s.snapshot());
+      if (!evidence.ok()) return ToGrpcStatus(evidence.status());
+      v1::DeleteExplanation* e = response->add_explanations();
+      e->set_server(info.server());
+      e->set_tenant(info.tenant());
+      e->set_connector(s.snapshot().connector_name());
+      e->set_pending_deletes(s.snapshot().pending_deletes());
+      for (v1::DeleteCause& c : config::ExplainDeletes(*evidence)) {
+        *e->add_causes() = std::move(c);
+      }
+    }
+  }
+  return grpc::Status::OK;
 }
 
 }  // namespace syncwatch::collector

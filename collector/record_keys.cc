@@ -79,6 +79,26 @@ std::string ExportErrorKey(absl::string_view server, const v1::ExportError& e) {
       .Take();
 }
 
+std::string ConfigurationKey(absl::string_view server) { return ServerKey(server); }
+
+std::string ConfigurationHistoryKey(absl::string_view server, const v1::ServerConfiguration& c) {
+  return KeyBuilder()
+      .String(server)
+      .Int64(ToUnixMicrosOrZero(c.taken_at()))
+      .String(c.digest())
+      .Take();
+}
+
+std::string ConfigurationChangeKey(absl::string_view server, const v1::ServerConfiguration& c,
+                                   int64_t n) {
+  return KeyBuilder()
+      .String(server)
+      .Int64(ToUnixMicrosOrZero(c.taken_at()))
+      .String(c.digest())
+      .Int64(n)
+      .Take();
+}
+
 std::string AgentMarkKey(absl::string_view agent_id, absl::string_view spool_epoch) {
   return KeyBuilder().String(agent_id).String(spool_epoch).Take();
 }

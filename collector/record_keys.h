@@ -3,6 +3,7 @@
 #ifndef SYNCWATCH_COLLECTOR_RECORD_KEYS_H_
 #define SYNCWATCH_COLLECTOR_RECORD_KEYS_H_
 
+#include <cstdint>
 #include <string>
 
 #include "absl/strings/string_view.h"
@@ -31,6 +32,14 @@ std::string SnapshotHistoryKey(absl::string_view server, const v1::PendingExport
 
 // One record per (server, connector, object, error type): the latest occurrence.
 std::string ExportErrorKey(absl::string_view server, const v1::ExportError& e);
+
+// The configurations family: one record per server. History: per server and
+// taken_at. Changes: per server, detected_at and the new configuration's
+// digest, numbered in Diff's order.
+std::string ConfigurationKey(absl::string_view server);
+std::string ConfigurationHistoryKey(absl::string_view server, const v1::ServerConfiguration& c);
+std::string ConfigurationChangeKey(absl::string_view server, const v1::ServerConfiguration& c,
+                                   int64_t n);
 
 std::string AgentMarkKey(absl::string_view agent_id, absl::string_view spool_epoch);
 

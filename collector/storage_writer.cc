@@ -8,6 +8,7 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "collector/config/config_diff.h"
 #include "collector/record_keys.h"
 #include "collector/server_state.h"
 #include "collector/stored_record.h"
@@ -334,6 +335,41 @@ absl::Status ApplySnapshot(GroupView& view, const std::string& server, const std
   std::string history;
   AppendStoredRecord(server, tenant, figures, &history);
   view.PutBytes(Family::kSnapshotHistory, SnapshotHistoryKey(server, snapshot), std::move(history));
+  return absl::OkStatus();
+}
+
+// Stores a server's configuration: as its latest (unless a later one is
+// stored), in its history, and, when it differs from the latest stored (another
+// digest), the differences as configuration changes.
+absl::Status ApplyConfiguration(GroupView& view, const std::string& server,
+                                const std::string& tenant, const v1::ServerConfiguration& config) {
+  const std::string key = ConfigurationKey(server);
+  std::optional<std::string> held;
+  SYNCWATCH_ASSIGN_OR_RETURN(const std::string* bytes,
+                             view.GetBytes(Family::kConfigurations, key, &held));
+  if (bytes != nullptr) {
+    SYNCWATCH_ASSIGN_OR_RETURN(const v1::StoredConfiguration previous,
+                               ParseRecord<v1::StoredConfiguration>(*bytes));
+    const v1::ServerConfiguration& before = previous.configuration();
+    if (before.digest() == config.digest()) return absl::OkStatus();
+    // A configuration older than the latest (sent late) joins the history only.
+    if (ToUnixMicrosOrZero(before.taken_at()) > ToUnixMicrosOrZero(config.taken_at())) {
+      std::string history;
+      AppendStoredRecord(server, tenant, config, &history);
+      view.PutBytes(Family::kConfigurationHistory, ConfigurationHistoryKey(server, config),
+                    std::move(history));
+      return absl::OkStatus();
+    }
+    int64_t n = 0;
+    for (const v1::ConfigurationChange& change :
+         config::ChangesBetween(server, tenant, before, config)) {
+      view.Put(Family::kConfigurationChanges, ConfigurationChangeKey(server, config, n++), change);
+    }
+  }
+  std::string latest;
+  AppendStoredRecord(server, tenant, config, &latest);
+  view.PutBytes(Family::kConfigurationHistory, ConfigurationHistoryKey(server, config), latest);
+  view.PutBytes(Family::kConfigurations, key, std::move(latest));
   return absl::OkStatus();
 }
 
@@ -681,7 +717,8 @@ void StorageWriter::Prepare(Prepared& p) {
               *info.mutable_last_heartbeat() = e.heartbeat();
               break;
             case v1::Event::kConfiguration:
-              break;  // Accepted; not stored yet (issue 18, collector side).
+              st = ApplyConfiguration(view, info.server(), info.tenant(), e.configuration());
+              break;
             case v1::Event::KIND_NOT_SET:
               break;
           }

@@ -21,9 +21,12 @@
 namespace syncwatch::collector {
 namespace {
 
+// clang-format off
 constexpr const char* kFamilyNames[] = {
     "servers",     "runs",   "snapshots",    "snapshot_history", "export_errors",
-    "agent_marks", "alerts", "alert_outbox", "silences",         "settings"};
+    "agent_marks", "alerts", "alert_outbox", "silences",         "settings",
+    "configurations", "configuration_history", "configuration_changes"};
+// clang-format on
 static_assert(sizeof(kFamilyNames) / sizeof(kFamilyNames[0]) ==
               static_cast<size_t>(Family::kCount));
 
@@ -73,6 +76,10 @@ RecordCheck CheckFor(absl::string_view family) {
   if (family == "alerts" || family == "alert_outbox") return Parses<v1::Alert>;
   if (family == "silences") return Parses<v1::Silence>;
   if (family == "settings") return Parses<v1::RetentionOverride>;
+  if (family == "configurations" || family == "configuration_history") {
+    return Parses<v1::StoredConfiguration>;
+  }
+  if (family == "configuration_changes") return Parses<v1::ConfigurationChange>;
   return [](const rocksdb::Slice&, const rocksdb::Slice&) { return true; };
 }
 

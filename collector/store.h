@@ -11,6 +11,9 @@
 //   alert_outbox      receiver id, seq                        -> v1::Alert (one notification)
 //   silences          silence id                              -> v1::Silence
 //   settings          "retention"                             -> v1::RetentionOverride
+//   configurations    server                                  -> StoredConfiguration (latest)
+//   configuration_history  server, taken_at µs, digest        -> StoredConfiguration
+//   configuration_changes  server, detected_at µs, digest, n  -> ConfigurationChange
 //
 // The alerts and alert_outbox families are written by the alert engine
 // (collector/alerts/), not by the StorageWriter: they hold no agent data, and an
@@ -48,6 +51,9 @@ enum class Family {
   kAlertOutbox,
   kSilences,
   kSettings,
+  kConfigurations,
+  kConfigurationHistory,
+  kConfigurationChanges,
   kCount,  // not a family
 };
 

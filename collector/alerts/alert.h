@@ -24,6 +24,7 @@ inline constexpr absl::string_view kSyncRunStopped = "SyncRunStopped";
 inline constexpr absl::string_view kSyncCycleOverdue = "SyncCycleOverdue";
 inline constexpr absl::string_view kAgentSilent = "AgentSilent";
 inline constexpr absl::string_view kExportErrorsHigh = "ExportErrorsHigh";
+inline constexpr absl::string_view kStagingConfigurationDrift = "StagingConfigurationDrift";
 inline constexpr absl::string_view kDuplicateAttributeValue = "DuplicateAttributeValue";
 inline constexpr absl::string_view kDuplicateAttributeValuePredicted =
     "DuplicateAttributeValuePredicted";

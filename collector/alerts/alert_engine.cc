@@ -181,11 +181,15 @@ absl::StatusOr<AlertEngine::ServerView> AlertEngine::LoadServers() const {
 }
 
 absl::StatusOr<ServerFacts> AlertEngine::ReadFacts(const FactsReader& reader,
-                                                   const ServerEntry& entry,
-                                                   const TenantThresholds& thresholds,
+                                                   const ServerEntry& entry, const ServerView& view,
                                                    absl::Time now, bool liveness_only) {
   SYNCWATCH_ASSIGN_OR_RETURN(ServerFacts facts,
-                             reader.ReadServer(entry, thresholds, now, liveness_only));
+                             reader.ReadServer(entry, view.thresholds, now, liveness_only));
+  if (!liveness_only) {
+    auto peers = view.by_group.find(entry.tenant_group);
+    SYNCWATCH_RETURN_IF_ERROR(reader.ReadConfigurationFacts(
+        peers == view.by_group.end() ? std::vector<const ServerEntry*>() : peers->second, &facts));
+  }
   facts.watching_since = started_;
   facts.firing = alert_store_->FiringNames(ServerScope(entry.record.server()));
   return facts;
@@ -248,8 +252,8 @@ absl::Status AlertEngine::EvaluateChangesLocked(
     for (const auto& [name, change] : changes) {
       auto it = view.by_name.find(name);
       if (it == view.by_name.end()) continue;
-      SYNCWATCH_ASSIGN_OR_RETURN(
-          ServerFacts facts, ReadFacts(reader, *it->second, view.thresholds, now, !change.data));
+      SYNCWATCH_ASSIGN_OR_RETURN(ServerFacts facts,
+                                 ReadFacts(reader, *it->second, view, now, !change.data));
       SYNCWATCH_RETURN_IF_ERROR(ReconcileServer(facts, change.data, now));
       if (change.data) {
         groups.insert(facts.tenant_group);
@@ -267,8 +271,7 @@ absl::Status AlertEngine::EvaluateChangesLocked(
           members.push_back(&known->second);
           continue;
         }
-        SYNCWATCH_ASSIGN_OR_RETURN(ServerFacts facts,
-                                   ReadFacts(reader, *entry, view.thresholds, now, false));
+        SYNCWATCH_ASSIGN_OR_RETURN(ServerFacts facts, ReadFacts(reader, *entry, view, now, false));
         others.push_back(std::move(facts));
         members.push_back(&others.back());
       }
@@ -316,8 +319,7 @@ absl::Status AlertEngine::EvaluateAllLocked() {
     std::vector<ServerFacts> members;
     members.reserve(entries->second.size());
     for (const ServerEntry* entry : entries->second) {
-      SYNCWATCH_ASSIGN_OR_RETURN(ServerFacts facts,
-                                 ReadFacts(reader, *entry, view.thresholds, now, false));
+      SYNCWATCH_ASSIGN_OR_RETURN(ServerFacts facts, ReadFacts(reader, *entry, view, now, false));
       SYNCWATCH_RETURN_IF_ERROR(ReconcileServer(facts, /*data=*/true, now));
       members.push_back(std::move(facts));
     }

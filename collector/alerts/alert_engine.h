@@ -149,8 +149,7 @@ class AlertEngine {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(eval_mu_);
   absl::Status EvaluateAllLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(eval_mu_);
   absl::StatusOr<ServerFacts> ReadFacts(const FactsReader& reader, const ServerEntry& entry,
-                                        const TenantThresholds& thresholds, absl::Time now,
-                                        bool liveness_only);
+                                        const ServerView& view, absl::Time now, bool liveness_only);
   absl::Status ReconcileServer(const ServerFacts& facts, bool data, absl::Time now);
   absl::Status ReconcileTenant(const std::string& group,
                                const std::vector<const ServerFacts*>& members, absl::Time now);

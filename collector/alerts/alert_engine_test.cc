@@ -5,6 +5,7 @@
 #include <cmath>
 #include <future>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -13,6 +14,8 @@
 #include "collector/alerts/alert.h"
 #include "collector/alerts/test_receiver.h"
 #include "collector/collector_server.h"
+#include "collector/config/test_configuration.h"
+#include "collector/config/test_runs.h"
 #include "collector/query_service.h"
 #include "collector/server_cache.h"
 #include "collector/storage_writer.h"
@@ -587,6 +590,162 @@ TEST(CollectorAlerts, AWebhookThatIsDownForAWhileGetsEveryNotification) {
   EXPECT_THAT(metrics, HasSubstr("\nsyncwatch_alerts_fired_total 1\n"));
   (*collector)->Shutdown();
   EXPECT_THAT(hook.requests(), SizeIs(2));  // nothing twice
+}
+
+// Issue 18: the causes of pending deletes, from configurations and run
+// history stored by the real writer, named by the deletion alert.
+namespace sample = ::syncwatch::collector::config::testing;
+
+constexpr int64_t kT0Seconds = 1714550400;
+
+v1::Event ConfigurationEvent(v1::ServerConfiguration config, int64_t taken_at,
+                             const std::string& digest) {
+  v1::Event e;
+  config.mutable_taken_at()->set_seconds(taken_at);
+  config.set_digest(digest);
+  *e.mutable_configuration() = std::move(config);
+  return e;
+}
+
+v1::Event RunOf(v1::RunProfileResult run) {
+  v1::Event e;
+  *e.mutable_run() = std::move(run);
+  return e;
+}
+
+class DeleteCauseAlertTest : public AlertEngineTest {
+ protected:
+  // sync01 with the sample configuration and a successful export to Entra ID
+  // at 06:30; then `edited` (at 07:00, when set), `runs` and 700 pending
+  // deletes at 08:00. Returns the causes' kinds of the one deletion alert.
+  std::vector<std::string> CausesAfter(const std::optional<v1::ServerConfiguration>& edited,
+                                       std::vector<v1::RunProfileResult> runs) {
+    v1::RunProfileResult export_run =
+        sample::OneStepRun(sample::kAad, kT0Seconds - 5400, "Export", "export");
+    Send("sync01",
+         {SettingsEvent(500),
+          ConfigurationEvent(sample::SampleConfiguration("sync01"), kT0Seconds - 7200, "original"),
+          RunOf(export_run)});
+    std::vector<v1::Event> events;
+    if (edited) events.push_back(ConfigurationEvent(*edited, kT0Seconds - 3600, "edited"));
+    for (auto& run : runs) events.push_back(RunOf(std::move(run)));
+    v1::Event snapshot = SnapshotEvent(700, kT0);
+    for (auto& o : *snapshot.mutable_pending_exports()->mutable_deletes()) {
+      o.set_dn(absl::StrCat(o.dn(), ",OU=Sales,OU=CORP,DC=contoso,DC=com"));
+    }
+    events.push_back(std::move(snapshot));
+    Send("sync01", std::move(events));
+    const auto firing = Firing();
+    EXPECT_THAT(firing, SizeIs(1));
+    if (firing.size() != 1) return {};
+    const v1::Alert& alert = firing[0];
+    EXPECT_EQ(alert.name(), "PendingDeletesOverThreshold");
+    std::vector<std::string> kinds;
+    for (const v1::DeleteCause& c : alert.causes()) kinds.push_back(c.kind());
+    if (!alert.causes().empty()) {
+      EXPECT_THAT(alert.summary(),
+                  HasSubstr(absl::StrCat("; probable cause: ", alert.causes(0).summary())));
+      EXPECT_THAT(alert.annotations().at("description"), HasSubstr("Probable causes:"));
+    }
+    return kinds;
+  }
+
+  static v1::ServerConfiguration Sample() { return sample::SampleConfiguration("sync01"); }
+};
+
+TEST_F(DeleteCauseAlertTest, OuUnselectedInFiltering) {
+  v1::ServerConfiguration edited = Sample();
+  edited.mutable_connectors(1)->mutable_partitions(0)->add_exclusions(
+      "OU=Sales,OU=CORP,DC=contoso,DC=com");
+  // The full import after the change reads the OU's objects, filters them
+  // out and stages their deletion; the sync deprovisions them.
+  const auto kinds = CausesAfter(
+      edited, {sample::ImportRun(sample::kAd, kT0Seconds - 2400, "full-import", 700, 700),
+               sample::SyncRun(sample::kAd, kT0Seconds - 2100, sample::kAad, {0, 0, 700, 700})});
+  EXPECT_THAT(kinds, ElementsAre("ou-unselected", "ou-renamed"));
+  const v1::Alert alert = Firing().at(0);
+  EXPECT_THAT(alert.summary(),
+              HasSubstr("probable cause: OU=Sales,OU=CORP,DC=contoso,DC=com excluded from "
+                        "contoso.com's OU filtering at 2024-05-01 07:00 UTC"));
+  EXPECT_THAT(alert.causes(0).evidence(),
+              Contains("pending deletes under OU=Sales,OU=CORP,DC=contoso,DC=com: 5"));
+}
+
+TEST_F(DeleteCauseAlertTest, AllObjectsOfAnOuDeleted) {
+  EXPECT_THAT(
+      CausesAfter(
+          std::nullopt,
+          {sample::ImportRun(sample::kAd, kT0Seconds - 2400, "delta-import", 700, 0),
+           sample::SyncRun(sample::kAd, kT0Seconds - 2100, sample::kAad, {0, 0, 700, 700})}),
+      ElementsAre("ou-objects-deleted"));
+}
+
+TEST_F(DeleteCauseAlertTest, OuRenamedOutOfScope) {
+  EXPECT_THAT(
+      CausesAfter(
+          std::nullopt,
+          {sample::ImportRun(sample::kAd, kT0Seconds - 2400, "delta-import", 700, 700),
+           sample::SyncRun(sample::kAd, kT0Seconds - 2100, sample::kAad, {0, 0, 700, 700})}),
+      ElementsAre("ou-renamed"));
+}
+
+TEST_F(DeleteCauseAlertTest, ScopingFilterChanged) {
+  v1::ServerConfiguration edited = Sample();
+  sample::FindRule(&edited, sample::kUserJoin)
+      ->set_scoping_filter("(isCriticalSystemObject NOTEQUAL 'TRUE' AND department EQUAL 'IT')");
+  EXPECT_THAT(
+      CausesAfter(edited, {sample::ImportRun(sample::kAd, kT0Seconds - 2400, "delta-import", 0, 0),
+                           sample::SyncRun(sample::kAd, kT0Seconds - 2100, sample::kAad,
+                                           {700, 0, 0, 700})}),
+      ElementsAre("scoping-filter-changed", "rule-scope-left"));
+}
+
+TEST_F(DeleteCauseAlertTest, ProvisioningRuleDisabled) {
+  v1::ServerConfiguration edited = Sample();
+  sample::FindRule(&edited, sample::kUserJoin)->set_disabled(true);
+  EXPECT_THAT(CausesAfter(edited, {sample::SyncRun(sample::kAd, kT0Seconds - 2100, sample::kAad,
+                                                   {700, 0, 0, 700})}),
+              ElementsAre("provisioning-rule-disabled", "rule-scope-left"));
+}
+
+TEST_F(DeleteCauseAlertTest, LinkTypeChangedFromProvisionToJoin) {
+  v1::ServerConfiguration edited = Sample();
+  sample::FindRule(&edited, sample::kOutUserJoin)->set_link_type("Join");
+  // An outbound rule: the sync deprovisions the Entra ID objects, nothing
+  // leaves the metaverse.
+  EXPECT_THAT(CausesAfter(edited, {sample::SyncRun(sample::kAd, kT0Seconds - 2100, sample::kAad,
+                                                   {0, 0, 0, 700})}),
+              ElementsAre("link-type-join"));
+}
+
+TEST_F(DeleteCauseAlertTest, ChangesBeforeTheLastExportAreNotCauses) {
+  v1::ServerConfiguration edited = Sample();
+  sample::FindRule(&edited, sample::kUserJoin)->set_disabled(true);
+  Send("sync01", {SettingsEvent(500), ConfigurationEvent(Sample(), kT0Seconds - 9000, "original"),
+                  ConfigurationEvent(edited, kT0Seconds - 8000, "edited")});
+  // Exported after the change: what the change did is gone already.
+  EXPECT_THAT(CausesAfter(std::nullopt, {sample::SyncRun(sample::kAd, kT0Seconds - 2100,
+                                                         sample::kAad, {700, 0, 0, 700})}),
+              ElementsAre("rule-scope-left"));
+}
+
+TEST_F(DeleteCauseAlertTest, StagingDriftFiresAndResolves) {
+  Send("sync01", {SettingsEvent(500), ConfigurationEvent(Sample(), kT0Seconds, "a")});
+  v1::ServerConfiguration staging = sample::SampleConfiguration("sync02");
+  sample::FindRule(&staging, sample::kOutUserJoin)->set_disabled(true);
+  Send("sync02",
+       {SettingsEvent(500, /*staging=*/true), ConfigurationEvent(staging, kT0Seconds, "b")});
+  auto firing = Firing();
+  ASSERT_THAT(firing, SizeIs(1));
+  EXPECT_EQ(firing[0].name(), "StagingConfigurationDrift");
+  EXPECT_EQ(firing[0].server(), "sync02");
+  EXPECT_EQ(firing[0].severity(), "warning");
+  EXPECT_THAT(firing[0].summary(),
+              HasSubstr("differs from active server sync01's in 1 place: sync02 differs from "
+                        "sync01: sync rule 'Out to AAD - User Join'"));
+  // Same rules under sync02's own GUIDs: they match again.
+  Send("sync02", {ConfigurationEvent(sample::SampleConfiguration("sync02"), kT0Seconds + 60, "c")});
+  EXPECT_THAT(Firing(), IsEmpty());
 }
 
 }  // namespace

@@ -5,6 +5,8 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "collector/config/delete_causes.h"
+#include "collector/config_records.h"
 #include "collector/record_keys.h"
 #include "common/key_codec.h"
 #include "common/status_macros.h"
@@ -37,6 +39,32 @@ absl::StatusOr<ServerFacts> FactsReader::ReadServer(const ServerEntry& entry,
   SYNCWATCH_RETURN_IF_ERROR(ReadSnapshots(info.server(), settings.surge_history, &facts));
   SYNCWATCH_RETURN_IF_ERROR(ReadErrors(info.server(), settings.export_error_max_age, now, &facts));
   return facts;
+}
+
+absl::Status FactsReader::ReadConfigurationFacts(const std::vector<const ServerEntry*>& peers,
+                                                 ServerFacts* facts) const {
+  const v1::ServerInfo& info = facts->info;
+  if (info.role() == v1::SERVER_ROLE_STAGING) {
+    std::vector<v1::ServerInfo> servers;
+    for (const ServerEntry* peer : peers) {
+      if (peer->record.role() == v1::SERVER_ROLE_ACTIVE) servers.push_back(peer->record);
+    }
+    if (!servers.empty()) {
+      servers.push_back(info);
+      SYNCWATCH_ASSIGN_OR_RETURN(std::vector<v1::ConfigurationDrift> drift,
+                                 ComputeDrift(store_, servers));
+      for (v1::ConfigurationDrift& d : drift) {
+        if (d.server() == info.server()) facts->drift.push_back(std::move(d));
+      }
+    }
+  }
+  for (ConnectorSnapshot& c : facts->snapshots) {
+    if (c.snapshot.pending_deletes() <= 0) continue;
+    SYNCWATCH_ASSIGN_OR_RETURN(config::DeleteEvidence evidence,
+                               ReadDeleteEvidence(store_, info, c.snapshot));
+    c.causes = config::ExplainDeletes(evidence);
+  }
+  return absl::OkStatus();
 }
 
 void FactsReader::RunFacts(const v1::ServerInfo& info, ServerFacts* facts) {

@@ -35,6 +35,9 @@ struct ConnectorSnapshot {
   // pending_deletes of the snapshots before it, newest first (at most
   // RuleSettings::surge_history of them).
   std::vector<int64_t> previous_deletes;
+  // The probable causes of its pending deletes, most likely first
+  // (collector/config/delete_causes.h); empty when it has none pending.
+  std::vector<v1::DeleteCause> causes;
 };
 
 // What the runs of one connector say.
@@ -63,6 +66,9 @@ struct ServerFacts {
   std::map<std::string, ConnectorActivity> activity;
   // Export errors that still hold (see FactsReader::ReadServer).
   std::vector<v1::StoredExportError> active_errors;
+  // A staging server's differences from its tenant's active server's
+  // configuration (empty for other servers, and when they match).
+  std::vector<v1::ConfigurationDrift> drift;
   // Names of the alerts firing in this server's scope now.
   std::set<std::string> firing;
   // When the collector began watching (its alert engine started): an agent is
@@ -98,6 +104,12 @@ class FactsReader {
   absl::StatusOr<ServerFacts> ReadServer(const ServerEntry& entry,
                                          const TenantThresholds& thresholds, absl::Time now,
                                          bool liveness_only) const;
+
+  // Issue 18: fills facts->drift (against the active server among `peers`,
+  // the servers of its tenant group) and each snapshot's causes. Called
+  // after ReadServer, for data evaluations only.
+  absl::Status ReadConfigurationFacts(const std::vector<const ServerEntry*>& peers,
+                                      ServerFacts* facts) const;
 
  private:
   // From the connectors' state (ServerInfo.state_version 2): no run is read.

@@ -56,6 +56,29 @@ std::string StagingNote(const ServerFacts& f) {
          "if it became the active server)";
 }
 
+// "; probable cause: …" naming the first cause of the connector's pending
+// deletes (issue 18); empty when none is known.
+std::string CauseNote(const ConnectorSnapshot& c) {
+  if (c.causes.empty()) return "";
+  return absl::StrCat("; probable cause: ", c.causes.front().summary());
+}
+
+// The alert with the connector's probable causes, and their lines in the
+// description and the `causes` annotation (for Alertmanager's receivers).
+v1::Alert WithCauses(const ConnectorSnapshot& c, v1::Alert alert) {
+  if (c.causes.empty()) return alert;
+  std::string text = "Probable causes:";
+  for (const v1::DeleteCause& cause : c.causes) {
+    *alert.add_causes() = cause;
+    absl::StrAppend(&text, "\n- ", cause.kind(), ": ", cause.summary());
+    for (const std::string& e : cause.evidence()) absl::StrAppend(&text, "\n    ", e);
+  }
+  (*alert.mutable_annotations())["causes"] = text;
+  auto& description = (*alert.mutable_annotations())["description"];
+  absl::StrAppend(&description, "\n", text);
+  return alert;
+}
+
 std::string ObjectLine(const v1::PendingObject& o) {
   std::string line = o.dn().empty() ? absl::StrCat("{", o.cs_guid(), "}") : o.dn();
   std::vector<std::string> details;
@@ -141,7 +164,7 @@ void DeletionThresholdAlerts(const ServerFacts& f, const ConnectorSnapshot& c,
                      ") reach ", pending * 100 / threshold, "% of the deletion threshold of ",
                      threshold, " (the export stops above ", threshold, ")");
   }
-  absl::StrAppend(&summary, StagingNote(f));
+  absl::StrAppend(&summary, StagingNote(f), CauseNote(c));
   std::string sample;
   AlertBuilder b = DeletesAlert(f, c, name, severity, s, &sample);
   b.Label("deletion_threshold", disabled ? "disabled" : "enabled");
@@ -152,7 +175,7 @@ void DeletionThresholdAlerts(const ServerFacts& f, const ConnectorSnapshot& c,
   b.Summary(summary);
   b.Description(absl::StrCat(summary, ".\nDeletion threshold: ", threshold_text, " (", source,
                              ").\n", sample));
-  out->push_back(b.Build());
+  out->push_back(WithCauses(c, b.Build()));
 }
 
 void ShareAlert(const ServerFacts& f, const ConnectorSnapshot& c, const RuleSettings& s,
@@ -164,16 +187,16 @@ void ShareAlert(const ServerFacts& f, const ConnectorSnapshot& c, const RuleSett
       pending * 100 < s.deletes_share_percent * objects) {
     return;
   }
-  const std::string summary =
-      absl::StrCat(pending, " pending deletes on ", f.info.server(), " (", snap.connector_name(),
-                   ") are ", pending * 100 / objects, "% of the connector's ", objects,
-                   " objects (alert at ", s.deletes_share_percent, "%)", StagingNote(f));
+  const std::string summary = absl::StrCat(
+      pending, " pending deletes on ", f.info.server(), " (", snap.connector_name(), ") are ",
+      pending * 100 / objects, "% of the connector's ", objects, " objects (alert at ",
+      s.deletes_share_percent, "%)", StagingNote(f), CauseNote(c));
   std::string sample;
   AlertBuilder b = DeletesAlert(f, c, kPendingDeletesShareHigh, kWarning, s, &sample);
   b.Annotation("connector_objects", absl::StrCat(objects));
   b.Summary(summary);
   b.Description(absl::StrCat(summary, ".\n", sample));
-  out->push_back(b.Build());
+  out->push_back(WithCauses(c, b.Build()));
 }
 
 double Median(std::vector<int64_t> values) {
@@ -194,12 +217,34 @@ void SurgeAlert(const ServerFacts& f, const ConnectorSnapshot& c, const RuleSett
   const std::string summary = absl::StrCat(pending, " pending deletes on ", f.info.server(), " (",
                                            c.snapshot.connector_name(), ") against a usual ", usual,
                                            " (median of the last ", c.previous_deletes.size(),
-                                           " snapshots)", StagingNote(f));
+                                           " snapshots)", StagingNote(f), CauseNote(c));
   std::string sample;
   AlertBuilder b = DeletesAlert(f, c, kPendingDeletesSurge, kWarning, s, &sample);
   b.Annotation("usual_pending_deletes", absl::StrCat(usual));
   b.Summary(summary);
   b.Description(absl::StrCat(summary, ".\n", sample));
+  out->push_back(WithCauses(c, b.Build()));
+}
+
+// StagingConfigurationDrift: a staging server's configuration differs from
+// its tenant's active server's (issue 18); resolves when they match again.
+void DriftAlert(const ServerFacts& f, std::vector<v1::Alert>* out) {
+  if (f.drift.empty()) return;
+  const v1::ConfigurationDrift& first = f.drift.front();
+  std::string summary =
+      absl::StrCat("The configuration of staging server ", f.info.server(),
+                   " differs from active server ", first.reference_server(), "'s in ",
+                   f.drift.size(), " place", f.drift.size() == 1 ? "" : "s", ": ", first.summary());
+  std::string list;
+  for (const v1::ConfigurationDrift& d : f.drift) absl::StrAppend(&list, "\n- ", d.summary());
+  AlertBuilder b = ServerAlert(f, kStagingConfigurationDrift, kWarning);
+  b.Label("reference_server", first.reference_server());
+  b.Summary(summary);
+  b.Description(absl::StrCat(summary,
+                             ".\nWere the staging server made active, it would sync "
+                             "with this configuration. Differences:",
+                             list));
+  b.Annotation("differences", absl::StrCat(f.drift.size()));
   out->push_back(b.Build());
 }
 
@@ -467,7 +512,8 @@ const std::set<std::string>& ServerDataAlertNames() {
                                 std::string(kPendingDeletesSurge),
                                 std::string(kSyncRunStopped),
                                 std::string(kSyncCycleOverdue),
-                                std::string(kExportErrorsHigh)};
+                                std::string(kExportErrorsHigh),
+                                std::string(kStagingConfigurationDrift)};
   return *names;
 }
 
@@ -524,6 +570,7 @@ std::vector<v1::Alert> ServerDataAlerts(const ServerFacts& f, const RuleSettings
   RunAlerts(f, s, &out);
   OverdueAlert(f, s, now, &out);
   ExportErrorAlerts(f, s, &out);
+  DriftAlert(f, &out);
   return out;
 }
 

@@ -18,12 +18,16 @@
 //    its objects and >= min_deletes.
 //  - PendingDeletesSurge (warning): any connector, deletes >= min_deletes and
 //    > factor x the median of its previous snapshots.
+//    These four carry `causes` (ConnectorSnapshot::causes, issue 18): the
+//    probable causes with their evidence; the summary names the first.
 //  - SyncRunStopped (critical): the latest run of a kind (import, sync,
 //    export) on a connector ended `stopped-*` (labels operation, result).
 //  - SyncCycleOverdue (warning): no successful run for longer than
 //    interval_multiple x the scheduler interval.
 //  - ExportErrorsHigh (warning): more active export errors on a connector
 //    than export_errors.max.
+//  - StagingConfigurationDrift (warning): a staging server's configuration differs
+//    from its tenant's active server's (collector/config/config_diff.h).
 //  - AgentSilent (critical): nothing heard from the agent for longer than
 //    agent_silent.after.
 // Tenant rules (scope "tenant/<tenant>"), labelled tenant, attribute, value:

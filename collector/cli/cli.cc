@@ -22,6 +22,7 @@
 #include "absl/time/time.h"
 #include "collector/cli/channel.h"
 #include "collector/cli/cli_options.h"
+#include "collector/cli/config_commands.h"
 #include "collector/cli/records.h"
 #include "collector/cli/table.h"
 #include "common/clock.h"
@@ -49,6 +50,7 @@ enum FilterFlag : unsigned {
   kEndFlags = 1u << 8,     // --for, --until
   kWindowFlags = 1u << 9,  // --runs, --export-errors, --snapshots
   kIdFlag = 1u << 10,
+  kExplainFlag = 1u << 11,
 };
 
 struct Command {
@@ -222,6 +224,7 @@ absl::Status RunsCommand(const CliOptions& options, Query::StubInterface& stub, 
 
 absl::Status DeletesCommand(const CliOptions& options, Query::StubInterface& stub,
                             std::ostream& out) {
+  if (options.explain) return ExplainDeletesCommand(options, stub, out);
   v1::ListPendingExportsRequest request;
   *request.mutable_filter() = MakeFilter(options);
   v1::ListPendingExportsResponse all;
@@ -439,8 +442,8 @@ constexpr Command kCommands[] = {
      kServerFilter | kTenantFilter | kConnectorFilter | kSinceFilter | kTypeFilter, "", 0, 0,
      RunsCommand, nullptr, nullptr, nullptr},
     {"deletes", "pending export deletes per connector (latest snapshot) and the objects",
-     kServerFilter | kTenantFilter | kConnectorFilter | kSinceFilter, "", 0, 0, DeletesCommand,
-     nullptr, nullptr, nullptr},
+     kServerFilter | kTenantFilter | kConnectorFilter | kSinceFilter | kExplainFlag, "", 0, 0,
+     DeletesCommand, nullptr, CheckDeletes, nullptr},
     {"errors", "export errors with their Connect Health category",
      kServerFilter | kTenantFilter | kConnectorFilter | kSinceFilter | kTypeFilter, "", 0, 0,
      ErrorsCommand, nullptr, nullptr, nullptr},
@@ -456,6 +459,11 @@ constexpr Command kCommands[] = {
      nullptr, Always},
     {"retention", "the retention windows; `retention set|reset` changes them (admin)", kWindowFlags,
      "[set|reset]", 0, 1, nullptr, RetentionCommand, CheckRetention, RetentionChanges},
+    {"changes", "configuration changes of each server, oldest first",
+     kServerFilter | kTenantFilter | kConnectorFilter | kSinceFilter, "", 0, 0, ChangesCommand,
+     nullptr, nullptr, nullptr},
+    {"drift", "how each staging server's configuration differs from its active server's",
+     kServerFilter | kTenantFilter, "", 0, 0, DriftCommand, nullptr, nullptr, nullptr},
 };
 
 const Command* FindCommand(absl::string_view name) {
@@ -492,6 +500,7 @@ absl::Status CheckFiltersApply(const Command& command, const CliOptions& options
       {options.connector.has_value(), kConnectorFilter, "connector"},
       {options.since.has_value(), kSinceFilter, "since"},
       {options.type.has_value(), kTypeFilter, "type"},
+      {options.explain, kExplainFlag, "explain"},
       {options.state.has_value(), kStateFilter, "state"},
       {options.alert.has_value(), kAlertFlag, "alert"},
       {options.comment.has_value(), kCommentFlag, "comment"},
@@ -710,6 +719,7 @@ std::string UsageText() {
       "  --type VALUE        runs: result prefix, e.g. stopped- or completed-;\n"
       "                      errors: error type, e.g. AttributeValueMustBeUnique\n"
       "  --state STATE       alerts: firing (default), resolved or all\n"
+      "  --explain           deletes: the probable causes, with their evidence\n"
       "  --comment TEXT      ack, silence: why\n"
       "  --alert NAME        silence: the alert name to match (with --server, --tenant:\n"
       "                      at least one of the three)\n"
@@ -764,5 +774,16 @@ int RunCli(const std::vector<std::string>& args, std::ostream& out, std::ostream
   };
   return Execute(*command, *options, connect, out, err);
 }
+
+void PrepareCall(const CliOptions& options, grpc::ClientContext* context) {
+  PrepareContext(options, context);
+}
+
+absl::Status CallFailure(const CliOptions& options, absl::string_view rpc,
+                         const grpc::Status& status) {
+  return RpcFailure(options, rpc, status);
+}
+
+v1::Filter FilterOf(const CliOptions& options) { return MakeFilter(options); }
 
 }  // namespace syncwatch::cli

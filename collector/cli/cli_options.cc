@@ -276,6 +276,10 @@ absl::StatusOr<CliOptions> ParseArgs(const std::vector<std::string>& args, absl:
       options.help = true;
       continue;
     }
+    if (body == "explain") {
+      options.explain = true;
+      continue;
+    }
     absl::string_view name = body;
     absl::string_view value;
     const size_t eq = body.find('=');

@@ -44,6 +44,9 @@ struct CliOptions {
 
   // --help / -h / `help`: print the usage and do nothing else.
   bool help = false;
+  // --explain (deletes): the probable causes of the pending deletes instead
+  // of the objects. A flag without a value.
+  bool explain = false;
 
   // Filters. Unset when the flag was not given, so that a command can refuse a
   // filter it cannot honour instead of silently ignoring it. An empty value

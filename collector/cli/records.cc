@@ -8,6 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "collector/cli/config_commands.h"
 #include "common/error_category.h"
 #include "common/names.h"
 #include "common/time_util.h"
@@ -383,6 +384,8 @@ Json AlertRecord(const v1::Alert& alert) {
   record["ack_comment"] = alert.has_ack() ? StringOrNull(alert.ack().comment()) : Json();
   record["silenced_by"] = Json::array();
   for (const std::string& id : alert.silenced_by()) record["silenced_by"].push_back(id);
+  // Deletion alerts: the probable causes (issue 18), first cause first.
+  if (!alert.causes().empty()) record["causes"] = CausesToJson(alert.causes());
   return record;
 }
 

@@ -278,6 +278,26 @@ std::string PendingObjects(const v1::PendingExportSnapshot& snap) {
   return out;
 }
 
+// The probable causes of a connector's pending deletes, as the firing
+// deletion alert about it names them (issue 18); "" when none does.
+std::string DeleteCauses(const v1::GetServerResponse& r, const std::string& connector) {
+  for (const v1::Alert& a : r.alerts()) {
+    if (a.state() != v1::ALERT_STATE_FIRING || a.connector() != connector) continue;
+    if (a.causes().empty()) continue;
+    std::string out = "<div class=\"causes\"><strong>Probable causes</strong><ol>";
+    for (const v1::DeleteCause& c : a.causes()) {
+      absl::StrAppend(&out, "<li data-cause=\"", HtmlEscape(c.kind()), "\">",
+                      HtmlEscape(c.summary()), "<ul>");
+      for (const std::string& e : c.evidence()) {
+        absl::StrAppend(&out, "<li class=\"muted\">", HtmlEscape(e), "</li>");
+      }
+      absl::StrAppend(&out, "</ul></li>");
+    }
+    return absl::StrCat(out, "</ol></div>\n");
+  }
+  return "";
+}
+
 std::string PendingDeletes(const v1::GetServerResponse& r, absl::Time now) {
   const v1::ServerInfo& s = r.server();
   std::string out = SectionHeading("deletes", "Pending deletes", FormatCount(s.pending_deletes()));
@@ -313,8 +333,34 @@ std::string PendingDeletes(const v1::GetServerResponse& r, absl::Time now) {
         over ? " class=\"over\"" : "", ">", FormatCount(snap.pending_deletes()),
         " pending deletes</span>",
         over ? absl::StrCat(", over the threshold of ", FormatCount(s.deletion_threshold())) : "",
-        "</h3>\n", PendingObjects(snap));
+        "</h3>\n", DeleteCauses(r, snap.connector_name()), PendingObjects(snap));
   }
+  return out;
+}
+
+// ---- configuration changes (issue 18) ----
+
+std::string ConfigurationChanges(const v1::GetServerResponse& r) {
+  std::string out = SectionHeading("changes", "Configuration changes",
+                                   absl::StrCat(r.configuration_changes_size()));
+  if (r.configuration_changes().empty()) {
+    return absl::StrCat(out,
+                        "<div class=\"empty\">No configuration change recorded (the agent "
+                        "reports the server's configuration; changes appear from its second "
+                        "report on).</div>\n");
+  }
+  absl::StrAppend(&out, TableStart("<th>Detected</th><th>Change</th><th>Connector</th>"
+                                   "<th>Sync rule</th><th>Before</th><th>After</th>",
+                                   "changes-table", /*scroll=*/true));
+  for (const v1::ConfigurationChange& c : r.configuration_changes()) {
+    absl::StrAppend(&out, "<tr class=\"change\" data-kind=\"", HtmlEscape(c.kind()), "\"><td>",
+                    HtmlEscape(FormatIso8601(FromProtoTimestamp(c.detected_at()))),
+                    "</td><td class=\"mono\">", HtmlEscape(c.kind()), "</td><td>",
+                    TextOrNone(c.connector()), "</td><td>", TextOrNone(c.rule()),
+                    "</td><td class=\"dn\">", TextOrNone(c.before()), "</td><td class=\"dn\">",
+                    TextOrNone(c.after()), "</td></tr>\n");
+  }
+  absl::StrAppend(&out, TableEnd({}, /*scroll=*/true));
   return out;
 }
 
@@ -544,9 +590,10 @@ std::string RenderServerPage(const v1::GetServerResponse& r, absl::Time now) {
                   "<nav class=\"sections\"><a href=\"#connectors\">Connectors</a>"
                   "<a href=\"#alerts\">Alerts</a><a href=\"#deletes\">Pending deletes</a>"
                   "<a href=\"#errors\">Export errors</a><a href=\"#runs\">Runs</a>"
+                  "<a href=\"#changes\">Configuration changes</a>"
                   "<a href=\"../\">&larr; Fleet</a></nav>\n");
   absl::StrAppend(&out, Connectors(s, now), Alerts(r, now), PendingDeletes(r, now),
-                  ExportErrors(r, now), Runs(r, now), PageEnd(frame));
+                  ExportErrors(r, now), Runs(r, now), ConfigurationChanges(r), PageEnd(frame));
   return out;
 }
 

@@ -426,5 +426,37 @@ TEST(RenderJsonError, NamesTheCode) {
             "{\n  \"code\": \"NOT_FOUND\",\n  \"message\": \"no \\\"x\\\"\"\n}\n");
 }
 
+TEST_F(ServerPageTest, ShowsTheDeletionAlertsCausesAndTheConfigurationChanges) {
+  AddSnapshot(700, 2);
+  v1::Alert* alert = response_.add_alerts();
+  alert->set_state(v1::ALERT_STATE_FIRING);
+  alert->set_name("PendingDeletesOverThreshold");
+  alert->set_connector("contoso.onmicrosoft.com - AAD");
+  v1::DeleteCause* cause = alert->add_causes();
+  cause->set_kind("ou-unselected");
+  cause->set_summary("OU=Sales,DC=contoso,DC=com excluded from contoso.com's OU filtering");
+  cause->add_evidence("stage-delete 700: 700 in full-import of <contoso.com>");
+  v1::ConfigurationChange* change = response_.add_configuration_changes();
+  change->set_kind("container-excluded");
+  change->set_connector("contoso.com");
+  change->set_after("OU=Sales,DC=contoso,DC=com");
+  change->mutable_detected_at()->set_seconds(1714553700);
+  const std::string html = RenderServerPage(response_, kNow);
+  EXPECT_THAT(html, HasSubstr("<li data-cause=\"ou-unselected\">OU=Sales,DC=contoso,DC=com "
+                              "excluded from contoso.com&#39;s OU filtering"));
+  EXPECT_THAT(html, HasSubstr("full-import of &lt;contoso.com&gt;"));
+  EXPECT_THAT(html, HasSubstr("<tr class=\"change\" data-kind=\"container-excluded\">"
+                              "<td>2024-05-01T08:55:00.000Z</td>"));
+  EXPECT_THAT(html, HasSubstr("<td class=\"dn\">OU=Sales,DC=contoso,DC=com</td>"));
+  // The causes come before the objects of their connector.
+  EXPECT_LT(html.find("data-cause"), html.find("<tr class=\"object\">"));
+}
+
+TEST_F(ServerPageTest, SaysSoWhenNoConfigurationChangeIsRecorded) {
+  const std::string html = RenderServerPage(response_, kNow);
+  EXPECT_THAT(html, HasSubstr("No configuration change recorded"));
+  EXPECT_THAT(html, Not(HasSubstr("data-cause")));
+}
+
 }  // namespace
 }  // namespace syncwatch::collector::web

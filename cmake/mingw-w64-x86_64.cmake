@@ -14,7 +14,9 @@ set(CMAKE_RANLIB x86_64-w64-mingw32-gcc-ranlib-posix CACHE FILEPATH "")
 if(NOT SYNCWATCH_WIN_PREFIX AND DEFINED ENV{SYNCWATCH_WIN_PREFIX})
   set(SYNCWATCH_WIN_PREFIX "$ENV{SYNCWATCH_WIN_PREFIX}")
 endif()
-set(CMAKE_FIND_ROOT_PATH /usr/x86_64-w64-mingw32 ${SYNCWATCH_WIN_PREFIX})
+# The prefix first: Debian's mingw sysroot has a zlib of its own (libz-mingw-w64,
+# with an import library for zlib1.dll) that must not be picked.
+set(CMAKE_FIND_ROOT_PATH ${SYNCWATCH_WIN_PREFIX} /usr/x86_64-w64-mingw32)
 list(APPEND CMAKE_PREFIX_PATH ${SYNCWATCH_WIN_PREFIX})
 # Programs (protoc, grpc_cpp_plugin, perl) are the build machine's;
 # libraries, headers and CMake packages only the target's.

@@ -3,6 +3,8 @@
 #ifdef _WIN32
 #include <windows.h>
 // After windows.h:
+#include <fcntl.h>
+#include <io.h>
 #include <shellapi.h>
 
 #include <cstdio>
@@ -65,6 +67,9 @@ const bool kChildMode = [] {
     return false;
   }
   const std::wstring mode = argv[1] + 8;
+  // Bytes as written: no "\n" -> "\r\n" (what RunCommand returns is compared).
+  ::_setmode(::_fileno(stdout), _O_BINARY);
+  ::_setmode(::_fileno(stderr), _O_BINARY);
   if (mode == L"echo") {  // each argument on a line, "oops" on stderr, exit 3
     for (int i = 2; i < argc; ++i) std::printf("[%s]\n", Utf8(argv[i]).c_str());
     std::fprintf(stderr, "oops\n");
@@ -153,8 +158,12 @@ TEST(RunCommand, StopsAtTheOutputCapWithoutDeadlockOnStderr) {
 TEST(RunCommand, TimeoutKillsTheWholeProcessTree) {
   syncwatch::testing::TempDir dir;
   const std::string pid_file = dir.path() + "\\grandchild.pid";
+  const absl::Time start = absl::Now();
   EXPECT_THAT(RunCommand({Self(), "--child=tree", pid_file}, absl::Seconds(3), 1024),
               StatusIs(absl::StatusCode::kDeadlineExceeded));
+  // Killing only the child would leave the grandchild (60 s asleep) holding
+  // the pipes, and RunCommand waiting for it.
+  EXPECT_LT(absl::Now() - start, absl::Seconds(20));
   FILE* f = std::fopen(pid_file.c_str(), "r");
   ASSERT_NE(f, nullptr) << "the child did not start its grandchild";
   unsigned long pid = 0;  // NOLINT(runtime/int)

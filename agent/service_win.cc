@@ -59,6 +59,24 @@ std::wstring ExePath() {
   return path;
 }
 
+// What SERVICE_CONFIG_DELAYED_AUTO_START_INFO stores, for service managers
+// that lack that level.
+bool SetDelayedAutostartValue() {
+  const std::wstring key_path =
+      std::wstring(L"SYSTEM\\CurrentControlSet\\Services\\") + kServiceName;
+  HKEY key = nullptr;
+  if (::RegOpenKeyExW(HKEY_LOCAL_MACHINE, key_path.c_str(), 0, KEY_SET_VALUE, &key) !=
+      ERROR_SUCCESS) {
+    return false;
+  }
+  const DWORD one = 1;
+  const bool ok =
+      ::RegSetValueExW(key, L"DelayedAutostart", 0, REG_DWORD, reinterpret_cast<const BYTE*>(&one),
+                       sizeof(one)) == ERROR_SUCCESS;
+  ::RegCloseKey(key);
+  return ok;
+}
+
 int Install(const std::string& config) {
   absl::StatusOr<std::wstring> wconfig = Widen(config);
   if (!wconfig.ok()) {
@@ -108,11 +126,21 @@ int Install(const std::string& config) {
       {SERVICE_CONFIG_SERVICE_SID_INFO, &sid, "service SID"},
   };
   for (const auto& s : settings) {
-    if (!::ChangeServiceConfig2W(service.get(), s.level, s.info)) {
-      const DWORD e = ::GetLastError();
-      ::DeleteService(service.get());
-      return Failed(absl::StrCat("cannot set the service's ", s.what), e);
+    if (::ChangeServiceConfig2W(service.get(), s.level, s.info)) continue;
+    const DWORD e = ::GetLastError();
+    if (e == ERROR_INVALID_LEVEL && s.level == SERVICE_CONFIG_DELAYED_AUTO_START_INFO &&
+        SetDelayedAutostartValue()) {
+      continue;  // a service manager without the API level (Wine): the registry value
     }
+    if (e == ERROR_INVALID_LEVEL) {  // not supported by this service manager (Wine)
+      std::fprintf(stderr,
+                   "syncwatch-agent service: warning: this service manager cannot set the "
+                   "service's %s\n",
+                   s.what);
+      continue;
+    }
+    ::DeleteService(service.get());
+    return Failed(absl::StrCat("cannot set the service's ", s.what), e);
   }
 
   // The event log source, so that Event Viewer files the agent's warnings

@@ -19,6 +19,10 @@
 #include "common/flags_util.h"
 #include "common/log.h"
 
+#ifdef _WIN32
+#include "agent/service_win.h"
+#endif
+
 ABSL_FLAG(std::string, config, "", "YAML config file (required)");
 ABSL_FLAG(bool, once, false,
           "Read every source once, wait until every collector acknowledged everything, and exit: "
@@ -30,6 +34,11 @@ ABSL_FLAG(bool, check, false,
 ABSL_FLAG(bool, repair, false,
           "Repair the spool in the config's data_dir (rocksdb::RepairDB: keeps what is "
           "readable, drops the rest), then check it; the agent must not be running");
+#ifdef _WIN32
+ABSL_FLAG(bool, service, false,
+          "Run as the Windows service (the service manager passes this; see `syncwatch-agent "
+          "service install`)");
+#endif
 
 namespace {
 
@@ -80,27 +89,11 @@ int RepairSpool(const std::string& dir) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
-  syncwatch::agent::UseOneMallocArena();  // before any thread starts
-  absl::SetProgramUsageMessage(
-      "Reads what the Entra Connect sync engine records and streams it to syncwatch collectors.\n"
-      "Usage: syncwatch-agent --config FILE [--once | --check | --repair]\n"
-      "Exit codes: 0 ok, 1 failure (--check: problems found), 2 usage, 3 corrupt spool");
-  std::vector<std::string> args = syncwatch::NormalizeFlagNames(argc, argv);
-  std::vector<char*> arg_ptrs;
-  for (std::string& a : args) arg_ptrs.push_back(a.data());
-  absl::ParseCommandLine(static_cast<int>(arg_ptrs.size()), arg_ptrs.data());
-  if (absl::GetFlag(FLAGS_config).empty()) return Fail(2, "--config FILE is required");
-  auto options = syncwatch::agent::LoadAgentConfig(absl::GetFlag(FLAGS_config));
-  if (!options.ok()) return Fail(2, std::string(options.status().message()));
-  const std::string spool_dir = (std::filesystem::path(options->data_dir) / "spool").string();
-  if (absl::GetFlag(FLAGS_check) && absl::GetFlag(FLAGS_repair)) {
-    return Fail(2, "--check and --repair exclude each other");
-  }
-  if (absl::GetFlag(FLAGS_check)) return CheckSpool(spool_dir);
-  if (absl::GetFlag(FLAGS_repair)) return RepairSpool(spool_dir);
-
-  auto agent = syncwatch::agent::Agent::Create(*options, syncwatch::RealClock::Get());
+// Runs the agent: --once, or until SIGINT/SIGTERM (Ctrl+C) or, as a Windows
+// service, until the service manager's STOP or SHUTDOWN; then drains.
+int RunAgent(const syncwatch::agent::AgentOptions& options, const std::string& spool_dir,
+             bool service) {
+  auto agent = syncwatch::agent::Agent::Create(options, syncwatch::RealClock::Get());
   if (!agent.ok()) {
     if (agent.status().code() == absl::StatusCode::kDataLoss) {
       Fail(kExitCorruptSpool, std::string(agent.status().message()));
@@ -113,6 +106,7 @@ int main(int argc, char** argv) {
                                "--config ",
                                absl::GetFlag(FLAGS_config), "`"));
     }
+    if (service) SYNCWATCH_LOG(kError, agent.status().message());
     return Fail(1, std::string(agent.status().message()));
   }
 
@@ -131,9 +125,73 @@ int main(int argc, char** argv) {
   std::signal(SIGINT, OnSignal);
   std::signal(SIGTERM, OnSignal);
   std::thread runner([&] { (*agent)->Run(); });
+#ifdef _WIN32
+  if (service) syncwatch::agent::ReportServiceRunning();
+#endif
   while (!g_stop.load()) std::this_thread::sleep_for(std::chrono::milliseconds(200));
-  SYNCWATCH_LOG(kInfo, "signal received, stopping");
+  SYNCWATCH_LOG(kInfo, service ? "stop requested by the service manager, stopping"
+                               : "signal received, stopping");
+#ifdef _WIN32
+  if (service) syncwatch::agent::ReportServiceStopping(absl::Seconds(30));
+#else
+  static_cast<void>(service);
+#endif
   (*agent)->Stop();
   runner.join();
   return 0;
+}
+
+#ifdef _WIN32
+// The service's main: everything goes to <data_dir>\logs\agent.log, warnings
+// and errors to the event log too (a service has no console).
+constexpr size_t kServiceLogBytes = 10 << 20;
+
+int ServiceMain() {
+  auto options = syncwatch::agent::LoadAgentConfig(absl::GetFlag(FLAGS_config));
+  if (!options.ok()) {
+    syncwatch::agent::LogToFileAndEventLog("", kServiceLogBytes);
+    SYNCWATCH_LOG(kError, options.status().message());
+    return 2;
+  }
+  syncwatch::agent::LogToFileAndEventLog(options->data_dir, kServiceLogBytes);
+  const std::string spool_dir = (std::filesystem::path(options->data_dir) / "spool").string();
+  const int code = RunAgent(*options, spool_dir, /*service=*/true);
+  if (code != 0) SYNCWATCH_LOG(kError, "the agent stopped with exit code ", code);
+  return code;
+}
+#endif
+
+int main(int argc, char** argv) {
+  syncwatch::agent::UseOneMallocArena();  // before any thread starts
+  absl::SetProgramUsageMessage(
+      "Reads what the Entra Connect sync engine records and streams it to syncwatch collectors.\n"
+      "Usage: syncwatch-agent --config FILE [--once | --check | --repair]\n"
+#ifdef _WIN32
+      "       syncwatch-agent service install --config FILE | service uninstall\n"
+#endif
+      "Exit codes: 0 ok, 1 failure (--check: problems found), 2 usage, 3 corrupt spool");
+  std::vector<std::string> args = syncwatch::NormalizeFlagNames(argc, argv);
+#ifdef _WIN32
+  if (args.size() >= 2 && args[1] == "service") {
+    return syncwatch::agent::ServiceCommand({args.begin() + 2, args.end()});
+  }
+#endif
+  std::vector<char*> arg_ptrs;
+  for (std::string& a : args) arg_ptrs.push_back(a.data());
+  absl::ParseCommandLine(static_cast<int>(arg_ptrs.size()), arg_ptrs.data());
+  if (absl::GetFlag(FLAGS_config).empty()) return Fail(2, "--config FILE is required");
+#ifdef _WIN32
+  // Connect to the service manager first (it waits 30 s at most), then load.
+  if (absl::GetFlag(FLAGS_service)) return syncwatch::agent::RunAsService(ServiceMain, &g_stop);
+#endif
+  auto options = syncwatch::agent::LoadAgentConfig(absl::GetFlag(FLAGS_config));
+  if (!options.ok()) return Fail(2, std::string(options.status().message()));
+  const std::string spool_dir = (std::filesystem::path(options->data_dir) / "spool").string();
+  if (absl::GetFlag(FLAGS_check) && absl::GetFlag(FLAGS_repair)) {
+    return Fail(2, "--check and --repair exclude each other");
+  }
+  if (absl::GetFlag(FLAGS_check)) return CheckSpool(spool_dir);
+  if (absl::GetFlag(FLAGS_repair)) return RepairSpool(spool_dir);
+
+  return RunAgent(*options, spool_dir, /*service=*/false);
 }

@@ -14,6 +14,13 @@ enum class LogLevel { kDebug = 0, kInfo = 1, kWarning = 2, kError = 3 };
 void SetMinLogLevel(LogLevel level);
 void LogLine(LogLevel level, absl::string_view message);
 
+// Where lines go instead of stderr (nullptr: stderr again), e.g. a file and
+// the Windows Event Log for the agent's service, which has no stderr. `line`
+// is the whole line (time, level, message, newline). Set it before threads
+// log; the sink must be thread-safe.
+using LogSink = void (*)(LogLevel level, absl::string_view line);
+void SetLogSink(LogSink sink);
+
 }  // namespace syncwatch
 
 // SYNCWATCH_LOG(kInfo, "stored ", n, " events") — arguments as for absl::StrCat.

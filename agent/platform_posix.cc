@@ -1,15 +1,4 @@
-#include "agent/platform.h"
-
-#include <random>
-
-#include "absl/strings/str_cat.h"
-#include "absl/strings/str_format.h"
-#include "absl/strings/str_join.h"
-#include "absl/time/clock.h"
-
-#ifdef _WIN32
-#include <winsock2.h>
-#else
+// POSIX side of agent/platform.h (Linux, where the agent is tested and can run).
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -19,9 +8,15 @@
 
 #include <cerrno>
 #include <cstring>
+#include <random>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "absl/time/clock.h"
+#include "agent/platform.h"
 
 extern char** environ;
-#endif
 
 #if defined(__GLIBC__)
 #include <malloc.h>
@@ -40,7 +35,7 @@ std::string HostName() {
 }
 
 std::string RandomHex(int bytes) {
-  std::random_device rd;  // the OS's entropy source on both platforms
+  std::random_device rd;  // /dev/urandom or getrandom()
   std::string out;
   for (int i = 0; i < bytes; ++i) out += absl::StrFormat("%02x", rd() & 0xFF);
   return out;
@@ -51,18 +46,6 @@ void UseOneMallocArena() {
   mallopt(M_ARENA_MAX, 1);
 #endif
 }
-
-#ifdef _WIN32
-
-absl::StatusOr<CommandOutput> RunCommand(const std::vector<std::string>& argv, absl::Duration,
-                                         size_t) {
-  // Windows deployments use the scheduled exporter writing files (see
-  // deploy/windows); command sources are not built for Windows yet.
-  return absl::UnimplementedError(
-      absl::StrCat("command sources are not supported on Windows yet: ", absl::StrJoin(argv, " ")));
-}
-
-#else
 
 namespace {
 
@@ -163,7 +146,5 @@ absl::StatusOr<CommandOutput> RunCommand(const std::vector<std::string>& argv,
   result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   return result;
 }
-
-#endif
 
 }  // namespace syncwatch::agent

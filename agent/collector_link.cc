@@ -88,8 +88,11 @@ bool CollectorLink::RunStream() {
   std::string error;
   v1::AgentMessage hello;
   *hello.mutable_hello() = options_.hello;
+  // A collector that needs a batch before this one (every collector had
+  // acknowledged it, so it was deleted) records the seqs between as lost and
+  // its Welcome says to go on from here (see ingest.proto).
+  hello.mutable_hello()->set_first_seq(spool_.FirstSeq());
   v1::CollectorMessage first;
-  bool stalled = false;
   if (stream->Write(hello) && stream->Read(&first) && first.has_welcome()) {
     welcomed = true;
     // The collector holds every batch through stored_seq and none after it
@@ -132,16 +135,15 @@ bool CollectorLink::RunStream() {
         }
         bool ok = true;
         // The batches read must continue the sequence, or the collector would
-        // refuse them: after a hole, or when it needs batches that every
-        // collector had acknowledged (so they were deleted), nothing can be
-        // delivered to it in this spool epoch.
+        // refuse them. The spool deleted the one it needs since the Hello
+        // (every other collector acknowledged it): a new stream states the
+        // spool's first seq, and the collector skips to it.
         if (batches->empty() || batches->front().seq() != sent + 1) {
           error =
               absl::StrCat("collector needs batch ", sent + 1, " of spool epoch ", spool_.epoch(),
                            " next, which the spool no longer holds (its next is ",
                            batches->empty() ? "none" : absl::StrCat(batches->front().seq()),
-                           "); nothing more can be delivered to it");
-          stalled = true;
+                           "); reconnecting to state the spool's first seq");
           break;
         }
         for (v1::EventBatch& b : *batches) {
@@ -184,8 +186,7 @@ bool CollectorLink::RunStream() {
     SYNCWATCH_LOG(kWarning, "collector ", options_.address, ": ", error,
                   welcomed ? "" : " (no welcome)");
   }
-  // A stalled link backs off as if the collector were away: it stays stalled.
-  return welcomed && !stalled;
+  return welcomed;
 }
 
 void CollectorLink::ReadAcks(

@@ -5,6 +5,8 @@
 // is out of sequence, and the next stream's Welcome tells where to resume),
 // re-sending from the spool batches it had acknowledged when the collector
 // lost them (its store restored from a backup) and the spool still holds them.
+// The Hello states the spool's first seq held, so that a collector that needs
+// batches the spool deleted records them as lost and takes what it still holds.
 #ifndef SYNCWATCH_AGENT_COLLECTOR_LINK_H_
 #define SYNCWATCH_AGENT_COLLECTOR_LINK_H_
 
@@ -59,8 +61,7 @@ class CollectorLink {
  private:
   CollectorLink(LinkOptions options, Spool& spool);
   void Supervise();
-  // Runs one stream until it fails or Stop(); true when it got a Welcome and
-  // the spool holds the batch the collector expects next.
+  // Runs one stream until it fails or Stop(); true when it got a Welcome.
   bool RunStream();
   // Hands acks and refusals to the spool and raises `*settled` to the highest
   // seq answered; clears `*alive` when the stream ends.

@@ -353,6 +353,11 @@ uint64_t Spool::LastSeq() {
   return last_seq_;
 }
 
+uint64_t Spool::FirstSeq() {
+  MutexLock lock(&mu_);
+  return gc_floor_ + 1;
+}
+
 bool Spool::AllHandled() {
   MutexLock lock(&mu_);
   for (const auto& [c, seq] : acked_seq_) {

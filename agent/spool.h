@@ -106,6 +106,9 @@ class Spool {
 
   uint64_t AckedSeq(const std::string& collector);
   uint64_t LastSeq();
+  // The lowest seq still held (LastSeq() + 1 when none is): every batch from
+  // it through LastSeq() is held; those before it were deleted.
+  uint64_t FirstSeq();
   // True when every collector has handled every batch.
   bool AllHandled();
   // Refusals recorded since the spool was created.

@@ -211,6 +211,13 @@ std::string CollectorServer::RenderMetrics() const {
   m.Single("syncwatch_ingest_dedup_hits_total", "counter",
            "Re-sent batches acknowledged without storing them again.",
            static_cast<int64_t>(w.batches_duplicate.load()));
+  m.Single("syncwatch_ingest_batches_out_of_order_total", "counter",
+           "Batches not stored because their seq was not the next of their agent's sequence.",
+           static_cast<int64_t>(w.batches_out_of_order.load()));
+  m.Single("syncwatch_ingest_batches_lost_total", "counter",
+           "Batch seqs skipped because the agent's spool no longer held them (lost to this "
+           "collector, e.g. after its store was restored from a backup).",
+           static_cast<int64_t>(w.batches_lost.load()));
   m.Single("syncwatch_store_commits_total", "counter", "RocksDB group commits.",
            static_cast<int64_t>(w.commits.load()));
   m.Single("syncwatch_store_write_failures_total", "counter", "Failed RocksDB commits.",

@@ -303,16 +303,50 @@ class IngestReactor final : public grpc::ServerBidiReactor<grpc::ByteBuffer, grp
     agent_ = agent;
     SYNCWATCH_LOG(kInfo, "agent ", agent_->hello.agent_id(), " (server ", agent_->hello.server(),
                   ") connected from ", peer_);
-    // Record the sign of life; its outcome does not matter to the stream.
-    service_.writer_.Submit(agent_, nullptr, [](absl::Status, bool) {});
+    const uint64_t stored = StoredSeq();
+    if (hello.first_seq() <= stored + 1) {
+      // Record the sign of life; its outcome does not matter to the stream.
+      service_.writer_.Submit(agent_, nullptr, [](absl::Status, bool) {});
+      MutexLock lock(&mu_);
+      // The first batch is read once the Welcome is out (OnWriteDone).
+      if (!finished_) WriteLocked(WelcomeMessage(stored));
+      return;
+    }
+    // The agent's spool no longer holds what this collector needs next: the
+    // writer skips the mark to first_seq - 1 (recording the loss) with the
+    // sign of life, and the Welcome tells the mark once that is durable.
+    {
+      MutexLock lock(&mu_);
+      ++submitting_;
+    }
+    service_.writer_.Submit(agent_, nullptr, [this](absl::Status st, bool) {
+      const uint64_t mark = StoredSeq();
+      bool finish = false;
+      grpc::Status status;
+      {
+        MutexLock lock(&mu_);
+        --submitting_;
+        if (!st.ok()) {
+          FailLocked(st, "the agent's sign of life");
+        } else if (!finished_ && !pending_finish_) {
+          WriteLocked(WelcomeMessage(mark));
+        }
+        finish = ShouldFinishLocked(&status);
+      }
+      if (finish) Finish(status);
+    });
+  }
+
+  uint64_t StoredSeq() {
+    return service_.writer_.StoredSeq(agent_->hello.agent_id(), agent_->hello.spool_epoch());
+  }
+
+  v1::CollectorMessage WelcomeMessage(uint64_t stored_seq) {
     v1::CollectorMessage answer;
     v1::Welcome* welcome = answer.mutable_welcome();
     welcome->set_collector_version(service_.options_.collector_version);
-    welcome->set_stored_seq(
-        service_.writer_.StoredSeq(agent_->hello.agent_id(), agent_->hello.spool_epoch()));
-    MutexLock lock(&mu_);
-    // The first batch is read once the Welcome is out (OnWriteDone).
-    if (!finished_) WriteLocked(answer);
+    welcome->set_stored_seq(stored_seq);
+    return answer;
   }
 
   void HandleBatch(Received received) {
@@ -386,6 +420,15 @@ class IngestReactor final : public grpc::ServerBidiReactor<grpc::ByteBuffer, grp
     return m;
   }
 
+  // The stream is to end with the failure of the write of `what` (unless it
+  // already is to end).
+  void FailLocked(const absl::Status& st, absl::string_view what)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (pending_finish_) return;
+    pending_finish_ =
+        ToGrpcStatus(absl::Status(st.code(), absl::StrCat(what, " not stored: ", st.message())));
+  }
+
   // Runs on the writer's commit thread (or inline when the writer refused at once).
   void OnStored(uint64_t seq, const absl::Status& st, bool duplicate) {
     bool finish = false;
@@ -394,10 +437,7 @@ class IngestReactor final : public grpc::ServerBidiReactor<grpc::ByteBuffer, grp
       MutexLock lock(&mu_);
       --submitting_;
       if (!st.ok()) {
-        if (!pending_finish_) {
-          pending_finish_ = ToGrpcStatus(
-              absl::Status(st.code(), absl::StrCat("batch ", seq, " not stored: ", st.message())));
-        }
+        FailLocked(st, absl::StrCat("batch ", seq));
       } else {
         // Submissions complete in the order they were made, so this is the
         // first answer still waiting.

@@ -206,8 +206,9 @@ class IngestServiceTest : public ::testing::Test {
     std::unique_ptr<grpc::ClientReaderWriter<v1::AgentMessage, v1::CollectorMessage>> rw;
   };
 
+  // `first_seq`: Hello.first_seq (0: not stated, as old agents).
   std::unique_ptr<Stream> Open(const std::string& epoch = "e1",
-                               const std::string& server = "sync01") {
+                               const std::string& server = "sync01", uint64_t first_seq = 0) {
     auto s = std::make_unique<Stream>();
     s->context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
     s->rw = ingest_->StreamEvents(&s->context);
@@ -218,6 +219,7 @@ class IngestServiceTest : public ::testing::Test {
     hello.mutable_hello()->set_role(v1::SERVER_ROLE_ACTIVE);
     hello.mutable_hello()->set_agent_version("test");
     hello.mutable_hello()->set_spool_epoch(epoch);
+    hello.mutable_hello()->set_first_seq(first_seq);
     EXPECT_TRUE(s->rw->Write(hello));
     return s;
   }
@@ -549,6 +551,87 @@ TEST_F(IngestServiceTest, TwoStreamsOfOneAgentShareItsSequence) {
   EXPECT_THAT(rest.status.error_message(), HasSubstr("the next must be seq 3"));
   SendAcked(*b, 3);  // b goes on
   EXPECT_EQ(StoredRuns(), 3);
+}
+
+// A collector that lost batches the agent's spool then deleted (its store
+// restored from a backup) would wait for them forever: the Hello's first_seq
+// tells it they are gone, and it records the loss and skips over them.
+TEST_F(IngestServiceTest, AHelloBeyondTheMarkRecordsTheLostSeqsAndSkipsThem) {
+  {
+    auto s = Open();
+    EXPECT_EQ(Welcome(*s), 0u);
+    SendAcked(*s, 1);
+    SendAcked(*s, 2);
+    s->rw->WritesDone();
+    ASSERT_TRUE(s->rw->Finish().ok());
+  }
+  {
+    ::testing::internal::CaptureStderr();
+    auto s = Open("e1", "sync01", /*first_seq=*/6);
+    const uint64_t stored = Welcome(*s);
+    const std::string log = ::testing::internal::GetCapturedStderr();
+    EXPECT_EQ(stored, 5u);
+    EXPECT_THAT(log, HasSubstr("agent agent-sync01 (spool epoch \"e1\") lost 3 batches, seqs 3 "
+                               "through 5: its spool holds none before seq 6"));
+    s->rw->WritesDone();
+    ASSERT_TRUE(s->rw->Finish().ok());
+  }
+  EXPECT_EQ(server_->writer_stats().batches_lost.load(), 3u);
+  EXPECT_THAT(Metrics(), HasSubstr("# TYPE syncwatch_ingest_batches_lost_total counter\n"
+                                   "syncwatch_ingest_batches_lost_total 3\n"));
+  EXPECT_THAT(Metrics(), HasSubstr("syncwatch_ingest_batches_out_of_order_total 0\n"));
+  // The skip is durable: after a restart an agent that states nothing (an old
+  // one) is welcomed at 5 too, and 6 is stored as the next.
+  server_.reset();
+  StartCollector();
+  auto s = Open();
+  EXPECT_EQ(Welcome(*s), 5u);
+  SendAcked(*s, 6);
+  SendAcked(*s, 7);
+  EXPECT_EQ(StoredRuns(), 4);  // 1, 2, 6, 7
+  // The same first_seq again (a reconnect) changes nothing.
+  auto again = Open("e1", "sync01", /*first_seq=*/6);
+  EXPECT_EQ(Welcome(*again), 7u);
+  SendAcked(*again, 7, /*duplicate=*/true);
+  EXPECT_EQ(server_->writer_stats().batches_lost.load(), 0u);  // counted since the restart
+  EXPECT_THAT(Metrics(), HasSubstr("syncwatch_ingest_batches_lost_total 0\n"));
+}
+
+TEST_F(IngestServiceTest, AFirstSeqWithinTheSequenceChangesNothing) {
+  {
+    auto s = Open();
+    EXPECT_EQ(Welcome(*s), 0u);
+    for (uint64_t seq = 1; seq <= 3; ++seq) SendAcked(*s, seq);
+    s->rw->WritesDone();
+    ASSERT_TRUE(s->rw->Finish().ok());
+  }
+  // The spool still holds batches the collector has (2 and 3), or holds the
+  // next one first (4): nothing is lost.
+  for (uint64_t first_seq : {1u, 2u, 4u}) {
+    auto s = Open("e1", "sync01", first_seq);
+    EXPECT_EQ(Welcome(*s), 3u) << "first_seq " << first_seq;
+    s->rw->WritesDone();
+    ASSERT_TRUE(s->rw->Finish().ok());
+  }
+  // A new epoch whose spool starts at 1.
+  {
+    auto s = Open("e2", "sync01", /*first_seq=*/1);
+    EXPECT_EQ(Welcome(*s), 0u);
+    ASSERT_TRUE(s->rw->Write(Batch(1, "e2-run-1")));
+    v1::CollectorMessage m;
+    ASSERT_TRUE(s->rw->Read(&m));
+    EXPECT_EQ(m.ack().seq(), 1u) << m.DebugString();
+  }
+  auto s = Open("e1", "sync01", /*first_seq=*/4);
+  EXPECT_EQ(Welcome(*s), 3u);
+  SendAcked(*s, 4);
+  ASSERT_TRUE(s->rw->Write(Batch(6, "run-6")));  // still a gap: 5 is missing
+  Rest rest = ReadToEnd(*s);
+  EXPECT_THAT(rest.status.error_message(), HasSubstr("the next must be seq 5"));
+  EXPECT_EQ(StoredRuns(), 5);
+  EXPECT_EQ(server_->writer_stats().batches_lost.load(), 0u);
+  EXPECT_THAT(Metrics(), HasSubstr("syncwatch_ingest_batches_lost_total 0\n"));
+  EXPECT_THAT(Metrics(), HasSubstr("syncwatch_ingest_batches_out_of_order_total 1\n"));
 }
 
 TEST_F(IngestServiceTest, FirstMessageMustBeAHello) {

@@ -404,6 +404,10 @@ struct StorageWriter::Prepared {
   std::map<std::string, std::string> tenants;
   uint64_t stored_batches = 0;
   uint64_t stored_events = 0;
+  // One line per agent sequence a Hello skipped ahead (Hello.first_seq):
+  // the seqs lost, logged and counted once the group committed.
+  std::vector<std::string> lost_lines;
+  uint64_t lost_batches = 0;
 };
 
 namespace {
@@ -674,6 +678,25 @@ void StorageWriter::Prepare(Prepared& p) {
     *info.mutable_last_seen() = now;
 
     const uint64_t seq = s.batch ? s.batch->seq() : s.refused_seq;
+    if (!s.batch && s.refused_seq == 0 && hello.first_seq() != 0) {
+      // A Hello: the agent's spool holds nothing below first_seq, so the
+      // seqs between the mark and it can never come. Skipping them is
+      // recorded (logged, counted, and durable with the mark), never silent.
+      uint64_t& mark = p.new_marks[{hello.agent_id(), hello.spool_epoch()}];
+      if (hello.first_seq() > mark + 1) {
+        const uint64_t lost = hello.first_seq() - 1 - mark;
+        p.lost_lines.push_back(absl::StrCat(
+            "agent ", hello.agent_id(), " (spool epoch \"", hello.spool_epoch(), "\") lost ", lost,
+            " batches, seqs ", mark + 1, " through ", hello.first_seq() - 1,
+            ": its spool holds none before seq ", hello.first_seq(),
+            " (was this collector's store restored from a backup?); continuing from seq ",
+            hello.first_seq()));
+        p.lost_batches += lost;
+        mark = hello.first_seq() - 1;
+        view.PutRaw(Family::kAgentMarks, AgentMarkKey(hello.agent_id(), hello.spool_epoch()),
+                    EncodeFixed64(mark));
+      }
+    }
     if (s.batch || s.refused_seq != 0) {
       uint64_t& mark = p.new_marks[{hello.agent_id(), hello.spool_epoch()}];
       if (seq <= mark) {
@@ -789,6 +812,8 @@ void StorageWriter::Commit(Prepared& p) {
     stats_.commits.fetch_add(1);
     stats_.batches_stored.fetch_add(p.stored_batches);
     stats_.events_stored.fetch_add(p.stored_events);
+    stats_.batches_lost.fetch_add(p.lost_batches);
+    for (const std::string& line : p.lost_lines) SYNCWATCH_LOG(kWarning, line);
     if (options_.on_commit) {
       std::vector<CommittedSubmission> committed;
       committed.reserve(group.size());

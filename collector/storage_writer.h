@@ -11,7 +11,9 @@
 // or below the mark is not written again (acknowledged as a duplicate); one
 // beyond the mark + 1 fails FailedPrecondition naming the seq expected, so a
 // gap or a reordering (or a batch after one that failed to store) is never
-// acknowledged.
+// acknowledged. A Hello whose first_seq is beyond the mark + 1 moves the mark
+// to first_seq - 1 (the agent's spool no longer holds the seqs between): the
+// loss is logged and counted (WriterStats::batches_lost).
 // records also have natural keys (RunHistoryId, cs-guid, ...), so a run re-sent under a new spool
 // epoch overwrites itself instead of doubling.
 #ifndef SYNCWATCH_COLLECTOR_STORAGE_WRITER_H_
@@ -53,6 +55,9 @@ struct WriterStats {
   std::atomic<uint64_t> batches_duplicate{0};
   // Batches not stored because their seq was beyond the agent's mark + 1.
   std::atomic<uint64_t> batches_out_of_order{0};
+  // Batch seqs skipped because the agent's spool no longer held them
+  // (Hello.first_seq beyond the mark + 1): lost to this collector.
+  std::atomic<uint64_t> batches_lost{0};
   std::atomic<uint64_t> events_stored{0};
   std::atomic<uint64_t> write_failures{0};
 };
@@ -106,7 +111,8 @@ class StorageWriter {
   StorageWriter& operator=(const StorageWriter&) = delete;
 
   // Queues a batch (or, with no batch, only the agent's sign of life from its
-  // Hello). Thread-safe, never blocks; `done` is always called exactly once,
+  // Hello, which also applies Hello.first_seq: see the top of this file).
+  // Thread-safe, never blocks; `done` is always called exactly once,
   // possibly before Submit returns when the queue is full or the writer stopped.
   // The writer drops its reference to `batch` on its thread after `done`
   // (a batch parsed onto an arena can own that arena through it).

@@ -9,6 +9,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -46,6 +47,16 @@ class AgentCollectorTest : public ::testing::Test {
     auto server = collector::CollectorServer::Start(o, RealClock::Get());
     EXPECT_TRUE(server.ok()) << server.status();
     return server.ok() ? *std::move(server) : nullptr;
+  }
+
+  // Stops the collector whose store is "live", copies the store to "backup"
+  // and starts it again on `port`.
+  std::unique_ptr<collector::CollectorServer> BackUpAndRestart(
+      std::unique_ptr<collector::CollectorServer> collector, int port) {
+    collector.reset();
+    std::filesystem::copy(dir_.Sub("live"), dir_.Sub("backup"),
+                          std::filesystem::copy_options::recursive);
+    return StartCollector("live", port);
   }
 
   agent::AgentOptions SampleAgent(const std::string& name, std::vector<int> ports) {
@@ -607,10 +618,7 @@ TEST_F(AgentCollectorTest, AgentResendsFromTheSeqACollectorRestoredFromABackupEx
   SYNCWATCH_ASSERT_OK((*spool)->Append(RunEvents("a", 2), std::nullopt));  // batch 1
   ASSERT_TRUE(acked(1));
   // The backup: the collector's store with batch 1.
-  collector.reset();
-  std::filesystem::copy(dir_.Sub("live"), dir_.Sub("backup"),
-                        std::filesystem::copy_options::recursive);
-  collector = StartCollector("live", port);
+  collector = BackUpAndRestart(std::move(collector), port);
   ASSERT_NE(collector, nullptr);
   SYNCWATCH_ASSERT_OK((*spool)->Append(RunEvents("b", 4), std::nullopt));  // batches 2, 3
   ASSERT_TRUE(acked(3));
@@ -632,36 +640,79 @@ TEST_F(AgentCollectorTest, AgentResendsFromTheSeqACollectorRestoredFromABackupEx
   link->Stop();
 }
 
-// When the spool no longer holds what a collector that lost batches expects
-// (every collector acknowledged them, so they were deleted), sending later
-// batches would leave a hole: the link sends nothing and says why.
-TEST_F(AgentCollectorTest, AgentSendsNothingOutOfSequenceWhenTheSpoolLostWhatTheCollectorNeeds) {
+// When a collector restored from a backup needs batches the spool deleted
+// (every collector had acknowledged them), the agent's Hello states the first
+// seq it still holds: the collector records the seqs between as lost and the
+// agent delivers everything it still holds, in sequence.
+TEST_F(AgentCollectorTest, AgentDeliversWhatItStillHoldsWhenTheSpoolLostWhatTheCollectorNeeds) {
   const int port = testing::PickFreePort();
+  const int other_port = testing::PickFreePort();
   const std::string address = "127.0.0.1:" + std::to_string(port);
+  const std::string other_address = "127.0.0.1:" + std::to_string(other_port);
   auto collector = StartCollector("live", port);
   ASSERT_NE(collector, nullptr);
-  auto spool = agent::Spool::Open(dir_.Sub("spool"), {address}, agent::Spool::Options());
+  auto other = StartCollector("other", other_port);
+  ASSERT_NE(other, nullptr);
+  agent::Spool::Options spool_options;
+  spool_options.batch_max_events = 2;
+  auto spool = agent::Spool::Open(dir_.Sub("spool"), {address, other_address}, spool_options);
   SYNCWATCH_ASSERT_OK(spool);
   auto link = StartLink(address, **spool);
   ASSERT_NE(link, nullptr);
+  auto other_link = StartLink(other_address, **spool);
+  ASSERT_NE(other_link, nullptr);
+  auto acked = [&spool](const std::string& collector_address, uint64_t seq) {
+    return Eventually([&] { return (*spool)->AckedSeq(collector_address) == seq; },
+                      absl::Seconds(30));
+  };
+
   SYNCWATCH_ASSERT_OK((*spool)->Append(RunEvents("a", 2), std::nullopt));  // batch 1
-  ASSERT_TRUE(Eventually([&] { return (*spool)->AllHandled(); }, absl::Seconds(30)));
-  collector.reset();
-  collector = StartCollector("empty", port);  // lost everything
+  ASSERT_TRUE(acked(address, 1));
+  // The backup: the collector's store with batch 1.
+  collector = BackUpAndRestart(std::move(collector), port);
   ASSERT_NE(collector, nullptr);
-  EXPECT_TRUE(Eventually(
-      [&] { return absl::StrContains(link->last_error(), "no longer holds (its next is none)"); },
-      absl::Seconds(30)))
-      << link->last_error();
-  SYNCWATCH_ASSERT_OK((*spool)->Append(RunEvents("b", 2), std::nullopt));  // batch 2
-  EXPECT_TRUE(Eventually([&] { return absl::StrContains(link->last_error(), "its next is 2"); },
-                         absl::Seconds(30)))
-      << link->last_error();
-  EXPECT_THAT(link->last_error(),
-              HasSubstr("collector needs batch 1 of spool epoch " + (*spool)->epoch() +
-                        " next, which the spool no longer holds (its next is 2)"));
+  SYNCWATCH_ASSERT_OK((*spool)->Append(RunEvents("b", 4), std::nullopt));  // batches 2, 3
+  ASSERT_TRUE(acked(address, 3));
+  ASSERT_TRUE(acked(other_address, 3));
+  // Both collectors have 1 to 3: the spool deleted them.
+  ASSERT_TRUE(Eventually([&] { return (*spool)->FirstSeq() == 4; }, absl::Seconds(30)));
+  // The other collector goes away, so the spool keeps what follows.
+  other_link->Stop();
+  other.reset();
+  SYNCWATCH_ASSERT_OK((*spool)->Append(RunEvents("c", 4), std::nullopt));  // batches 4, 5
+  ASSERT_TRUE(acked(address, 5));
+  EXPECT_EQ((*spool)->FirstSeq(), 4u);
+
+  // Restored from the backup, the collector holds batch 1 only and needs 2,
+  // which no spool holds any more.
+  collector.reset();
+  ::testing::internal::CaptureStderr();
+  collector = StartCollector("backup", port);
+  ASSERT_NE(collector, nullptr);
+  const bool delivered = Eventually([&] { return Runs(port).size() == 6u; }, absl::Seconds(30));
+  const std::string log = ::testing::internal::GetCapturedStderr();
+  EXPECT_TRUE(delivered) << "the batches the spool still holds were not delivered: "
+                         << Runs(port).size() << " runs; link: " << link->last_error();
+  EXPECT_THAT(log, HasSubstr("agent sync01 (spool epoch \"" + (*spool)->epoch() +
+                             "\") lost 2 batches, seqs 2 through 3"));
+  EXPECT_EQ(collector->writer_stats().batches_lost.load(), 2u);
+  // Runs a (batch 1, from the backup) and c (batches 4 and 5); b is lost.
+  int a = 0, b = 0, c = 0;
+  for (const v1::StoredRun& run : Runs(port)) {
+    const std::string& id = run.run().run_history_id();
+    a += absl::StartsWith(id, "a") ? 1 : 0;
+    b += absl::StartsWith(id, "b") ? 1 : 0;
+    c += absl::StartsWith(id, "c") ? 1 : 0;
+  }
+  EXPECT_EQ(a, 2);
+  EXPECT_EQ(b, 0);
+  EXPECT_EQ(c, 4);
+  // What follows is delivered in sequence.
+  SYNCWATCH_ASSERT_OK((*spool)->Append(RunEvents("d", 2), std::nullopt));  // batch 6
+  ASSERT_TRUE(acked(address, 6));
+  EXPECT_EQ(Runs(port).size(), 8u);
   EXPECT_EQ(collector->writer_stats().batches_out_of_order.load(), 0u);
-  EXPECT_TRUE(Runs(port).empty());
+  EXPECT_EQ(collector->writer_stats().batches_stored.load(), 3u);  // 4, 5, 6
   link->Stop();
 }
 

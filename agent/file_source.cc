@@ -25,11 +25,15 @@ namespace syncwatch::agent {
 
 namespace fs = std::filesystem;
 
-bool WildcardMatch(absl::string_view pattern, absl::string_view name) {
+bool WildcardMatch(absl::string_view pattern, absl::string_view name, bool ignore_case) {
+  const auto same = [ignore_case](char a, char b) {
+    return a == b || (ignore_case && absl::ascii_tolower(static_cast<unsigned char>(a)) ==
+                                         absl::ascii_tolower(static_cast<unsigned char>(b)));
+  };
   // Iterative matcher with single-star backtracking: linear in practice.
   size_t p = 0, n = 0, star = absl::string_view::npos, mark = 0;
   while (n < name.size()) {
-    if (p < pattern.size() && (pattern[p] == '?' || pattern[p] == name[n])) {
+    if (p < pattern.size() && (pattern[p] == '?' || same(pattern[p], name[n]))) {
       ++p;
       ++n;
     } else if (p < pattern.size() && pattern[p] == '*') {
@@ -46,7 +50,22 @@ bool WildcardMatch(absl::string_view pattern, absl::string_view name) {
   return p == pattern.size();
 }
 
+std::string PathInGlobDirectory(absl::string_view glob, absl::string_view file_name) {
+#ifdef _WIN32
+  constexpr absl::string_view kSeparators = "/\\:";  // "C:*.xml" too
+#else
+  constexpr absl::string_view kSeparators = "/";
+#endif
+  const size_t last = glob.find_last_of(kSeparators);
+  if (last == absl::string_view::npos) return absl::StrCat(".", "/", file_name);
+  return absl::StrCat(glob.substr(0, last + 1), file_name);
+}
+
 namespace {
+
+// A path from UTF-8 text: on Windows a narrow string would be read in the
+// ANSI code page, so non-ASCII names need the UTF-8 conversion.
+fs::path PathFromUtf8(const std::string& utf8) { return fs::u8path(utf8); }
 
 // file_time_type has no portable conversion in C++17: measure its age.
 absl::Time ToAbslTime(fs::file_time_type mtime) {
@@ -59,18 +78,19 @@ absl::Time ToAbslTime(fs::file_time_type mtime) {
 absl::StatusOr<std::vector<FoundFile>> FindMatching(
     const std::string& glob,
     const std::function<bool(const fs::directory_entry&, FoundFile*)>& accept) {
-  const fs::path pattern_path(glob);
+  const fs::path pattern_path = PathFromUtf8(glob);
   const fs::path dir = pattern_path.has_parent_path() ? pattern_path.parent_path() : fs::path(".");
-  const std::string pattern = pattern_path.filename().string();
+  const std::string pattern = pattern_path.filename().u8string();
   std::vector<FoundFile> out;
   std::error_code ec;
   if (!fs::exists(dir, ec)) return out;
   fs::directory_iterator it(dir, ec);
   if (ec)
-    return absl::UnavailableError(absl::StrCat("cannot list ", dir.string(), ": ", ec.message()));
+    return absl::UnavailableError(absl::StrCat("cannot list ", dir.u8string(), ": ", ec.message()));
   for (const fs::directory_entry& entry : it) {
-    if (!WildcardMatch(pattern, entry.path().filename().string())) continue;
-    FoundFile found{entry.path().string(), "", absl::InfinitePast()};
+    const std::string name = entry.path().filename().u8string();
+    if (!WildcardMatch(pattern, name)) continue;
+    FoundFile found{PathInGlobDirectory(glob, name), "", absl::InfinitePast()};
     if (accept(entry, &found)) out.push_back(std::move(found));
   }
   std::sort(out.begin(), out.end(),
@@ -113,7 +133,7 @@ absl::StatusOr<std::vector<FoundFile>> FindFiles(const std::string& glob) {
 
 absl::StatusOr<std::vector<FoundFile>> FindFolders(const std::string& glob) {
   return FindMatching(glob, [](const fs::directory_entry& entry, FoundFile* found) {
-    const std::string name = entry.path().filename().string();
+    const std::string name = entry.path().filename().u8string();
     std::error_code ec;
     if (absl::StartsWith(name, ".") || !entry.is_directory(ec)) return false;
     // Names, sizes and mtimes of what the parser reads, in a stable order.
@@ -126,7 +146,7 @@ absl::StatusOr<std::vector<FoundFile>> FindFolders(const std::string& glob) {
         const auto mtime = f.last_write_time(fec);
         if (fec) continue;
         newest = std::max(newest, mtime);
-        parts.push_back(absl::StrCat(sub, "/", f.path().filename().string(), ":", size, ":",
+        parts.push_back(absl::StrCat(sub, "/", f.path().filename().u8string(), ":", size, ":",
                                      mtime.time_since_epoch().count()));
       }
     }

@@ -39,8 +39,24 @@ absl::StatusOr<std::vector<FoundFile>> FindSourceInputs(const SourceOptions& sou
 // *name and returns true; false for any other name.
 bool ConnectorFromFileName(absl::string_view path, std::string* id, std::string* name);
 
-// True when `name` matches `pattern` (* and ? wildcards, case-sensitive).
-bool WildcardMatch(absl::string_view pattern, absl::string_view name);
+// How file names compare on this system: NTFS matches names without regard
+// to case (ASCII letters here), POSIX file systems exactly.
+#ifdef _WIN32
+inline constexpr bool kFileNamesIgnoreCase = true;
+#else
+inline constexpr bool kFileNamesIgnoreCase = false;
+#endif
+
+// True when `name` matches `pattern` (* and ? wildcards; ASCII letters
+// compared without regard to case when `ignore_case`).
+bool WildcardMatch(absl::string_view pattern, absl::string_view name,
+                   bool ignore_case = kFileNamesIgnoreCase);
+
+// The path of `file_name` found by listing the directory of `glob`, spelled as
+// the glob spells that directory ("C:\in\*.xml" -> "C:\in\a.xml",
+// "in/*.xml" -> "in/a.xml", "*.xml" -> "./a.xml"), so that messages name the
+// file the way the operator wrote it.
+std::string PathInGlobDirectory(absl::string_view glob, absl::string_view file_name);
 
 // Regular files matching `glob`, sorted by path. A missing directory is not an
 // error (the exporter may not have run yet): it yields no files.

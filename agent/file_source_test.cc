@@ -1,6 +1,7 @@
 #include "agent/file_source.h"
 
 #include <filesystem>
+#include <fstream>
 
 #include "agent/agent.h"
 #include "common/clock.h"
@@ -22,6 +23,52 @@ TEST(WildcardMatch, MatchesStarsAndQuestionMarks) {
   EXPECT_TRUE(WildcardMatch("*", ""));
   EXPECT_TRUE(WildcardMatch("a*b*c", "aXXbYYc"));
   EXPECT_FALSE(WildcardMatch("a*b*c", "aXXbYY"));
+}
+
+TEST(WildcardMatch, IgnoresTheCaseOfAsciiLettersOnlyWhenAsked) {
+  EXPECT_TRUE(WildcardMatch("*.XML", "Runs-1.xml", /*ignore_case=*/true));
+  EXPECT_TRUE(WildcardMatch("RUN?.json", "run1.JSON", /*ignore_case=*/true));
+  EXPECT_FALSE(WildcardMatch("*.XML", "runs-1.xml", /*ignore_case=*/false));
+  EXPECT_FALSE(WildcardMatch("a*c", "ABD", /*ignore_case=*/true));
+  // Bytes of UTF-8 names are compared as they are.
+  EXPECT_FALSE(WildcardMatch("\xc3\xa9*", "\xc3\x89t\xc3\xa9.xml", /*ignore_case=*/true));
+  // NTFS ignores case, POSIX file systems do not.
+  EXPECT_EQ(WildcardMatch("*.XML", "a.xml"), kFileNamesIgnoreCase);
+}
+
+TEST(PathInGlobDirectory, SpellsTheDirectoryAsTheGlobDoes) {
+  EXPECT_EQ(PathInGlobDirectory("in/*.xml", "a.xml"), "in/a.xml");
+  EXPECT_EQ(PathInGlobDirectory("/var/lib/in/run?.json", "run1.json"), "/var/lib/in/run1.json");
+  EXPECT_EQ(PathInGlobDirectory("*.xml", "a.xml"), "./a.xml");
+#ifdef _WIN32
+  EXPECT_EQ(PathInGlobDirectory("C:\\syncwatch\\in\\*.xml", "a.xml"), "C:\\syncwatch\\in\\a.xml");
+  EXPECT_EQ(PathInGlobDirectory("\\\\fs01\\drop\\runs\\*.xml", "r.xml"),
+            "\\\\fs01\\drop\\runs\\r.xml");
+  EXPECT_EQ(PathInGlobDirectory("C:*.xml", "a.xml"), "C:a.xml");
+#else
+  // A backslash is an ordinary character of a POSIX file name.
+  EXPECT_EQ(PathInGlobDirectory("in\\*.xml", "in\\a.xml"), "./in\\a.xml");
+#endif
+}
+
+TEST(FindFiles, FindsNonAsciiNamesAndNamesThemAsWritten) {
+  testing::TempDir dir;
+  // "Exportläufe/Ünicode-1.xml" in UTF-8, as the config file gives it.
+  const std::string folder = "Export\xc3\xa4ufe";
+  const std::string name = "\xc3\x9cnicode-1.xml";
+  std::filesystem::create_directories(std::filesystem::u8path(dir.Sub(folder)));
+  {
+    std::ofstream out(std::filesystem::u8path(dir.Sub(folder + "/" + name)));
+    out << "<a/>";
+  }
+  auto files = FindFiles(dir.Sub(folder + "/*.xml"));
+  SYNCWATCH_ASSERT_OK(files);
+  ASSERT_EQ(files->size(), 1u);
+  EXPECT_EQ((*files)[0].path, dir.Sub(folder + "/" + name));
+  // Upper-case pattern: found on Windows (NTFS), not on POSIX.
+  files = FindFiles(dir.Sub(folder + "/*.XML"));
+  SYNCWATCH_ASSERT_OK(files);
+  EXPECT_EQ(files->size(), kFileNamesIgnoreCase ? 1u : 0u);
 }
 
 TEST(FindFiles, ListsMatchingFilesSortedWithFingerprints) {
@@ -155,10 +202,16 @@ TEST(FindFolders, ListsConfigurationFoldersWithFingerprintsAndStamps) {
   SYNCWATCH_ASSERT_OK(testing::CopyConfiguration(testing::SampleConfigurationDir(),
                                                  dir.Sub("edited"),
                                                  {testing::DisableRule("In from AD - User Join")}));
-  std::filesystem::copy(
-      dir.Sub("edited/SynchronizationRules"),
-      dir.Sub("config/20260105T031500123Z/SynchronizationRules"),
-      std::filesystem::copy_options::overwrite_existing | std::filesystem::copy_options::recursive);
+  // File by file, each removed first: GCC 12's libstdc++ on Windows overwrites
+  // neither a directory nor a file ("File exists").
+  for (const auto& rule :
+       std::filesystem::directory_iterator(dir.Sub("edited/SynchronizationRules"))) {
+    const std::filesystem::path target =
+        std::filesystem::path(dir.Sub("config/20260105T031500123Z/SynchronizationRules")) /
+        rule.path().filename();
+    std::filesystem::remove(target);
+    std::filesystem::copy_file(rule.path(), target);
+  }
   folders = FindFolders(dir.Sub("config/*"));
   SYNCWATCH_ASSERT_OK(folders);
   EXPECT_NE((*folders)[0].fingerprint, before);

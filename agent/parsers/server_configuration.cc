@@ -367,22 +367,22 @@ absl::StatusOr<std::vector<std::string>> ListXml(const fs::path& dir, absl::stri
   std::error_code ec;
   if (!fs::is_directory(dir, ec)) {
     return absl::InvalidArgumentError(absl::StrCat(
-        dir.string(), ": no such folder (not a Get-ADSyncServerConfiguration output folder)"));
+        dir.u8string(), ": no such folder (not a Get-ADSyncServerConfiguration output folder)"));
   }
   std::vector<std::string> out;
   fs::directory_iterator it(dir, ec);
   if (ec) {
-    return absl::UnavailableError(absl::StrCat("cannot list ", dir.string(), ": ", ec.message()));
+    return absl::UnavailableError(absl::StrCat("cannot list ", dir.u8string(), ": ", ec.message()));
   }
   for (const fs::directory_entry& entry : it) {
-    const std::string name = entry.path().filename().string();
+    const std::string name = entry.path().filename().u8string();
     if (!absl::StartsWith(name, prefix) || !absl::EndsWithIgnoreCase(name, ".xml")) continue;
     std::error_code fec;
     if (!entry.is_regular_file(fec)) continue;
-    out.push_back(entry.path().string());
+    out.push_back(entry.path().u8string());
     if (out.size() > kMaxFiles) {
       return absl::InvalidArgumentError(
-          absl::StrCat(dir.string(), ": more than ", kMaxFiles, " files"));
+          absl::StrCat(dir.u8string(), ": more than ", kMaxFiles, " files"));
     }
   }
   std::sort(out.begin(), out.end());
@@ -436,10 +436,10 @@ absl::StatusOr<v1::ServerConfiguration> ReadServerConfigurationFolder(const std:
   v1::ServerConfiguration config;
   config.set_source_path(dir);
   SYNCWATCH_ASSIGN_OR_RETURN(std::vector<std::string> connector_files,
-                             ListXml(fs::path(dir) / "Connectors", "Connector_"));
+                             ListXml(fs::u8path(dir) / "Connectors", "Connector_"));
   SYNCWATCH_ASSIGN_OR_RETURN(
       std::vector<std::string> rule_files,
-      ListXml(fs::path(dir) / "SynchronizationRules", "SynchronizationRule_"));
+      ListXml(fs::u8path(dir) / "SynchronizationRules", "SynchronizationRule_"));
   std::map<std::string, std::string> connector_names;  // id -> name
   for (const std::string& path : connector_files) {
     v1::ConnectorConfiguration* c = config.add_connectors();

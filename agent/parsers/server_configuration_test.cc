@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <filesystem>
 #include <map>
 #include <string>
 
@@ -207,6 +208,13 @@ TEST_F(ServerConfigurationEditTest, ChangedFlowChangesOnlyTheFlowDigest) {
   EXPECT_TRUE(MessageDifferencer::Equals(base_, got));
 }
 
+// How the parser names `relative` ("SynchronizationRules/x.xml") inside
+// `dir`: with the system's separator ("\\" on Windows).
+std::string InFolder(const std::string& dir, const std::string& relative) {
+  return (std::filesystem::u8path(dir) / std::filesystem::u8path(relative).make_preferred())
+      .u8string();
+}
+
 TEST(ServerConfigurationErrorTest, BadXmlInOneRuleNamesTheFileAndLine) {
   TempDir tmp;
   const std::string dir = tmp.Sub("config");
@@ -218,7 +226,7 @@ TEST(ServerConfigurationErrorTest, BadXmlInOneRuleNamesTheFileAndLine) {
   ASSERT_FALSE(c.ok());
   EXPECT_EQ(c.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(std::string(c.status().message()),
-              HasSubstr(absl::StrCat(dir, "/", kUserJoinFile, ":13: malformed XML")));
+              HasSubstr(absl::StrCat(InFolder(dir, kUserJoinFile), ":13: malformed XML")));
 }
 
 TEST(ServerConfigurationErrorTest, MissingRequiredElementNamesTheFileAndLine) {
@@ -231,7 +239,7 @@ TEST(ServerConfigurationErrorTest, MissingRequiredElementNamesTheFileAndLine) {
   absl::StatusOr<v1::ServerConfiguration> c = ReadServerConfigurationFolder(dir);
   ASSERT_FALSE(c.ok());
   EXPECT_THAT(std::string(c.status().message()),
-              HasSubstr(absl::StrCat(dir, "/", kUserJoinFile,
+              HasSubstr(absl::StrCat(InFolder(dir, kUserJoinFile),
                                      ":1: <synchronizationRule> has no <precedence>")));
 
   const std::string dir2 = tmp.Sub("config2");
@@ -241,8 +249,9 @@ TEST(ServerConfigurationErrorTest, MissingRequiredElementNamesTheFileAndLine) {
                   .ok());
   c = ReadServerConfigurationFolder(dir2);
   ASSERT_FALSE(c.ok());
-  EXPECT_THAT(std::string(c.status().message()),
-              HasSubstr(absl::StrCat(dir2, "/", kAdConnectorFile, ":1: <ma-data> has no <name>")));
+  EXPECT_THAT(
+      std::string(c.status().message()),
+      HasSubstr(absl::StrCat(InFolder(dir2, kAdConnectorFile), ":1: <ma-data> has no <name>")));
 }
 
 TEST(ServerConfigurationErrorTest, BadValuesAndWrongFolders) {

@@ -478,7 +478,10 @@ class StorageWriterPipelineTest : public StorageWriterTest {
     StorageWriterTest::SetUp();
     StorageWriter::Options options;
     options.on_commit = [this](const std::vector<CommittedSubmission>&) {
-      if (hold_first_.exchange(false)) release_.WaitForNotification();
+      if (hold_first_.exchange(false)) {
+        held_.Notify();
+        release_.WaitForNotification();
+      }
     };
     writer_.reset();
     auto writer = StorageWriter::Create(*store_, clock_, options);
@@ -486,7 +489,10 @@ class StorageWriterPipelineTest : public StorageWriterTest {
     writer_ = *std::move(writer);
   }
 
-  // Submits, then waits until the writer has made it into a group of its own.
+  // Submits, then waits until the writer has made it into a group of its own;
+  // the first one also until its group is written and the commit thread held
+  // after it, so that what the test does next (a "full" disk) cannot reach
+  // that write on a slow machine.
   std::future<Outcome> SubmitAndAwaitPrepared(std::unique_ptr<v1::EventBatch> batch) {
     auto promise = std::make_shared<std::promise<Outcome>>();
     std::future<Outcome> outcome = promise->get_future();
@@ -499,10 +505,16 @@ class StorageWriterPipelineTest : public StorageWriterTest {
       absl::SleepFor(absl::Milliseconds(1));
     }
     EXPECT_EQ(writer_->stats().groups_prepared.load(), before + 1);
+    if (!first_submitted_) {
+      first_submitted_ = true;
+      EXPECT_TRUE(held_.WaitForNotificationWithTimeout(absl::Seconds(10)));
+    }
     return outcome;
   }
 
   std::atomic<bool> hold_first_{true};
+  bool first_submitted_ = false;
+  absl::Notification held_;
   absl::Notification release_;
 };
 

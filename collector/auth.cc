@@ -270,6 +270,9 @@ SYNCWATCH_QUERY_RPC(ListRuns)
 SYNCWATCH_QUERY_RPC(ListPendingExports)
 SYNCWATCH_QUERY_RPC(ListExportErrors)
 SYNCWATCH_QUERY_RPC(ListAlerts)
+SYNCWATCH_QUERY_RPC(ListConfigurationChanges)
+SYNCWATCH_QUERY_RPC(ListConfigurationDrift)
+SYNCWATCH_QUERY_RPC(ExplainDeletes)
 #undef SYNCWATCH_QUERY_RPC
 SYNCWATCH_AUTHENTICATED_RPC(AuthenticatedAdminService, AckAlert, AckAlertResponse, Role::kAdmin)
 SYNCWATCH_AUTHENTICATED_RPC(AuthenticatedAdminService, CreateSilence, CreateSilenceResponse,

@@ -143,6 +143,15 @@ class AuthenticatedQueryService final : public QueryServiceBase {
                                 v1::ListExportErrorsResponse* response) override;
   grpc::Status ListAlerts(grpc::ServerContext* context, const v1::ListAlertsRequest* request,
                           v1::ListAlertsResponse* response) override;
+  grpc::Status ListConfigurationChanges(grpc::ServerContext* context,
+                                        const v1::ListConfigurationChangesRequest* request,
+                                        v1::ListConfigurationChangesResponse* response) override;
+  grpc::Status ListConfigurationDrift(grpc::ServerContext* context,
+                                      const v1::ListConfigurationDriftRequest* request,
+                                      v1::ListConfigurationDriftResponse* response) override;
+  grpc::Status ExplainDeletes(grpc::ServerContext* context,
+                              const v1::ExplainDeletesRequest* request,
+                              v1::ExplainDeletesResponse* response) override;
 
  private:
   QueryServiceBase& inner_;

@@ -12,6 +12,7 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "collector/cli/cli.h"
 #include "collector/collector_server.h"
 #include "gmock/gmock.h"
@@ -153,6 +154,24 @@ TEST_F(AuthTest, CliSendsTheTokenFromTokenFileAndSaysWhatIsMissingWithoutIt) {
   EXPECT_THAT(err, HasSubstr("pass --token-file FILE or set SYNCWATCH_TOKEN"));
   EXPECT_EQ(Cli({"--token-file", dir_.Sub("no-such-file"), "servers"}, &err), cli::kExitUsage);
   EXPECT_THAT(err, HasSubstr("--token-file: cannot read the file"));
+}
+
+// Every read command goes through the token check to the Query service: an
+// RPC not forwarded by AuthenticatedQueryService would answer UNIMPLEMENTED.
+TEST_F(AuthTest, EveryReadCommandWorksWithAReadTokenAndNoneWithout) {
+  const std::vector<std::vector<std::string>> commands = {
+      {"fleet"},    {"servers"}, {"runs"},    {"deletes"}, {"deletes", "--explain"},
+      {"errors"},   {"alerts"},  {"changes"}, {"drift"},   {"silences"},
+      {"retention"}};
+  for (const std::vector<std::string>& command : commands) {
+    std::string err;
+    std::vector<std::string> with_token = {"--token-file", dir_.Sub("read-token")};
+    with_token.insert(with_token.end(), command.begin(), command.end());
+    EXPECT_EQ(Cli(with_token, &err), cli::kExitOk) << absl::StrJoin(command, " ") << ": " << err;
+    EXPECT_EQ(Cli(command, &err), cli::kExitFailure) << absl::StrJoin(command, " ");
+    EXPECT_THAT(err, HasSubstr("pass --token-file FILE or set SYNCWATCH_TOKEN"))
+        << absl::StrJoin(command, " ");
+  }
 }
 
 TEST(AuthLogTest, TokensNeverReachTheLogOnlyTheirNames) {

@@ -256,9 +256,16 @@ absl::StatusOr<std::string> ReadTextInput(ByteReader& in, absl::string_view name
     }
   }
   // Validate here rather than rely on DecodeToUtf8 so the error names the line.
-  TextValidator validator(DetectTextEncoding(raw));
+  const TextEncoding encoding = DetectTextEncoding(raw);
+  TextValidator validator(encoding);
   if (std::optional<TextValidator::Error> bad = validator.Check(raw, /*final=*/true)) {
     return absl::InvalidArgumentError(absl::StrCat(name, ":", bad->line, ": ", bad->problem));
+  }
+  if (encoding == TextEncoding::kUtf8) {
+    // Valid UTF-8 already: only a byte-order mark goes, without another pass
+    // or copy.
+    if (DetectBom(raw) == Bom::kUtf8) raw.erase(0, 3);
+    return raw;
   }
   absl::StatusOr<std::string> text = DecodeToUtf8(raw);
   if (!text.ok())

@@ -506,17 +506,20 @@ class IngestReactor final : public grpc::ServerBidiReactor<grpc::ByteBuffer, grp
   // Whether the stream should finish now, and with what: a finish was asked
   // for and no submission is pending (its completion points at this
   // reactor); after the agent closed its side, also every answer written.
+  // A true answer claims the finish (finished_), so that of two threads that
+  // ask at once only one calls Finish: the other could otherwise reach this
+  // reactor after gRPC ran OnDone and deleted it.
   bool ShouldFinishLocked(grpc::Status* status) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     if (finished_ || submitting_ > 0 || handling_read_) return false;
     if (pending_finish_) {
       *status = *pending_finish_;
-      return true;
-    }
-    if (closing_ && owed_.empty() && !writing_) {
+    } else if (closing_ && owed_.empty() && !writing_) {
       *status = grpc::Status::OK;
-      return true;
+    } else {
+      return false;
     }
-    return false;
+    finished_ = true;
+    return true;
   }
 
   void FinishAfterAnswers() {
@@ -543,16 +546,10 @@ class IngestReactor final : public grpc::ServerBidiReactor<grpc::ByteBuffer, grp
     if (finish) Finish(final_status);
   }
 
-  // ServerBidiReactor::Finish must be called once, and outside the lock:
-  // gRPC may run OnDone (which deletes the reactor) at once.
-  void Finish(const grpc::Status& status) {
-    {
-      MutexLock lock(&mu_);
-      if (finished_) return;
-      finished_ = true;
-    }
-    ServerBidiReactor::Finish(status);
-  }
+  // ServerBidiReactor::Finish must be called once, by the thread whose
+  // ShouldFinishLocked claimed it, and outside the lock: gRPC may run OnDone
+  // (which deletes the reactor) at once.
+  void Finish(const grpc::Status& status) { ServerBidiReactor::Finish(status); }
 
   IngestService& service_;
   const std::string peer_;

@@ -7,9 +7,10 @@
 // real collector processes notifying one Alertmanager, driven by the real
 // `syncwatch` CLI: a silence made once keeps both from notifying, an
 // `unsilence` made once lets both notify again, an ack made once shows on each.
+#include "tests/testutil/alertmanager.h"
+
 #include <grpcpp/create_channel.h>
 #include <httplib.h>
-#include <unistd.h>
 
 #include <memory>
 #include <mutex>
@@ -34,101 +35,15 @@
 namespace syncwatch {
 namespace {
 
+using ::syncwatch::testing::AlertIsActive;
+using ::syncwatch::testing::Alertmanager;
+using ::syncwatch::testing::FindAlertmanager;
 using ::syncwatch::testing::StatusIs;
 using ::testing::HasSubstr;
 using Json = nlohmann::json;
 
 constexpr char kAad[] = "contoso.onmicrosoft.com - AAD";
 constexpr char kTenant[] = "contoso.onmicrosoft.com";
-
-// Where Debian puts it (the upstream name too, for other installs).
-std::string FindAlertmanager() {
-  for (const char* path : {"/usr/bin/prometheus-alertmanager", "/usr/local/bin/alertmanager",
-                           "/usr/bin/alertmanager"}) {
-    if (access(path, X_OK) == 0) return path;
-  }
-  return "";
-}
-
-// A route to a receiver that notifies nobody.
-constexpr char kNullConfig[] =
-    "route:\n"
-    "  receiver: \"null\"\n"
-    "receivers:\n"
-    "  - name: \"null\"\n";
-
-// An Alertmanager process on 127.0.0.1 with its own storage (files named
-// after `name` in `dir`), by default with no clustering and kNullConfig.
-class Alertmanager {
- public:
-  explicit Alertmanager(const testing::TempDir& dir, std::string name = "am")
-      : dir_(dir), name_(std::move(name)) {}
-
-  // Starts it with `config` and `cluster_flags` (none: clustering off) and
-  // waits until /-/ready answers; false (with the reason in *why) when it
-  // does not come up.
-  bool Start(const std::string& binary, std::string* why,
-             const std::string& config_text = kNullConfig,
-             std::vector<std::string> cluster_flags = {"--cluster.listen-address="}) {
-    port_ = testing::PickFreePort();
-    const std::string config = dir_.Sub(name_ + ".yml");
-    testing::WriteFile(config, config_text);
-    std::vector<std::string> argv = {
-        binary, "--config.file=" + config, "--storage.path=" + dir_.Sub(name_ + "-data"),
-        absl::StrCat("--web.listen-address=127.0.0.1:", port_), "--log.level=warn"};
-    argv.insert(argv.end(), cluster_flags.begin(), cluster_flags.end());
-    auto process =
-        testing::Subprocess::Start(argv, dir_.Sub(name_ + ".out"), dir_.Sub(name_ + ".err"));
-    if (!process.ok()) {
-      *why = std::string(process.status().message());
-      return false;
-    }
-    process_ = std::make_unique<testing::Subprocess>(*std::move(process));
-    const absl::Time deadline = absl::Now() + absl::Seconds(60);
-    while (absl::Now() < deadline) {
-      if (!process_->running()) break;
-      httplib::Client client(url());
-      client.set_connection_timeout(std::chrono::seconds(2));
-      if (auto res = client.Get("/-/ready"); res && res->status == 200) return true;
-      absl::SleepFor(absl::Milliseconds(100));
-    }
-    *why = absl::StrCat("Alertmanager did not become ready; its stderr:\n",
-                        testing::ReadFileOrEmpty(dir_.Sub(name_ + ".err")));
-    return false;
-  }
-
-  std::string url() const { return absl::StrCat("http://127.0.0.1:", port_); }
-
-  // GET /api/v2/alerts; an empty array when the request fails.
-  Json Alerts() const {
-    httplib::Client client(url());
-    client.set_connection_timeout(std::chrono::seconds(5));
-    client.set_read_timeout(std::chrono::seconds(5));
-    auto res = client.Get("/api/v2/alerts");
-    if (!res || res->status != 200) return Json::array();
-    Json body = Json::parse(res->body, nullptr, /*allow_exceptions=*/false);
-    return body.is_array() ? body : Json::array();
-  }
-
-  // Polls until `match` holds for the alert list; returns the last list.
-  template <typename Match>
-  std::optional<Json> WaitFor(Match match, absl::Duration timeout) const {
-    const absl::Time deadline = absl::Now() + timeout;
-    Json alerts;
-    while (absl::Now() < deadline) {
-      alerts = Alerts();
-      if (match(alerts)) return alerts;
-      absl::SleepFor(absl::Milliseconds(200));
-    }
-    return std::nullopt;
-  }
-
- private:
-  const testing::TempDir& dir_;
-  const std::string name_;
-  int port_ = 0;
-  std::unique_ptr<testing::Subprocess> process_;
-};
 
 // The alert named `name` for sync01, or null.
 const Json* FindAlert(const Json& alerts, const std::string& name) {
@@ -139,17 +54,6 @@ const Json* FindAlert(const Json& alerts, const std::string& name) {
     }
   }
   return nullptr;
-}
-
-bool IsActive(const Json& alert) {
-  if (alert.contains("status") && alert["status"].value("state", "") != "active") return false;
-  absl::Time ends;
-  std::string err;
-  if (alert.contains("endsAt") &&
-      absl::ParseTime(absl::RFC3339_full, alert["endsAt"].get<std::string>(), &ends, &err)) {
-    return ends > absl::Now();
-  }
-  return true;
 }
 
 std::vector<v1::Event> Events(std::vector<v1::Event> events) {
@@ -241,7 +145,7 @@ TEST(AlertmanagerEndToEnd, DeletionThresholdAlertAppearsAndResolves) {
   std::optional<Json> alerts = am.WaitFor(
       [](const Json& list) {
         const Json* a = FindAlert(list, "PendingDeletesOverThreshold");
-        return a != nullptr && IsActive(*a);
+        return a != nullptr && AlertIsActive(*a);
       },
       absl::Seconds(90));
   ASSERT_TRUE(alerts.has_value()) << "the alert never appeared in Alertmanager: " << am.Alerts();
@@ -267,14 +171,14 @@ TEST(AlertmanagerEndToEnd, DeletionThresholdAlertAppearsAndResolves) {
   alerts = am.WaitFor(
       [](const Json& list) {
         const Json* a = FindAlert(list, "PendingDeletesOverThreshold");
-        return a == nullptr || !IsActive(*a);
+        return a == nullptr || !AlertIsActive(*a);
       },
       absl::Seconds(90));
   EXPECT_TRUE(alerts.has_value()) << "the alert never resolved in Alertmanager: " << am.Alerts();
   // And nothing else about sync01 fires there.
   for (const Json& a : am.Alerts()) {
     if (a["labels"].value("server", "") == "sync01") {
-      EXPECT_FALSE(IsActive(a)) << a;
+      EXPECT_FALSE(AlertIsActive(a)) << a;
     }
   }
   (*agent)->Stop();
@@ -420,7 +324,7 @@ TEST(AlertmanagerEndToEnd, TwoCollectorsAndAnAlertmanagerClusterNotifyOnce) {
     EXPECT_TRUE(am->WaitFor(
         [](const Json& list) {
           const Json* a = FindAlert(list, "PendingDeletesOverThreshold");
-          return a != nullptr && IsActive(*a);
+          return a != nullptr && AlertIsActive(*a);
         },
         absl::Seconds(30)))
         << "the alert never reached " << am->url() << ": " << am->Alerts();
@@ -554,7 +458,7 @@ absl::Status SendMassDelete(const std::string& address, const std::string& serve
 // Whether Alertmanager holds an active alert of `server`.
 bool ActiveFor(const Json& alerts, const std::string& server) {
   for (const Json& a : alerts) {
-    if (a.contains("labels") && a["labels"].value("server", "") == server && IsActive(a)) {
+    if (a.contains("labels") && a["labels"].value("server", "") == server && AlertIsActive(a)) {
       return true;
     }
   }

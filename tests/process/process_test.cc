@@ -21,6 +21,7 @@
 #include "gtest/gtest.h"
 #include "syncwatch/v1/query.grpc.pb.h"
 #include "tests/testutil/fixtures.h"
+#include "tests/testutil/metrics.h"
 #include "tests/testutil/subprocess.h"
 #include "tests/testutil/test_util.h"
 
@@ -104,14 +105,7 @@ class ProcessTest : public ::testing::Test {
   }
 
   // A counter from the collector's /metrics, -1 when it cannot be read.
-  int64_t Metric(const std::string& name) {
-    httplib::Client http("127.0.0.1", http_port_);
-    auto res = http.Get("/metrics");
-    if (!res || res->status != 200) return -1;
-    const size_t at = res->body.find("\n" + name + " ");
-    if (at == std::string::npos) return -1;
-    return std::stoll(res->body.substr(at + name.size() + 2));
-  }
+  int64_t Metric(const std::string& name) { return testing::CollectorMetric(http_port_, name); }
 
   // kFiles run-history files of kRunsPerFile runs each (run numbers 1..N) and
   // an agent config reading them in small batches, so streams last long

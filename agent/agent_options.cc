@@ -210,17 +210,28 @@ absl::StatusOr<AgentOptions> LoadAgentConfig(const std::string& path) {
         }
       }
     } else if (key == "tls") {
-      SYNCWATCH_RETURN_IF_ERROR(file.CheckKeys(v, {"ca", "cert", "key", "server_name"}, "tls"));
+      SYNCWATCH_RETURN_IF_ERROR(
+          file.CheckKeys(v, {"ca", "system_roots", "cert", "key", "server_name"}, "tls"));
       for (const auto& t : v) {
         const std::string k = t.first.Scalar();
+        if (k == "system_roots") {
+          SYNCWATCH_ASSIGN_OR_RETURN(o.tls.system_roots, file.Bool(t.second, k));
+          continue;
+        }
         SYNCWATCH_ASSIGN_OR_RETURN(std::string value, file.String(t.second, k));
         if (k == "ca") o.tls.ca = value;
         if (k == "cert") o.tls.cert = value;
         if (k == "key") o.tls.key = value;
         if (k == "server_name") o.tls.server_name = value;
       }
-      if (!o.tls.enabled())
-        return file.Error(v, "tls: 'ca' is required (the CA of the collectors' certificate)");
+      if (!o.tls.enabled()) {
+        return file.Error(v,
+                          "tls: set 'ca' (the CA of the collectors' certificate) or "
+                          "'system_roots: true' (trust the system's root certificates)");
+      }
+      if (!o.tls.ca.empty() && o.tls.system_roots) {
+        return file.Error(v, "tls: 'ca' and 'system_roots: true' exclude each other");
+      }
       if (o.tls.cert.empty() != o.tls.key.empty())
         return file.Error(v, "tls: 'cert' and 'key' go together");
     } else if (key == "data_dir") {

@@ -64,8 +64,10 @@ struct AgentOptions {
   v1::ServerRole role = v1::SERVER_ROLE_ACTIVE;
   // Every collector gets every event. Default: 127.0.0.1:7443.
   std::vector<std::string> collectors = {"127.0.0.1:7443"};
-  // TLS to the collectors: ca (turns TLS on), cert + key (mutual TLS),
-  // server_name (expected certificate name). Default: plain text.
+  // TLS to the collectors: ca (a CA file) or system_roots: true (the
+  // system's roots: on Windows the local machine's ROOT store) turns TLS on;
+  // cert + key (mutual TLS), server_name (expected certificate name).
+  // Default: plain text.
   ClientTls tls;
   // Where the spool lives. Default: ./data/agent.
   std::string data_dir = "./data/agent";

@@ -151,6 +151,57 @@ TEST_F(AgentConfigTest, ServerConfigurationReadsFolders) {
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("server_configuration)")));
 }
 
+TEST_F(AgentConfigTest, TlsTrustsACaFileOrTheSystemRoots) {
+  auto plain = Load("server: s\n");
+  SYNCWATCH_ASSERT_OK(plain);
+  EXPECT_FALSE(plain->tls.enabled());
+
+  auto ca = Load("server: s\ntls: {ca: /etc/syncwatch/ca.pem, server_name: collector.test}\n");
+  SYNCWATCH_ASSERT_OK(ca);
+  EXPECT_TRUE(ca->tls.enabled());
+  EXPECT_EQ(ca->tls.ca, "/etc/syncwatch/ca.pem");
+  EXPECT_FALSE(ca->tls.system_roots);
+
+  auto system = Load(
+      "server: s\ntls:\n  system_roots: true\n  cert: /c.pem\n  key: /c.key\n"
+      "  server_name: collector.test\n");
+  SYNCWATCH_ASSERT_OK(system);
+  EXPECT_TRUE(system->tls.enabled());
+  EXPECT_TRUE(system->tls.system_roots);
+  EXPECT_EQ(system->tls.ca, "");
+  EXPECT_EQ(system->tls.cert, "/c.pem");
+  EXPECT_EQ(system->tls.key, "/c.key");
+  EXPECT_EQ(system->tls.server_name, "collector.test");
+}
+
+TEST_F(AgentConfigTest, TlsErrorsNameTheLine) {
+  const std::string neither =
+      ":2: tls: set 'ca' (the CA of the collectors' certificate) or 'system_roots: true'";
+  EXPECT_THAT(Load("server: s\ntls: {server_name: collector.test}\n"),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr(path_ + neither)));
+  EXPECT_THAT(Load("server: s\ntls: {system_roots: false}\n"),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr(path_ + neither)));
+  EXPECT_THAT(Load("server: s\ntls: {ca: /ca.pem, system_roots: true}\n"),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr(":2: tls: 'ca' and 'system_roots: true' exclude each other")));
+  EXPECT_THAT(Load("server: s\ntls:\n  system_roots: always\n"),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr(":3: 'system_roots' must be true or false")));
+  EXPECT_THAT(Load("server: s\ntls: {system_roots: true, cert: /c.pem}\n"),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr(":2: tls: 'cert' and 'key' go together")));
+  EXPECT_THAT(
+      Load("server: s\ntls:\n  system_root: true\n"),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr(":3: unknown key 'system_root'")));
+}
+
+TEST(ShippedAgentConfigs, WindowsTrustsTheSystemRoots) {
+  auto o = LoadAgentConfig(std::string(SYNCWATCH_SOURCE_DIR) + "/deploy/windows/agent.yaml");
+  SYNCWATCH_ASSERT_OK(o);
+  EXPECT_TRUE(o->tls.system_roots);
+  EXPECT_EQ(o->tls.ca, "");
+}
+
 TEST(ShippedAgentConfigs, Load) {
   for (const char* rel : {"/deploy/linux/agent.yaml", "/deploy/examples/agent-samples.yaml"}) {
     auto o = LoadAgentConfig(std::string(SYNCWATCH_SOURCE_DIR) + rel);

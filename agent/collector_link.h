@@ -29,7 +29,7 @@ namespace syncwatch::agent {
 struct LinkOptions {
   std::string address;  // host:port
   v1::Hello hello;      // sent first on every stream
-  ClientTls tls;        // plain text when tls.ca is empty
+  ClientTls tls;        // plain text unless tls.enabled()
   // Batches sent ahead of acknowledgements. Default: 8.
   size_t window = 8;
   // Back-off after a failed stream: starts at `initial_backoff`, doubles up to

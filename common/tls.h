@@ -1,7 +1,8 @@
 // TLS settings shared by the agent and the CLI (clients) and the collector
 // (server): PEM files on disk, read at start-up (a missing or unreadable file
 // is a start-up error) and re-read every `reload_interval` afterwards, so that
-// renewed certificates and CAs take effect without a restart.
+// renewed certificates and CAs take effect without a restart. A client may
+// trust the system's roots instead of a CA file (common/system_roots.h).
 #ifndef SYNCWATCH_COMMON_TLS_H_
 #define SYNCWATCH_COMMON_TLS_H_
 
@@ -18,8 +19,12 @@
 namespace syncwatch {
 
 struct ClientTls {
-  // CA bundle that signed the collector's certificate. Empty: TLS is off.
+  // CA bundle that signed the collector's certificate.
   std::string ca;
+  // Instead of `ca`: trust the system's root certificates (ReadSystemRoots:
+  // on Windows the local machine's ROOT store, read once at start; elsewhere
+  // gRPC's default CA bundle, re-read like `ca`). Neither: TLS is off.
+  bool system_roots = false;
   // Client certificate and key for mutual TLS (both or neither).
   std::string cert;
   std::string key;
@@ -30,7 +35,7 @@ struct ClientTls {
   // seconds, at least 1 s. Default: 60 s.
   absl::Duration reload_interval = absl::Seconds(60);
 
-  bool enabled() const { return !ca.empty(); }
+  bool enabled() const { return !ca.empty() || system_roots; }
 };
 
 struct ServerTls {
@@ -59,7 +64,11 @@ absl::StatusOr<std::string> ReadPemFile(const std::string& path, const std::stri
 
 // Credentials for a client channel (insecure when TLS is off); adds the
 // server-name override to `args`. The files are watched for changes (see
-// ClientTls::reload_interval). Errors name the file that could not be read.
+// ClientTls::reload_interval). Errors name the file that could not be read,
+// or the system store. With system roots from a store (Windows), the roots
+// become gRPC's default roots for the whole process: gRPC reads them once, at
+// the first handshake that uses default roots, so they must be the only
+// default roots a process asks for.
 absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> MakeChannelCredentials(
     const ClientTls& tls, grpc::ChannelArguments* args);
 

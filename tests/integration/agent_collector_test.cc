@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <functional>
 #include <memory>
@@ -360,6 +361,58 @@ TEST_F(AgentCollectorTest, DeliversOverTlsAndMutualTls) {
   SYNCWATCH_ASSERT_OK(agent);
   (*agent)->ScanOnce();
   SYNCWATCH_ASSERT_OK((*agent)->WaitDelivered(absl::Seconds(30)));
+}
+
+// Sets an environment variable for the life of the object.
+class ScopedEnv {
+ public:
+  ScopedEnv(const char* name, const std::string& value) : name_(name) {
+    const char* old = std::getenv(name);
+    if (old != nullptr) old_ = old;
+    had_ = old != nullptr;
+    ::setenv(name, value.c_str(), 1);
+  }
+  ~ScopedEnv() {
+    if (had_) {
+      ::setenv(name_, old_.c_str(), 1);
+    } else {
+      ::unsetenv(name_);
+    }
+  }
+
+ private:
+  const char* name_;
+  std::string old_;
+  bool had_ = false;
+};
+
+// tls.system_roots on Linux: the agent trusts the CA bundle gRPC would use,
+// which GRPC_DEFAULT_SSL_ROOTS_FILE_PATH names (common/system_roots.h).
+TEST_F(AgentCollectorTest, DeliversOverTlsTrustingTheSystemRoots) {
+  ASSERT_TRUE(testing::MakeTestPki(dir_.path()));
+  ASSERT_TRUE(testing::MakeTestCa(dir_.path(), "other-ca"));
+  const std::string pki = dir_.path() + "/";
+  auto collector =
+      StartCollector("tls-collector", 0, ServerTls{pki + "server.pem", pki + "server.key", ""});
+  ASSERT_NE(collector, nullptr);
+  agent::AgentOptions o = SampleAgent("agent", {collector->port()});
+  o.tls.system_roots = true;
+  o.tls.server_name = "collector.test";
+  {
+    // The system's roots lack the collector's CA: the handshake fails.
+    ScopedEnv roots("GRPC_DEFAULT_SSL_ROOTS_FILE_PATH", pki + "other-ca.pem");
+    auto agent = agent::Agent::Create(o, RealClock::Get());
+    SYNCWATCH_ASSERT_OK(agent);
+    EXPECT_EQ((*agent)->ScanOnce().events_spooled, 6);
+    EXPECT_THAT((*agent)->WaitDelivered(absl::Seconds(2)),
+                StatusIs(absl::StatusCode::kDeadlineExceeded, HasSubstr("handshake")));
+    EXPECT_EQ(collector->ingest_stats().streams_total.load(), 0u);
+  }
+  ScopedEnv roots("GRPC_DEFAULT_SSL_ROOTS_FILE_PATH", pki + "ca.pem");
+  auto agent = agent::Agent::Create(o, RealClock::Get());
+  SYNCWATCH_ASSERT_OK(agent);
+  SYNCWATCH_ASSERT_OK((*agent)->WaitDelivered(absl::Seconds(30)));
+  EXPECT_GE(collector->writer_stats().batches_stored.load(), 1u);
 }
 
 TEST_F(AgentCollectorTest, MissingTlsFileIsAClearStartupError) {

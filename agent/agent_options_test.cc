@@ -200,6 +200,9 @@ TEST(ShippedAgentConfigs, WindowsTrustsTheSystemRoots) {
   SYNCWATCH_ASSERT_OK(o);
   EXPECT_TRUE(o->tls.system_roots);
   EXPECT_EQ(o->tls.ca, "");
+  // A collector off loopback requires a client certificate.
+  EXPECT_NE(o->tls.cert, "");
+  EXPECT_NE(o->tls.key, "");
 }
 
 TEST(ShippedAgentConfigs, Load) {

@@ -9,7 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "collector/config/config_diff.h"
 #include "collector/record_keys.h"
-#include "collector/server_state.h"
+#include "collector/state/server_state.h"
 #include "common/key_codec.h"
 #include "common/status_macros.h"
 #include "common/time_util.h"

@@ -23,7 +23,7 @@
 #include "absl/strings/str_cat.h"
 #include "collector/config_records.h"
 #include "collector/record_keys.h"
-#include "collector/server_state.h"
+#include "collector/state/server_state.h"
 #include "common/grpc_status.h"
 #include "common/key_codec.h"
 #include "common/status_macros.h"

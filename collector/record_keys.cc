@@ -1,6 +1,6 @@
 #include "collector/record_keys.h"
 
-#include "absl/strings/str_cat.h"
+#include "collector/state/run_identity.h"
 #include "common/key_codec.h"
 #include "common/time_util.h"
 
@@ -12,32 +12,6 @@ std::string ServerPrefix(absl::string_view server) { return KeyBuilder().String(
 
 std::string ServerConnectorPrefix(absl::string_view server, absl::string_view connector) {
   return KeyBuilder().String(server).String(connector).Take();
-}
-
-namespace {
-
-// The connector a run without an id is numbered in.
-const std::string& NumberingConnector(const v1::RunProfileResult& run) {
-  return run.connector_id().empty() ? run.connector_name() : run.connector_id();
-}
-
-}  // namespace
-
-std::string RunNaturalId(const v1::RunProfileResult& run) {
-  if (!run.run_history_id().empty()) return run.run_history_id();
-  return absl::StrCat("run#", NumberingConnector(run), "#", run.run_number());
-}
-
-bool SameRun(const v1::RunProfileResult& a, const v1::RunProfileResult& b) {
-  const bool a_id = !a.run_history_id().empty();
-  const bool b_id = !b.run_history_id().empty();
-  if (a_id && b_id) return a.run_history_id() == b.run_history_id();
-  // "run#<connector>#<number>" names one (connector, number): the number has
-  // no '#'.
-  if (!a_id && !b_id) {
-    return a.run_number() == b.run_number() && NumberingConnector(a) == NumberingConnector(b);
-  }
-  return RunNaturalId(a) == RunNaturalId(b);  // an id against a made-up one
 }
 
 std::string RunKey(absl::string_view server, const v1::RunProfileResult& run) {

@@ -18,11 +18,8 @@ std::string ServerKey(absl::string_view server);
 std::string ServerPrefix(absl::string_view server);
 std::string ServerConnectorPrefix(absl::string_view server, absl::string_view connector);
 
-// A run's natural identity: its RunHistoryId, or the connector and run number
-// when the source has no id (run-history XML).
-std::string RunNaturalId(const v1::RunProfileResult& run);
-// RunNaturalId(a) == RunNaturalId(b), without building either.
-bool SameRun(const v1::RunProfileResult& a, const v1::RunProfileResult& b);
+// A run's key: server, connector name, start time, then its RunNaturalId
+// (state/run_identity.h).
 std::string RunKey(absl::string_view server, const v1::RunProfileResult& run);
 // The same key appended to `*out`.
 void AppendRunKey(absl::string_view server, const v1::RunProfileResult& run, std::string* out);

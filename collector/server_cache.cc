@@ -4,7 +4,7 @@
 #include <utility>
 
 #include "collector/record_keys.h"
-#include "collector/server_state.h"
+#include "collector/state/server_state.h"
 #include "common/status_macros.h"
 #include "common/time_util.h"
 
@@ -29,6 +29,22 @@ ServerEntry::ServerEntry(v1::ServerInfo stored)
   connectors.Swap(record.mutable_connectors());
   summary_bytes = record.SerializeAsString();
   connectors.Swap(record.mutable_connectors());
+}
+
+void TenantThresholds::Add(const ServerEntry& entry) {
+  if (!entry.reported_threshold.known) return;
+  auto [it, inserted] = latest_.try_emplace(entry.tenant_group, &entry);
+  if (!inserted && entry.last_seen_us > it->second->last_seen_us) it->second = &entry;
+}
+
+const ThresholdSource& TenantThresholds::For(const ServerEntry& entry) const {
+  static const ThresholdSource kUnknown;
+  if (entry.reported_threshold.known) return entry.reported_threshold;
+  if (!entry.record.tenant().empty()) {
+    auto it = latest_.find(entry.tenant_group);
+    if (it != latest_.end()) return it->second->reported_threshold;
+  }
+  return kUnknown;
 }
 
 absl::StatusOr<ServerRecords> ReadServerRecords(const Store& store) {

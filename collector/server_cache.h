@@ -11,8 +11,10 @@
 #include <string>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
-#include "collector/server_state.h"
+#include "absl/strings/string_view.h"
+#include "collector/state/server_state.h"
 #include "collector/store.h"
 #include "common/mutex.h"
 #include "syncwatch/v1/query.pb.h"
@@ -38,6 +40,22 @@ struct ServerEntry {
   // the fleet summary lists, to which it appends the query-time fields.
   std::string summary_bytes;
   v1::ServerInfo record;
+};
+
+// The threshold lives in the tenant, so any agent of the tenant may report
+// it: a server's own report wins, else the peer heard from last. Built once
+// over every server entry, then asked per server in O(1). Refers to the
+// entries added, which must outlive it.
+class TenantThresholds {
+ public:
+  void Add(const ServerEntry& entry);
+  // The threshold that applies to `entry`'s server (known false when no
+  // agent of its tenant reported one); valid while the entries are.
+  const ThresholdSource& For(const ServerEntry& entry) const;
+
+ private:
+  // Tenant group (viewing the entry's) -> the entry of the report heard last.
+  absl::flat_hash_map<absl::string_view, const ServerEntry*> latest_;
 };
 
 // Every server, in name order. Entries are shared and never change once

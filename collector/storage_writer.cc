@@ -10,7 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "collector/config/config_diff.h"
 #include "collector/record_keys.h"
-#include "collector/server_state.h"
+#include "collector/state/server_state.h"
 #include "collector/stored_record.h"
 #include "common/key_codec.h"
 #include "common/log.h"

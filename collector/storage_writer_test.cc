@@ -14,7 +14,7 @@
 #include "absl/time/clock.h"
 #include "collector/query_service.h"
 #include "collector/record_keys.h"
-#include "collector/server_state.h"
+#include "collector/state/server_state.h"
 #include "collector/store.h"
 #include "collector/stored_record.h"
 #include "collector/wire_batch.h"

@@ -33,7 +33,7 @@
 #include "collector/alerts/facts.h"
 #include "collector/alerts/notifier.h"
 #include "collector/server_cache.h"
-#include "collector/server_state.h"
+#include "collector/state/server_state.h"
 #include "collector/store.h"
 #include "common/clock.h"
 #include "common/mutex.h"

@@ -38,7 +38,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
-#include "collector/server_state.h"
+#include "collector/state/server_state.h"
 #include "collector/store.h"
 #include "common/mutex.h"
 #include "syncwatch/v1/admin.pb.h"

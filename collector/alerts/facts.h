@@ -19,7 +19,7 @@
 #include "absl/time/time.h"
 #include "collector/alerts/alerts_options.h"
 #include "collector/server_cache.h"
-#include "collector/server_state.h"
+#include "collector/state/server_state.h"
 #include "collector/store.h"
 #include "syncwatch/v1/query.pb.h"
 

@@ -4,16 +4,15 @@
 // connector, the latest pending-export figures, the last successful cycle.
 //
 // Also what the query service and the alert rules share about a server: its
-// tenant group, the deletion threshold that applies to it, and its health.
-#ifndef SYNCWATCH_COLLECTOR_SERVER_STATE_H_
-#define SYNCWATCH_COLLECTOR_SERVER_STATE_H_
+// tenant group, the deletion threshold it reported, and its health.
+#ifndef SYNCWATCH_COLLECTOR_STATE_SERVER_STATE_H_
+#define SYNCWATCH_COLLECTOR_STATE_SERVER_STATE_H_
 
 #include <cstdint>
 #include <map>
 #include <string>
 #include <vector>
 
-#include "absl/container/flat_hash_map.h"
 #include "absl/strings/string_view.h"
 #include "absl/types/span.h"
 #include "syncwatch/v1/query.pb.h"
@@ -71,24 +70,6 @@ struct ThresholdSource {
 // The threshold `info`'s agent reported itself (known false when none).
 ThresholdSource ReportedThreshold(const v1::ServerInfo& info);
 
-struct ServerEntry;  // server_cache.h
-
-// The threshold lives in the tenant, so any agent of the tenant may report
-// it: a server's own report wins, else the peer heard from last. Built once
-// over every server entry, then asked per server in O(1). Refers to the
-// entries added, which must outlive it.
-class TenantThresholds {
- public:
-  void Add(const ServerEntry& entry);
-  // The threshold that applies to `entry`'s server (known false when no
-  // agent of its tenant reported one); valid while the entries are.
-  const ThresholdSource& For(const ServerEntry& entry) const;
-
- private:
-  // Tenant group (viewing the entry's) -> the entry of the report heard last.
-  absl::flat_hash_map<absl::string_view, const ServerEntry*> latest_;
-};
-
 // What judging a server's health needs of an alert firing now.
 struct FiringAlert {
   std::string server;
@@ -136,4 +117,4 @@ int HealthRank(v1::Health health);
 
 }  // namespace syncwatch::collector
 
-#endif  // SYNCWATCH_COLLECTOR_SERVER_STATE_H_
+#endif  // SYNCWATCH_COLLECTOR_STATE_SERVER_STATE_H_

@@ -1,12 +1,9 @@
-#include "collector/server_state.h"
+#include "collector/state/server_state.h"
 
 #include <algorithm>
 #include <string>
 #include <vector>
 
-#include "collector/record_keys.h"
-#include "collector/server_cache.h"
-#include "common/key_codec.h"
 #include "common/names.h"
 #include "common/time_util.h"
 #include "gmock/gmock.h"
@@ -47,44 +44,6 @@ v1::PendingExportSnapshot Snapshot(const std::string& connector, absl::Duration 
   s.set_pending_updates(4);
   s.set_pending_deletes(deletes);
   return s;
-}
-
-TEST(RecordKeysTest, SameRunAndTheRunKeyFollowRunNaturalId) {
-  std::vector<v1::RunProfileResult> runs;
-  auto add = [&runs](const std::string& id, const std::string& connector_id,
-                     const std::string& connector_name, int64_t number) {
-    v1::RunProfileResult& r = runs.emplace_back();
-    r.set_run_history_id(id);
-    r.set_connector_id(connector_id);
-    r.set_connector_name(connector_name);
-    r.set_run_number(number);
-    *r.mutable_start_time() = ToProtoTimestamp(absl::FromUnixSeconds(1714550400 + number));
-  };
-  add("{9B3F0D2A-0001}", "", "contoso.com", 1);
-  add("{9B3F0D2A-0001}", "", "fabrikam.com", 2);  // the same id elsewhere: the same run
-  add("{9B3F0D2A-0002}", "", "contoso.com", 1);
-  add("", "", "contoso.com", 1);
-  add("", "", "contoso.com", 2);
-  add("", "", "contoso.com#1", 2);
-  add("", "{C0FFEE}", "contoso.com", 1);  // numbered in the connector id
-  add("", "{C0FFEE}", "other name", 1);
-  add("run#contoso.com#1", "", "x", 9);  // an id that reads like a made-up one
-  for (const v1::RunProfileResult& a : runs) {
-    for (const v1::RunProfileResult& b : runs) {
-      EXPECT_EQ(SameRun(a, b), RunNaturalId(a) == RunNaturalId(b))
-          << RunNaturalId(a) << " / " << RunNaturalId(b);
-    }
-    EXPECT_EQ(RunKey("sync01", a), KeyBuilder()
-                                       .String("sync01")
-                                       .String(a.connector_name())
-                                       .Int64(ToUnixMicrosOrZero(a.start_time()))
-                                       .String(RunNaturalId(a))
-                                       .Take());
-  }
-  EXPECT_TRUE(SameRun(runs[0], runs[1]));
-  EXPECT_TRUE(SameRun(runs[6], runs[7]));
-  EXPECT_TRUE(SameRun(runs[3], runs[8]));
-  EXPECT_FALSE(SameRun(runs[4], runs[5]));
 }
 
 TEST(ServerStateTest, KeepsTheLatestRunPerConnectorWhateverTheOrder) {
@@ -224,40 +183,6 @@ TEST(ServerStateTest, PendingFiguresComeFromEachConnectorsLatestSnapshot) {
   EXPECT_FALSE(info.has_last_successful_cycle()) << "snapshots say nothing about cycles";
 }
 
-v1::ServerInfo Server(const std::string& name, const std::string& tenant, int64_t last_seen_s) {
-  v1::ServerInfo info;
-  info.set_server(name);
-  info.set_tenant(tenant);
-  *info.mutable_last_seen() = ToProtoTimestamp(absl::FromUnixSeconds(last_seen_s));
-  return info;
-}
-
-void ReportThreshold(v1::ServerInfo* info, bool enabled, int64_t value) {
-  info->mutable_settings()->set_deletion_threshold_known(true);
-  info->mutable_settings()->set_deletion_threshold_enabled(enabled);
-  info->mutable_settings()->set_deletion_threshold(value);
-}
-
-TEST(TenantThresholdsTest, OwnReportWinsElseThePeerHeardFromLast) {
-  std::vector<v1::ServerInfo> servers = {Server("sync01", "Contoso.onmicrosoft.com", 100),
-                                         Server("sync02", "contoso.onmicrosoft.com", 200),
-                                         Server("sync03", "contoso.onmicrosoft.com", 50),
-                                         Server("lab", "", 300),
-                                         Server("other", "fabrikam.onmicrosoft.com", 10)};
-  ReportThreshold(&servers[0], true, 300);
-  ReportThreshold(&servers[1], false, 400);
-  ReportThreshold(&servers[3], true, 50);
-  std::vector<ServerEntry> entries(servers.begin(), servers.end());  // never moved after
-  TenantThresholds t;
-  for (const auto& e : entries) t.Add(e);
-  EXPECT_EQ(t.For(entries[0]).value, 300);
-  EXPECT_EQ(t.For(entries[2]).reported_by, "sync02") << "the peer seen last, tenant case-folded";
-  EXPECT_FALSE(t.For(entries[2]).enabled);
-  EXPECT_FALSE(t.For(entries[4]).known) << "another tenant's report does not apply";
-  const ServerEntry lab2(Server("lab2", "", 1));
-  EXPECT_FALSE(t.For(lab2).known) << "a tenant-less server is a group of its own";
-}
-
 FiringAlert Firing(const std::string& severity, const std::string& connector,
                    const std::string& summary) {
   FiringAlert a;
@@ -344,42 +269,6 @@ TEST(JudgeHealthTest, JudgesTheRecordIntoACopyWithoutConnectors) {
   EXPECT_EQ(copy.health(), v1::HEALTH_CRITICAL);
   EXPECT_THAT(copy.health_reasons(), ElementsAre(HasSubstr("900 pending deletes on contoso")));
   EXPECT_EQ(copy.connectors_size(), 0);
-}
-
-TEST(ServerEntryTest, KeepsTheRecordItsSummaryWithoutConnectorsAndWhatJudgingReads) {
-  v1::ServerInfo record;
-  record.set_server("sync01");
-  record.set_tenant("Contoso.onmicrosoft.com");
-  record.set_pending_deletes(7);
-  record.add_connectors()->set_connector("contoso.com");
-  record.mutable_connectors(0)->set_pending_deletes(3);
-  v1::ConnectorState* aad = record.add_connectors();
-  aad->set_connector("contoso.onmicrosoft.com - AAD");
-  aad->set_pending_deletes(7);
-  record.set_last_run_result("stopped-server-down");
-  record.mutable_settings()->set_deletion_threshold_known(true);
-  record.mutable_settings()->set_deletion_threshold(300);
-  *record.mutable_last_seen() = ToProtoTimestamp(absl::FromUnixSeconds(1700000000));
-  record.add_health_reasons("judged by an earlier query");  // never stored; dropped if it were
-  record.set_health(v1::HEALTH_CRITICAL);
-  const ServerEntry entry(record);
-  EXPECT_EQ(entry.record.health_reasons_size(), 0);
-  EXPECT_EQ(entry.record.health(), v1::HEALTH_UNSPECIFIED);
-  EXPECT_EQ(entry.health.max_pending_deletes, 7);
-  EXPECT_TRUE(entry.health.stopped);
-  EXPECT_TRUE(entry.health.has_connectors);
-  EXPECT_TRUE(entry.reported_threshold.known);
-  EXPECT_EQ(entry.reported_threshold.value, 300);
-  EXPECT_EQ(entry.reported_threshold.reported_by, "sync01");
-  EXPECT_EQ(entry.last_seen_us, int64_t{1700000000} * 1000000);
-  EXPECT_EQ(entry.record.connectors_size(), 2);
-  v1::ServerInfo summary;
-  ASSERT_TRUE(summary.ParseFromString(entry.summary_bytes));
-  EXPECT_EQ(summary.connectors_size(), 0);
-  EXPECT_EQ(summary.server(), "sync01");
-  EXPECT_EQ(summary.pending_deletes(), 7);
-  EXPECT_EQ(summary.health_reasons_size(), 0);
-  EXPECT_EQ(entry.tenant_group, "contoso.onmicrosoft.com");
 }
 
 }  // namespace

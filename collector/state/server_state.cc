@@ -1,4 +1,4 @@
-#include "collector/server_state.h"
+#include "collector/state/server_state.h"
 
 #include <algorithm>
 #include <functional>
@@ -7,8 +7,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "collector/record_keys.h"
-#include "collector/server_cache.h"
+#include "collector/state/run_identity.h"
 #include "common/time_util.h"
 
 namespace syncwatch::collector {
@@ -220,22 +219,6 @@ ThresholdSource ReportedThreshold(const v1::ServerInfo& info) {
   out.value = info.settings().deletion_threshold();
   out.reported_by = info.server();
   return out;
-}
-
-void TenantThresholds::Add(const ServerEntry& entry) {
-  if (!entry.reported_threshold.known) return;
-  auto [it, inserted] = latest_.try_emplace(entry.tenant_group, &entry);
-  if (!inserted && entry.last_seen_us > it->second->last_seen_us) it->second = &entry;
-}
-
-const ThresholdSource& TenantThresholds::For(const ServerEntry& entry) const {
-  static const ThresholdSource kUnknown;
-  if (entry.reported_threshold.known) return entry.reported_threshold;
-  if (!entry.record.tenant().empty()) {
-    auto it = latest_.find(entry.tenant_group);
-    if (it != latest_.end()) return it->second->reported_threshold;
-  }
-  return kUnknown;
 }
 
 void JudgeHealth(const ThresholdSource& threshold, int64_t default_threshold,

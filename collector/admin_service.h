@@ -10,7 +10,7 @@
 #define SYNCWATCH_COLLECTOR_ADMIN_SERVICE_H_
 
 #include "collector/alerts/alert_store.h"
-#include "collector/retention.h"
+#include "collector/storage/retention.h"
 #include "common/clock.h"
 #include "syncwatch/v1/admin.grpc.pb.h"
 

@@ -10,7 +10,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "collector/alerts/alerts_options.h"
-#include "collector/retention.h"
+#include "collector/storage/retention.h"
 #include "common/event_validation.h"
 #include "common/tls.h"
 
@@ -102,7 +102,7 @@ struct CollectorOptions {
 // key, client_ca, reload_interval), insecure, sync_writes, max_message_bytes,
 // max_batch_bytes, limits (max_streams_per_agent, agent_events_per_second),
 // auth (tokens_file, protect_metrics), retention, rules, notifiers;
-// see collector/retention.h for retention and collector/alerts/alerts_options.h
+// see collector/storage/retention.h for retention and collector/alerts/alerts_options.h
 // for the last two) over `base`. Retention ages are durations ("400d", "36h")
 // or "off"/"0" to keep that kind forever. An unknown key or a bad value is an
 // InvalidArgument error "FILE:LINE: …".

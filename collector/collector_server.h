@@ -16,9 +16,9 @@
 #include "collector/http_server.h"
 #include "collector/ingest_service.h"
 #include "collector/query_service.h"
-#include "collector/retention.h"
-#include "collector/storage_writer.h"
-#include "collector/store.h"
+#include "collector/storage/retention.h"
+#include "collector/storage/storage_writer.h"
+#include "collector/storage/store.h"
 #include "common/clock.h"
 
 namespace syncwatch::collector {

@@ -17,7 +17,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "collector/wire_batch.h"
+#include "collector/storage/wire_batch.h"
 #include "common/grpc_status.h"
 #include "common/log.h"
 #include "common/time_util.h"

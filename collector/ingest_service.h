@@ -10,7 +10,7 @@
 #include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "collector/collector_options.h"
-#include "collector/storage_writer.h"
+#include "collector/storage/storage_writer.h"
 #include "common/clock.h"
 #include "common/event_validation.h"
 #include "common/mutex.h"

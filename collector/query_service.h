@@ -18,8 +18,8 @@
 
 #include "absl/status/statusor.h"
 #include "collector/alerts/alert_store.h"
-#include "collector/server_cache.h"
-#include "collector/store.h"
+#include "collector/storage/server_cache.h"
+#include "collector/storage/store.h"
 #include "common/clock.h"
 #include "common/mutex.h"
 #include "syncwatch/v1/query.grpc.pb.h"

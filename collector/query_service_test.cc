@@ -12,10 +12,10 @@
 #include <vector>
 
 #include "collector/alerts/alert_store.h"
-#include "collector/record_keys.h"
-#include "collector/server_cache.h"
-#include "collector/storage_writer.h"
-#include "collector/store.h"
+#include "collector/storage/record_keys.h"
+#include "collector/storage/server_cache.h"
+#include "collector/storage/storage_writer.h"
+#include "collector/storage/store.h"
 #include "common/time_util.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"

@@ -19,8 +19,8 @@
 // (collector/alerts/), not by the StorageWriter: they hold no agent data, and an
 // alert transition and its notifications must commit together. silences are
 // written by the AlertStore too; settings by the admin actions (retention.h).
-#ifndef SYNCWATCH_COLLECTOR_STORE_H_
-#define SYNCWATCH_COLLECTOR_STORE_H_
+#ifndef SYNCWATCH_COLLECTOR_STORAGE_STORE_H_
+#define SYNCWATCH_COLLECTOR_STORAGE_STORE_H_
 
 #include <atomic>
 #include <chrono>
@@ -176,4 +176,4 @@ absl::Status RepairStore(const std::string& path);
 
 }  // namespace syncwatch::collector
 
-#endif  // SYNCWATCH_COLLECTOR_STORE_H_
+#endif  // SYNCWATCH_COLLECTOR_STORAGE_STORE_H_

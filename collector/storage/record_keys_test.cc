@@ -1,4 +1,4 @@
-#include "collector/record_keys.h"
+#include "collector/storage/record_keys.h"
 
 #include <string>
 #include <vector>

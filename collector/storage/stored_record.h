@@ -2,8 +2,8 @@
 // message (StoredRun, StoredPendingExports, StoredExportError: fields 1, 2
 // and 3), made and read without building the record: the writer's hottest
 // copies.
-#ifndef SYNCWATCH_COLLECTOR_STORED_RECORD_H_
-#define SYNCWATCH_COLLECTOR_STORED_RECORD_H_
+#ifndef SYNCWATCH_COLLECTOR_STORAGE_STORED_RECORD_H_
+#define SYNCWATCH_COLLECTOR_STORAGE_STORED_RECORD_H_
 
 #include <initializer_list>
 #include <string>
@@ -41,4 +41,4 @@ bool ForEachField(absl::string_view message, int number,
 
 }  // namespace syncwatch::collector
 
-#endif  // SYNCWATCH_COLLECTOR_STORED_RECORD_H_
+#endif  // SYNCWATCH_COLLECTOR_STORAGE_STORED_RECORD_H_

@@ -1,4 +1,4 @@
-#include "collector/storage_writer.h"
+#include "collector/storage/storage_writer.h"
 
 #include <atomic>
 #include <future>
@@ -12,12 +12,11 @@
 #include "absl/strings/escaping.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
-#include "collector/query_service.h"
-#include "collector/record_keys.h"
 #include "collector/state/server_state.h"
-#include "collector/store.h"
-#include "collector/stored_record.h"
-#include "collector/wire_batch.h"
+#include "collector/storage/record_keys.h"
+#include "collector/storage/store.h"
+#include "collector/storage/stored_record.h"
+#include "collector/storage/wire_batch.h"
 #include "common/mutex.h"
 #include "common/time_util.h"
 #include "gmock/gmock.h"
@@ -117,14 +116,20 @@ class StorageWriterTest : public ::testing::Test {
     return e;
   }
 
-  std::vector<v1::StoredRun> Runs() {
-    QueryService q(*store_, clock_, {});
-    v1::ListRunsRequest req;
-    v1::ListRunsResponse resp;
-    grpc::Status s = q.ListRuns(nullptr, &req, &resp);
-    EXPECT_TRUE(s.ok()) << s.error_message();
-    return {resp.runs().begin(), resp.runs().end()};
+  // Every record of `family` as stored, in key order.
+  template <typename Record>
+  std::vector<Record> Records(Family family) {
+    std::vector<Record> out;
+    auto it = store_->NewIterator(family, nullptr);
+    for (it->SeekToFirst(); it->Valid(); it->Next()) {
+      auto record = ParseRecord<Record>(it->value());
+      EXPECT_TRUE(record.ok()) << record.status();
+      if (record.ok()) out.push_back(*std::move(record));
+    }
+    return out;
   }
+
+  std::vector<v1::StoredRun> Runs() { return Records<v1::StoredRun>(Family::kRuns); }
 
   TempDir dir_;
   FakeClock clock_;
@@ -322,15 +327,12 @@ TEST_F(StorageWriterTest, ExportErrorsInRunStepsAreIndexedWithTheirFirstOccurren
   e2->set_retry_count(1);
   SYNCWATCH_ASSERT_OK(Submit(Agent(), Batch(2, {later})).status);
 
-  QueryService q(*store_, clock_, {});
-  v1::ListExportErrorsRequest req;
-  v1::ListExportErrorsResponse resp;
-  ASSERT_TRUE(q.ListExportErrors(nullptr, &req, &resp).ok());
-  ASSERT_EQ(resp.errors_size(), 1);
-  EXPECT_EQ(resp.errors(0).error().connector_name(), "contoso.com");
-  EXPECT_EQ(resp.errors(0).error().retry_count(), 1);
-  EXPECT_EQ(resp.errors(0).error().first_occurred().seconds(), 1500000000);
-  EXPECT_EQ(resp.errors(0).error().date_occurred().seconds(), 1600001800);
+  const auto errors = Records<v1::StoredExportError>(Family::kExportErrors);
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_EQ(errors[0].error().connector_name(), "contoso.com");
+  EXPECT_EQ(errors[0].error().retry_count(), 1);
+  EXPECT_EQ(errors[0].error().first_occurred().seconds(), 1500000000);
+  EXPECT_EQ(errors[0].error().date_occurred().seconds(), 1600001800);
 }
 
 TEST_F(StorageWriterTest, SettingsDecideTheRoleAndLastSeenFollowsTheClock) {
@@ -344,14 +346,11 @@ TEST_F(StorageWriterTest, SettingsDecideTheRoleAndLastSeenFollowsTheClock) {
   clock_.Advance(absl::Minutes(5));
   SYNCWATCH_ASSERT_OK(Submit(Agent(), nullptr).status);  // a Hello's sign of life
 
-  QueryService q(*store_, clock_, {});
-  v1::ListServersRequest req;
-  v1::ListServersResponse resp;
-  ASSERT_TRUE(q.ListServers(nullptr, &req, &resp).ok());
-  ASSERT_EQ(resp.servers_size(), 1);
-  EXPECT_EQ(resp.servers(0).role(), v1::SERVER_ROLE_STAGING);  // the hello said active
-  EXPECT_EQ(resp.servers(0).settings().deletion_threshold(), 500);
-  EXPECT_EQ(FromProtoTimestamp(resp.servers(0).last_seen()), clock_.Now());
+  const auto servers = Records<v1::ServerInfo>(Family::kServers);
+  ASSERT_EQ(servers.size(), 1u);
+  EXPECT_EQ(servers[0].role(), v1::SERVER_ROLE_STAGING);  // the hello said active
+  EXPECT_EQ(servers[0].settings().deletion_threshold(), 500);
+  EXPECT_EQ(FromProtoTimestamp(servers[0].last_seen()), clock_.Now());
 }
 
 TEST_F(StorageWriterTest, ManyConcurrentSubmissionsAreAllCommitted) {
@@ -624,23 +623,14 @@ TEST_F(StorageWriterTest, PendingExportSnapshotLatestWinsAndHistoryKeepsFigures)
   };
   SYNCWATCH_ASSERT_OK(Submit(Agent(), snap(2000, 10, 1)).status);
   SYNCWATCH_ASSERT_OK(Submit(Agent(), snap(1000, 700, 2)).status);  // older, arrives late
-  QueryService q(*store_, clock_, {});
-  v1::ListPendingExportsRequest req;
-  v1::ListPendingExportsResponse resp;
-  ASSERT_TRUE(q.ListPendingExports(nullptr, &req, &resp).ok());
-  ASSERT_EQ(resp.snapshots_size(), 1);
-  EXPECT_EQ(resp.snapshots(0).snapshot().pending_deletes(), 10);
-  EXPECT_EQ(resp.snapshots(0).snapshot().deletes_size(), 1);
-  EXPECT_EQ(resp.snapshots(0).server(), "sync01");
+  const auto snapshots = Records<v1::StoredPendingExports>(Family::kSnapshots);
+  ASSERT_EQ(snapshots.size(), 1u);
+  EXPECT_EQ(snapshots[0].snapshot().pending_deletes(), 10);
+  EXPECT_EQ(snapshots[0].snapshot().deletes_size(), 1);
+  EXPECT_EQ(snapshots[0].server(), "sync01");
 
   // The history holds both, oldest first: the record without the object list.
-  std::vector<v1::StoredPendingExports> history;
-  auto it = store_->NewIterator(Family::kSnapshotHistory, nullptr);
-  for (it->SeekToFirst(); it->Valid(); it->Next()) {
-    auto record = ParseRecord<v1::StoredPendingExports>(it->value());
-    SYNCWATCH_ASSERT_OK(record.status());
-    history.push_back(*record);
-  }
+  const auto history = Records<v1::StoredPendingExports>(Family::kSnapshotHistory);
   ASSERT_EQ(history.size(), 2u);
   for (const auto& [record, t, deletes] :
        {std::tuple(history[0], 1000, 700), std::tuple(history[1], 2000, 10)}) {
@@ -654,10 +644,9 @@ TEST_F(StorageWriterTest, PendingExportSnapshotLatestWinsAndHistoryKeepsFigures)
 
   // A snapshot taken at the same time as the stored one replaces it.
   SYNCWATCH_ASSERT_OK(Submit(Agent(), snap(2000, 11, 3)).status);
-  resp.Clear();
-  ASSERT_TRUE(q.ListPendingExports(nullptr, &req, &resp).ok());
-  ASSERT_EQ(resp.snapshots_size(), 1);
-  EXPECT_EQ(resp.snapshots(0).snapshot().pending_deletes(), 11);
+  const auto replaced = Records<v1::StoredPendingExports>(Family::kSnapshots);
+  ASSERT_EQ(replaced.size(), 1u);
+  EXPECT_EQ(replaced[0].snapshot().pending_deletes(), 11);
 }
 
 TEST_F(StorageWriterTest, ASnapshotRecordThatDoesNotParseFailsTheBatchNamingItsKey) {
@@ -700,12 +689,9 @@ TEST_F(StorageWriterTest, AnExportErrorKeepsItsNewestReportAndItsFirstOccurrence
     SYNCWATCH_ASSERT_OK(Submit(Agent(), std::move(b)).status);
   };
   auto stored = [this]() {
-    QueryService q(*store_, clock_, {});
-    v1::ListExportErrorsRequest req;
-    v1::ListExportErrorsResponse resp;
-    EXPECT_TRUE(q.ListExportErrors(nullptr, &req, &resp).ok());
-    EXPECT_EQ(resp.errors_size(), 1);
-    return resp.errors_size() == 1 ? resp.errors(0).error() : v1::ExportError();
+    const auto errors = Records<v1::StoredExportError>(Family::kExportErrors);
+    EXPECT_EQ(errors.size(), 1u);
+    return errors.size() == 1 ? errors[0].error() : v1::ExportError();
   };
   submit(1, report(1000, 500, 1));
   EXPECT_EQ(stored().retry_count(), 1);

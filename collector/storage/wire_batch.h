@@ -1,8 +1,8 @@
 // Where a received batch's runs are in the bytes the agent sent, so that the
 // writer stores those bytes as they came instead of serialising each run
 // again (runs are most of what a collector stores).
-#ifndef SYNCWATCH_COLLECTOR_WIRE_BATCH_H_
-#define SYNCWATCH_COLLECTOR_WIRE_BATCH_H_
+#ifndef SYNCWATCH_COLLECTOR_STORAGE_WIRE_BATCH_H_
+#define SYNCWATCH_COLLECTOR_STORAGE_WIRE_BATCH_H_
 
 #include <cstddef>
 #include <optional>
@@ -34,4 +34,4 @@ std::optional<BatchWire> FindBatchWire(absl::string_view message, const v1::Even
 
 }  // namespace syncwatch::collector
 
-#endif  // SYNCWATCH_COLLECTOR_WIRE_BATCH_H_
+#endif  // SYNCWATCH_COLLECTOR_STORAGE_WIRE_BATCH_H_

@@ -1,4 +1,4 @@
-#include "collector/storage_writer.h"
+#include "collector/storage/storage_writer.h"
 
 #include <algorithm>
 #include <optional>
@@ -9,9 +9,9 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "collector/config/config_diff.h"
-#include "collector/record_keys.h"
 #include "collector/state/server_state.h"
-#include "collector/stored_record.h"
+#include "collector/storage/record_keys.h"
+#include "collector/storage/stored_record.h"
 #include "common/key_codec.h"
 #include "common/log.h"
 #include "common/status_macros.h"

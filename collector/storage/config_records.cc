@@ -1,4 +1,4 @@
-#include "collector/config_records.h"
+#include "collector/storage/config_records.h"
 
 #include <algorithm>
 #include <map>
@@ -8,8 +8,8 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "collector/config/config_diff.h"
-#include "collector/record_keys.h"
 #include "collector/state/server_state.h"
+#include "collector/storage/record_keys.h"
 #include "common/key_codec.h"
 #include "common/status_macros.h"
 #include "common/time_util.h"

@@ -1,4 +1,4 @@
-#include "collector/server_cache.h"
+#include "collector/storage/server_cache.h"
 
 #include <string>
 #include <vector>

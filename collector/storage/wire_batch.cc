@@ -1,6 +1,6 @@
-#include "collector/wire_batch.h"
+#include "collector/storage/wire_batch.h"
 
-#include "collector/stored_record.h"
+#include "collector/storage/stored_record.h"
 #include "syncwatch/v1/ingest.pb.h"
 
 namespace syncwatch::collector {

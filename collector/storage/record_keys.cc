@@ -1,4 +1,4 @@
-#include "collector/record_keys.h"
+#include "collector/storage/record_keys.h"
 
 #include "collector/state/run_identity.h"
 #include "common/key_codec.h"

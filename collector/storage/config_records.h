@@ -1,8 +1,8 @@
 // Reads of the configuration families (store.h) and what the collector works
 // out of them with collector/config/: a server's changes, the staging drift
 // of a fleet, and the evidence for the causes of a connector's pending deletes.
-#ifndef SYNCWATCH_COLLECTOR_CONFIG_RECORDS_H_
-#define SYNCWATCH_COLLECTOR_CONFIG_RECORDS_H_
+#ifndef SYNCWATCH_COLLECTOR_STORAGE_CONFIG_RECORDS_H_
+#define SYNCWATCH_COLLECTOR_STORAGE_CONFIG_RECORDS_H_
 
 #include <optional>
 #include <string>
@@ -11,7 +11,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "collector/config/delete_causes.h"
-#include "collector/store.h"
+#include "collector/storage/store.h"
 #include "syncwatch/v1/query.pb.h"
 
 namespace syncwatch::collector {
@@ -43,4 +43,4 @@ absl::StatusOr<config::DeleteEvidence> ReadDeleteEvidence(
 
 }  // namespace syncwatch::collector
 
-#endif  // SYNCWATCH_COLLECTOR_CONFIG_RECORDS_H_
+#endif  // SYNCWATCH_COLLECTOR_STORAGE_CONFIG_RECORDS_H_

@@ -1,7 +1,7 @@
 // The keys of the collector's column families (layout in store.h), shared by
 // the writer and the query service.
-#ifndef SYNCWATCH_COLLECTOR_RECORD_KEYS_H_
-#define SYNCWATCH_COLLECTOR_RECORD_KEYS_H_
+#ifndef SYNCWATCH_COLLECTOR_STORAGE_RECORD_KEYS_H_
+#define SYNCWATCH_COLLECTOR_STORAGE_RECORD_KEYS_H_
 
 #include <cstdint>
 #include <string>
@@ -42,4 +42,4 @@ std::string AgentMarkKey(absl::string_view agent_id, absl::string_view spool_epo
 
 }  // namespace syncwatch::collector
 
-#endif  // SYNCWATCH_COLLECTOR_RECORD_KEYS_H_
+#endif  // SYNCWATCH_COLLECTOR_STORAGE_RECORD_KEYS_H_

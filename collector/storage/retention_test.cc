@@ -1,4 +1,4 @@
-#include "collector/retention.h"
+#include "collector/storage/retention.h"
 
 #include <chrono>
 #include <future>
@@ -10,8 +10,8 @@
 #include <utility>
 #include <vector>
 
-#include "collector/storage_writer.h"
-#include "collector/store.h"
+#include "collector/storage/storage_writer.h"
+#include "collector/storage/store.h"
 #include "common/time_util.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"

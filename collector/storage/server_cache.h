@@ -2,8 +2,8 @@
 // kept in memory so that neither the fleet view nor the alert engine reads and
 // parses every record each time: the writer's commit observer marks the
 // servers a commit touched, and the next read re-reads only those.
-#ifndef SYNCWATCH_COLLECTOR_SERVER_CACHE_H_
-#define SYNCWATCH_COLLECTOR_SERVER_CACHE_H_
+#ifndef SYNCWATCH_COLLECTOR_STORAGE_SERVER_CACHE_H_
+#define SYNCWATCH_COLLECTOR_STORAGE_SERVER_CACHE_H_
 
 #include <map>
 #include <memory>
@@ -15,7 +15,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "collector/state/server_state.h"
-#include "collector/store.h"
+#include "collector/storage/store.h"
 #include "common/mutex.h"
 #include "syncwatch/v1/query.pb.h"
 
@@ -88,4 +88,4 @@ class ServerCache {
 
 }  // namespace syncwatch::collector
 
-#endif  // SYNCWATCH_COLLECTOR_SERVER_CACHE_H_
+#endif  // SYNCWATCH_COLLECTOR_STORAGE_SERVER_CACHE_H_

@@ -21,8 +21,8 @@
 // pass, and after a restart it takes precedence over the YAML window by
 // window (the start-up log says which windows come from where) until it is
 // reset.
-#ifndef SYNCWATCH_COLLECTOR_RETENTION_H_
-#define SYNCWATCH_COLLECTOR_RETENTION_H_
+#ifndef SYNCWATCH_COLLECTOR_STORAGE_RETENTION_H_
+#define SYNCWATCH_COLLECTOR_STORAGE_RETENTION_H_
 
 #include <atomic>
 #include <cstddef>
@@ -34,7 +34,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "collector/store.h"
+#include "collector/storage/store.h"
 #include "common/clock.h"
 #include "common/mutex.h"
 #include "syncwatch/v1/admin.pb.h"
@@ -167,4 +167,4 @@ class Retention {
 
 }  // namespace syncwatch::collector
 
-#endif  // SYNCWATCH_COLLECTOR_RETENTION_H_
+#endif  // SYNCWATCH_COLLECTOR_STORAGE_RETENTION_H_

@@ -1,10 +1,10 @@
-#include "collector/server_cache.h"
+#include "collector/storage/server_cache.h"
 
 #include <optional>
 #include <utility>
 
-#include "collector/record_keys.h"
 #include "collector/state/server_state.h"
+#include "collector/storage/record_keys.h"
 #include "common/status_macros.h"
 #include "common/time_util.h"
 

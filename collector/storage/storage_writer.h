@@ -16,8 +16,8 @@
 // loss is logged and counted (WriterStats::batches_lost).
 // records also have natural keys (RunHistoryId, cs-guid, ...), so a run re-sent under a new spool
 // epoch overwrites itself instead of doubling.
-#ifndef SYNCWATCH_COLLECTOR_STORAGE_WRITER_H_
-#define SYNCWATCH_COLLECTOR_STORAGE_WRITER_H_
+#ifndef SYNCWATCH_COLLECTOR_STORAGE_STORAGE_WRITER_H_
+#define SYNCWATCH_COLLECTOR_STORAGE_STORAGE_WRITER_H_
 
 #include <atomic>
 #include <cstdint>
@@ -31,8 +31,8 @@
 #include <vector>
 
 #include "absl/status/status.h"
-#include "collector/store.h"
-#include "collector/wire_batch.h"
+#include "collector/storage/store.h"
+#include "collector/storage/wire_batch.h"
 #include "common/clock.h"
 #include "common/mutex.h"
 #include "syncwatch/v1/event.pb.h"
@@ -208,4 +208,4 @@ class StorageWriter {
 
 }  // namespace syncwatch::collector
 
-#endif  // SYNCWATCH_COLLECTOR_STORAGE_WRITER_H_
+#endif  // SYNCWATCH_COLLECTOR_STORAGE_STORAGE_WRITER_H_

@@ -1,4 +1,4 @@
-#include "collector/stored_record.h"
+#include "collector/storage/stored_record.h"
 
 #include <algorithm>
 #include <cstdint>

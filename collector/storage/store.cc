@@ -1,4 +1,4 @@
-#include "collector/store.h"
+#include "collector/storage/store.h"
 
 #include <sys/statvfs.h>
 

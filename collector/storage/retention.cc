@@ -1,4 +1,4 @@
-#include "collector/retention.h"
+#include "collector/storage/retention.h"
 
 #include <algorithm>
 #include <memory>
@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "collector/record_keys.h"
+#include "collector/storage/record_keys.h"
 #include "common/key_codec.h"
 #include "common/log.h"
 #include "common/status_macros.h"

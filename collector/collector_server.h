@@ -14,7 +14,7 @@
 #include "collector/auth.h"
 #include "collector/collector_options.h"
 #include "collector/http_server.h"
-#include "collector/ingest_service.h"
+#include "collector/ingest/ingest_service.h"
 #include "collector/query_service.h"
 #include "collector/storage/retention.h"
 #include "collector/storage/storage_writer.h"

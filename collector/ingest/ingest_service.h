@@ -1,6 +1,6 @@
 // The Ingest gRPC service: one bidirectional stream per agent connection.
-#ifndef SYNCWATCH_COLLECTOR_INGEST_SERVICE_H_
-#define SYNCWATCH_COLLECTOR_INGEST_SERVICE_H_
+#ifndef SYNCWATCH_COLLECTOR_INGEST_INGEST_SERVICE_H_
+#define SYNCWATCH_COLLECTOR_INGEST_INGEST_SERVICE_H_
 
 #include <atomic>
 #include <cstdint>
@@ -9,7 +9,7 @@
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
-#include "collector/collector_options.h"
+#include "collector/ingest/agent_limits.h"
 #include "collector/storage/storage_writer.h"
 #include "common/clock.h"
 #include "common/event_validation.h"
@@ -138,4 +138,4 @@ class IngestService final
 
 }  // namespace syncwatch::collector
 
-#endif  // SYNCWATCH_COLLECTOR_INGEST_SERVICE_H_
+#endif  // SYNCWATCH_COLLECTOR_INGEST_INGEST_SERVICE_H_

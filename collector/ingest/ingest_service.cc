@@ -1,4 +1,4 @@
-#include "collector/ingest_service.h"
+#include "collector/ingest/ingest_service.h"
 
 #include <google/protobuf/arena.h>
 #include <grpcpp/impl/codegen/proto_utils.h>

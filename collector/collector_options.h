@@ -18,7 +18,7 @@
 namespace syncwatch::collector {
 
 // Bearer-token access control on the Query API and the HTTP port (YAML
-// `auth:`); see collector/auth.h for the tokens file. Ingest is not affected.
+// `auth:`); see collector/api/auth.h for the tokens file. Ingest is not affected.
 struct AuthOptions {
   // The tokens file; empty: no access control (anyone who reaches the ports
   // may query). Default: empty.

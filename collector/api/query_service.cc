@@ -1,4 +1,4 @@
-#include "collector/query_service.h"
+#include "collector/api/query_service.h"
 
 #include <google/protobuf/io/coded_stream.h>
 #include <google/protobuf/io/zero_copy_stream_impl_lite.h>

@@ -1,4 +1,4 @@
-#include "collector/auth.h"
+#include "collector/api/auth.h"
 
 #include <atomic>
 #include <map>
@@ -7,7 +7,7 @@
 #include <string>
 
 #include "absl/time/clock.h"
-#include "collector/admin_service.h"
+#include "collector/api/admin_service.h"
 #include "common/grpc_status.h"
 #include "common/time_util.h"
 #include "gmock/gmock.h"

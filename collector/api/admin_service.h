@@ -6,8 +6,8 @@
 // refuses read tokens twice over; without a tokens file there is no principal
 // and every call is allowed (see SECURITY.md). Synchronous API, like the
 // Query service: the calls write RocksDB.
-#ifndef SYNCWATCH_COLLECTOR_ADMIN_SERVICE_H_
-#define SYNCWATCH_COLLECTOR_ADMIN_SERVICE_H_
+#ifndef SYNCWATCH_COLLECTOR_API_ADMIN_SERVICE_H_
+#define SYNCWATCH_COLLECTOR_API_ADMIN_SERVICE_H_
 
 #include "collector/alerts/alert_store.h"
 #include "collector/storage/retention.h"
@@ -48,4 +48,4 @@ class AdminService final : public v1::Admin::Service {
 
 }  // namespace syncwatch::collector
 
-#endif  // SYNCWATCH_COLLECTOR_ADMIN_SERVICE_H_
+#endif  // SYNCWATCH_COLLECTOR_API_ADMIN_SERVICE_H_

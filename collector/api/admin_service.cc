@@ -1,10 +1,10 @@
-#include "collector/admin_service.h"
+#include "collector/api/admin_service.h"
 
 #include <string>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "collector/auth.h"
+#include "collector/api/auth.h"
 #include "common/grpc_status.h"
 #include "common/log.h"
 #include "common/time_util.h"

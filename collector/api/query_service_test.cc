@@ -1,6 +1,6 @@
 // The fleet view through the real writer and store: what ingest keeps in the
 // server records, and what FleetSummary, GetServer and ListServers make of it.
-#include "collector/query_service.h"
+#include "collector/api/query_service.h"
 
 #include <google/protobuf/util/message_differencer.h>
 #include <grpcpp/generic/generic_stub.h>

@@ -11,8 +11,8 @@
 // alert, silences, changing retention). A token is what a client sends; its
 // name is what logs and errors show. Tokens are compared in constant time and
 // never logged.
-#ifndef SYNCWATCH_COLLECTOR_AUTH_H_
-#define SYNCWATCH_COLLECTOR_AUTH_H_
+#ifndef SYNCWATCH_COLLECTOR_API_AUTH_H_
+#define SYNCWATCH_COLLECTOR_API_AUTH_H_
 
 #include <grpcpp/server_context.h>
 
@@ -24,7 +24,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
-#include "collector/query_service.h"
+#include "collector/api/query_service.h"
 #include "common/mutex.h"
 #include "syncwatch/v1/admin.grpc.pb.h"
 #include "syncwatch/v1/query.grpc.pb.h"
@@ -188,4 +188,4 @@ class AuthenticatedAdminService final : public v1::Admin::Service {
 
 }  // namespace syncwatch::collector
 
-#endif  // SYNCWATCH_COLLECTOR_AUTH_H_
+#endif  // SYNCWATCH_COLLECTOR_API_AUTH_H_

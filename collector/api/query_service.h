@@ -5,8 +5,8 @@
 // (ServerCache), assembling the answer from bytes kept per server, and is
 // served as a raw callback method, which spares the busiest call the sync
 // API's thread hand-offs and a parse and serialisation of each server.
-#ifndef SYNCWATCH_COLLECTOR_QUERY_SERVICE_H_
-#define SYNCWATCH_COLLECTOR_QUERY_SERVICE_H_
+#ifndef SYNCWATCH_COLLECTOR_API_QUERY_SERVICE_H_
+#define SYNCWATCH_COLLECTOR_API_QUERY_SERVICE_H_
 
 #include <cstdint>
 #include <functional>
@@ -110,4 +110,4 @@ class QueryService final : public QueryServiceBase {
 
 }  // namespace syncwatch::collector
 
-#endif  // SYNCWATCH_COLLECTOR_QUERY_SERVICE_H_
+#endif  // SYNCWATCH_COLLECTOR_API_QUERY_SERVICE_H_

@@ -14,11 +14,11 @@
 #include "collector/api/auth.h"
 #include "collector/api/query_service.h"
 #include "collector/collector_options.h"
-#include "collector/http_server.h"
 #include "collector/ingest/ingest_service.h"
 #include "collector/storage/retention.h"
 #include "collector/storage/storage_writer.h"
 #include "collector/storage/store.h"
+#include "collector/web/http_server.h"
 #include "common/clock.h"
 
 namespace syncwatch::collector {

@@ -1,4 +1,4 @@
-#include "collector/http_server.h"
+#include "collector/web/http_server.h"
 
 #include <httplib.h>
 #include <openssl/err.h>

@@ -2,8 +2,8 @@
 // (0.0.4): a small writer that gets the format right once (HELP/TYPE per
 // family, escaped label values, integers printed exactly), and the collector's
 // families, from ingest counters to one gauge per sync server.
-#ifndef SYNCWATCH_COLLECTOR_METRICS_H_
-#define SYNCWATCH_COLLECTOR_METRICS_H_
+#ifndef SYNCWATCH_COLLECTOR_WEB_METRICS_H_
+#define SYNCWATCH_COLLECTOR_WEB_METRICS_H_
 
 #include <cstdint>
 #include <initializer_list>
@@ -39,4 +39,4 @@ std::string EscapeLabelValue(absl::string_view value);
 
 }  // namespace syncwatch::collector
 
-#endif  // SYNCWATCH_COLLECTOR_METRICS_H_
+#endif  // SYNCWATCH_COLLECTOR_WEB_METRICS_H_

@@ -2,8 +2,8 @@
 // the web pages (/ and /servers/<name>) and their JSON (/api/v1/fleet,
 // /api/v1/servers/<name>). Plain HTTP, or HTTPS with the collector's
 // certificate (the gRPC port's files, re-read on the same schedule).
-#ifndef SYNCWATCH_COLLECTOR_HTTP_SERVER_H_
-#define SYNCWATCH_COLLECTOR_HTTP_SERVER_H_
+#ifndef SYNCWATCH_COLLECTOR_WEB_HTTP_SERVER_H_
+#define SYNCWATCH_COLLECTOR_WEB_HTTP_SERVER_H_
 
 #include <atomic>
 #include <functional>
@@ -91,4 +91,4 @@ class HttpServer {
 
 }  // namespace syncwatch::collector
 
-#endif  // SYNCWATCH_COLLECTOR_HTTP_SERVER_H_
+#endif  // SYNCWATCH_COLLECTOR_WEB_HTTP_SERVER_H_

@@ -1,4 +1,4 @@
-#include "collector/metrics.h"
+#include "collector/web/metrics.h"
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"

@@ -1,4 +1,4 @@
-#include "collector/metrics.h"
+#include "collector/web/metrics.h"
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"

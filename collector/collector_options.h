@@ -10,30 +10,15 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "collector/alerts/alerts_options.h"
-#include "collector/retention.h"
+#include "collector/ingest/agent_limits.h"
+#include "collector/storage/retention.h"
 #include "common/event_validation.h"
 #include "common/tls.h"
 
 namespace syncwatch::collector {
 
-// Per-agent limits on the ingest port (YAML `limits:`). An agent's identity is
-// the server its client certificate names under mutual TLS, and the Hello's
-// agent_id otherwise.
-struct AgentLimits {
-  // Ingest streams one agent identity may have open at once; one more is
-  // refused with RESOURCE_EXHAUSTED (the agent retries after its back-off).
-  // An agent needs one per collector; the rest is room for reconnects whose
-  // old stream the collector has not yet seen die. Default: 4.
-  int max_streams_per_agent = 4;
-  // Sustained events per second one agent identity may send, with bursts of
-  // twice that. Above it every batch is still stored and acknowledged, but a
-  // Throttle before the ack tells the agent how long to pause: nothing is
-  // dropped, the agent slows down. Default: 20,000.
-  int64_t agent_events_per_second = 20000;
-};
-
 // Bearer-token access control on the Query API and the HTTP port (YAML
-// `auth:`); see collector/auth.h for the tokens file. Ingest is not affected.
+// `auth:`); see collector/api/auth.h for the tokens file. Ingest is not affected.
 struct AuthOptions {
   // The tokens file; empty: no access control (anyone who reaches the ports
   // may query). Default: empty.
@@ -102,7 +87,7 @@ struct CollectorOptions {
 // key, client_ca, reload_interval), insecure, sync_writes, max_message_bytes,
 // max_batch_bytes, limits (max_streams_per_agent, agent_events_per_second),
 // auth (tokens_file, protect_metrics), retention, rules, notifiers;
-// see collector/retention.h for retention and collector/alerts/alerts_options.h
+// see collector/storage/retention.h for retention and collector/alerts/alerts_options.h
 // for the last two) over `base`. Retention ages are durations ("400d", "36h")
 // or "off"/"0" to keep that kind forever. An unknown key or a bad value is an
 // InvalidArgument error "FILE:LINE: …".

@@ -9,7 +9,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "collector/metrics.h"
+#include "collector/web/metrics.h"
 #include "common/log.h"
 #include "common/names.h"
 #include "common/status_macros.h"

@@ -9,16 +9,16 @@
 #include <memory>
 
 #include "absl/status/statusor.h"
-#include "collector/admin_service.h"
 #include "collector/alerts/alert_engine.h"
-#include "collector/auth.h"
+#include "collector/api/admin_service.h"
+#include "collector/api/auth.h"
+#include "collector/api/query_service.h"
 #include "collector/collector_options.h"
-#include "collector/http_server.h"
-#include "collector/ingest_service.h"
-#include "collector/query_service.h"
-#include "collector/retention.h"
-#include "collector/storage_writer.h"
-#include "collector/store.h"
+#include "collector/ingest/ingest_service.h"
+#include "collector/storage/retention.h"
+#include "collector/storage/storage_writer.h"
+#include "collector/storage/store.h"
+#include "collector/web/http_server.h"
 #include "common/clock.h"
 
 namespace syncwatch::collector {

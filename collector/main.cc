@@ -10,7 +10,7 @@
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "collector/collector_server.h"
-#include "collector/store.h"
+#include "collector/storage/store.h"
 #include "common/flags_util.h"
 #include "common/log.h"
 

@@ -32,9 +32,9 @@
 #include "collector/alerts/alerts_options.h"
 #include "collector/alerts/facts.h"
 #include "collector/alerts/notifier.h"
-#include "collector/server_cache.h"
-#include "collector/server_state.h"
-#include "collector/store.h"
+#include "collector/state/server_state.h"
+#include "collector/storage/server_cache.h"
+#include "collector/storage/store.h"
 #include "common/clock.h"
 #include "common/mutex.h"
 

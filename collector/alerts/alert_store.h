@@ -1,5 +1,5 @@
 // Alert state and the notification outbox, in the collector's RocksDB
-// (families `alerts` and `alert_outbox`, see collector/store.h).
+// (families `alerts` and `alert_outbox`, see collector/storage/store.h).
 //
 // A state change and the notifications it causes are written in one atomic
 // batch, so a crash neither loses a notification nor sends one for a change
@@ -38,8 +38,8 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
-#include "collector/server_state.h"
-#include "collector/store.h"
+#include "collector/state/server_state.h"
+#include "collector/storage/store.h"
 #include "common/mutex.h"
 #include "syncwatch/v1/admin.pb.h"
 #include "syncwatch/v1/query.pb.h"

@@ -18,9 +18,9 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "collector/alerts/alerts_options.h"
-#include "collector/server_cache.h"
-#include "collector/server_state.h"
-#include "collector/store.h"
+#include "collector/state/server_state.h"
+#include "collector/storage/server_cache.h"
+#include "collector/storage/store.h"
 #include "syncwatch/v1/query.pb.h"
 
 namespace syncwatch::collector::alerts {

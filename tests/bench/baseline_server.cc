@@ -12,7 +12,7 @@
 #include <thread>
 #include <utility>
 
-#include "collector/store.h"
+#include "collector/storage/store.h"
 #include "common/key_codec.h"
 #include "common/mutex.h"
 #include "syncwatch/v1/ingest.grpc.pb.h"

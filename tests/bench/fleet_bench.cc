@@ -20,8 +20,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "agent/agent_options.h"
-#include "collector/storage_writer.h"
-#include "collector/store.h"
+#include "collector/storage/storage_writer.h"
+#include "collector/storage/store.h"
 #include "common/clock.h"
 #include "common/mutex.h"
 #include "common/status_macros.h"
@@ -215,7 +215,8 @@ absl::StatusOr<std::string> CachedFleet(const BenchConfig& config, const FleetSh
   // writer derives server state change often and are left out: remove the
   // cache to regenerate after such a change.)
   const uint64_t digest =
-      SourceDigest({"proto/syncwatch/v1/event.proto", "collector/record_keys.cc"}) +
+      SourceDigest({"proto/syncwatch/v1/event.proto", "collector/storage/record_keys.cc",
+                    "collector/state/run_identity.cc"}) +
       kGeneratorVersion;
   const std::string prefix = absl::StrCat("fleet-", shape.servers, "x", shape.days, "d-");
   const std::string path = absl::StrCat(config.cache_dir, "/", prefix, absl::Hex(digest));

@@ -13,7 +13,7 @@
 #include <optional>
 #include <string>
 
-#include "collector/wire_batch.h"
+#include "collector/storage/wire_batch.h"
 #include "syncwatch/v1/ingest.pb.h"
 
 namespace {

@@ -7,6 +7,7 @@
 #include <mutex>
 #include <tuple>
 
+#include "absl/time/clock.h"
 #include "agent/agent.h"
 #include "common/clock.h"
 #include "common/event_validation.h"
@@ -78,6 +79,17 @@ std::vector<std::string> LogCapture::lines_;
 // listens: only what is spooled is looked at).
 class FileSourceAgentTest : public ::testing::Test {
  protected:
+  ~FileSourceAgentTest() override {
+#ifdef _WIN32
+    // Under Wine, stopping a collector link while its first connection
+    // attempt (to the closed port 127.0.0.1:1) is under way can hang in
+    // gRPC's Windows transport: about once in 100-400 agents stopped within
+    // 250 ms of their start, never in 400 stopped after a second. The agent
+    // itself does not stop that soon after starting; let the attempt end.
+    if (agent_ != nullptr) absl::SleepFor(absl::Seconds(1));
+#endif
+  }
+
   void StartAgent(const std::string& glob, const std::string& data_dir = "") {
     AgentOptions options;
     options.server = "sync01";

@@ -7,6 +7,7 @@
 #include "agent/file_source.h"
 #include "agent/parsers/byte_reader.h"
 #include "agent/platform.h"
+#include "common/file_util.h"
 #include "common/log.h"
 #include "common/status_macros.h"
 #include "common/text_util.h"
@@ -19,6 +20,9 @@ namespace {
 // A command's output is parsed in memory; anything bigger belongs in a file.
 constexpr size_t kMaxCommandOutput = 64 * 1024 * 1024;
 
+// What reported_failures_ holds for a file in use by its writer.
+constexpr char kInUse[] = "in use";
+
 }  // namespace
 
 const char* AgentVersion() { return "syncwatch-agent 0.1.0"; }
@@ -30,9 +34,9 @@ absl::StatusOr<std::unique_ptr<Agent>> Agent::Create(const AgentOptions& options
   spool_options.max_bytes = options.spool_max_bytes;
   spool_options.batch_max_events = options.batch_max_events;
   spool_options.batch_max_bytes = options.batch_max_bytes;
-  SYNCWATCH_ASSIGN_OR_RETURN(
-      agent->spool_, Spool::Open((std::filesystem::path(options.data_dir) / "spool").string(),
-                                 options.collectors, spool_options));
+  SYNCWATCH_ASSIGN_OR_RETURN(agent->spool_,
+                             Spool::Open((Utf8Path(options.data_dir) / "spool").u8string(),
+                                         options.collectors, spool_options));
   agent->refusals_at_start_ = agent->spool_->Refusals().size();
 
   v1::Hello hello;
@@ -105,12 +109,33 @@ absl::Status Agent::ScanSource(const SourceOptions& source, ScanReport* report) 
     }
     return absl::OkStatus();
   }
-  SYNCWATCH_ASSIGN_OR_RETURN(std::vector<FoundFile> files, FindSourceInputs(source));
-  for (const FoundFile& file : files) {
+  absl::StatusOr<std::vector<FoundFile>> found = FindSourceInputs(source);
+  NoteFolderStatus(source, found.status());
+  if (!found.ok()) {
+    // A folder that does not exist (yet) is no failure: the exporter creates
+    // it; an unreachable or unreadable one is. Either is tried again.
+    if (absl::IsNotFound(found.status())) return absl::OkStatus();
+    return absl::Status(found.status().code(),
+                        absl::StrCat("source '", source.name, "': ", found.status().message()));
+  }
+  for (const FoundFile& file : *found) {
     Spool::InputMark mark{absl::StrCat(source.name, ":", file.path), file.fingerprint};
     if (spool_->IsRead(mark)) continue;
     auto events = ReadSourceFile(source, file, clock_.Now());
     absl::Status st = events.status();
+    if (IsFileInUse(st)) {
+      // Its writer still has it (a Windows sharing or lock violation): not
+      // broken, read at the next pass. Logged once until it is read.
+      report->in_use.push_back(file.path);
+      MutexLock lock(&mu_);
+      auto [it, inserted] = reported_failures_.try_emplace(mark.key, kInUse);
+      if (inserted || it->second != kInUse) {
+        it->second = kInUse;
+        SYNCWATCH_LOG(kInfo, "source '", source.name, "': ", file.path,
+                      " is in use by its writer; reading it at the next scan (", st.message(), ")");
+      }
+      continue;
+    }
     // A configuration equal to the last one sent (a new folder with the same
     // content) is only marked as read.
     std::optional<Spool::InputMark> content;
@@ -132,11 +157,32 @@ absl::Status Agent::ScanSource(const SourceOptions& source, ScanReport* report) 
       }
       continue;
     }
+    {
+      MutexLock lock(&mu_);
+      reported_failures_.erase(mark.key);  // a later failure is news again
+    }
     ++report->files_read;
     report->events_spooled += static_cast<int>(count);
     SYNCWATCH_LOG(kInfo, "source '", source.name, "': spooled ", count, " events from ", file.path);
   }
   return absl::OkStatus();
+}
+
+void Agent::NoteFolderStatus(const SourceOptions& source, const absl::Status& listed) {
+  MutexLock lock(&mu_);
+  auto it = folder_problems_.find(source.name);
+  if (listed.ok()) {
+    if (it == folder_problems_.end()) return;
+    folder_problems_.erase(it);
+    SYNCWATCH_LOG(kInfo, "source '", source.name, "': ", source.path, " can be read again");
+    return;
+  }
+  const std::string problem(listed.message());
+  if (it != folder_problems_.end() && it->second == problem) return;
+  folder_problems_[source.name] = problem;
+  SYNCWATCH_LOG(kWarning, "source '", source.name, "': ", problem,
+                absl::IsNotFound(listed) ? " (not there yet, or gone)" : "",
+                "; trying again at every scan");
 }
 
 absl::Status Agent::WaitDelivered(absl::Duration timeout) {

@@ -24,8 +24,13 @@ const char* AgentVersion();
 struct ScanReport {
   int files_read = 0;
   int events_spooled = 0;
-  // One line per file that could not be read or spooled, naming it.
+  // One line per file that could not be read or spooled, naming it, and per
+  // source whose folder cannot be listed for another reason than that it
+  // does not exist (an unreachable share, no access).
   std::vector<std::string> failures;
+  // Files their writer held open without sharing them (Windows), left for the
+  // next pass: not a failure.
+  std::vector<std::string> in_use;
 };
 
 // Thread-safe: Stop() may be called from any thread while Run() blocks.
@@ -40,6 +45,9 @@ class Agent {
 
   // Reads every new or changed input of every source once and spools it. A
   // file that fails is reported and left for the next pass; the rest go on.
+  // A file in use by its writer, and a source folder that is missing or
+  // cannot be listed, are tried again at every pass and logged once (not at
+  // every pass) until that changes.
   ScanReport ScanOnce();
 
   // Waits until every collector has acknowledged (or refused) every spooled
@@ -57,6 +65,10 @@ class Agent {
   Agent(const AgentOptions& options, Clock& clock) : options_(options), clock_(clock) {}
   absl::Status ScanSource(const SourceOptions& source, ScanReport* report);
   absl::Status RunCommandSource(const SourceOptions& source, ScanReport* report);
+  // Logs a change in whether `source`'s folder can be listed (`listed`: the
+  // status of listing it): one warning when it cannot, one line when it can
+  // again.
+  void NoteFolderStatus(const SourceOptions& source, const absl::Status& listed);
 
   const AgentOptions options_;
   Clock& clock_;
@@ -70,6 +82,8 @@ class Agent {
   // Failures already logged, by input key and fingerprint, so that a broken
   // file is reported once, not on every scan.
   std::map<std::string, std::string> reported_failures_ ABSL_GUARDED_BY(mu_);
+  // Why each source's folder could not be listed, as last logged.
+  std::map<std::string, std::string> folder_problems_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace syncwatch::agent

@@ -212,6 +212,16 @@ TEST(ShippedAgentConfigs, Load) {
   }
 }
 
+TEST_F(AgentConfigTest, LoadsFromANonAsciiPathAndNamesItInErrors) {
+  // "Zürich-東京/agent.yaml" in UTF-8 (on Windows opened through UTF-16).
+  path_ = dir_.Sub("Z\xc3\xbcrich-\xe6\x9d\xb1\xe4\xba\xac/agent.yaml");
+  auto o = Load("server: sync01\ndata_dir: d\n");
+  SYNCWATCH_ASSERT_OK(o);
+  EXPECT_EQ(o->server, "sync01");
+  EXPECT_THAT(Load("server: s\nrole: primary\n"),
+              StatusIs(absl::StatusCode::kInvalidArgument, ::testing::StartsWith(path_ + ":2: ")));
+}
+
 TEST_F(AgentConfigTest, MissingFileIsNotFound) {
   EXPECT_THAT(LoadAgentConfig(dir_.Sub("nope.yaml")), StatusIs(absl::StatusCode::kNotFound));
 }

@@ -17,6 +17,7 @@
 #include "agent/parsers/run_history.h"
 #include "agent/parsers/server_configuration.h"
 #include "agent/parsers/settings_json.h"
+#include "common/file_util.h"
 #include "common/status_macros.h"
 #include "common/text_util.h"
 #include "common/time_util.h"
@@ -63,10 +64,6 @@ std::string PathInGlobDirectory(absl::string_view glob, absl::string_view file_n
 
 namespace {
 
-// A path from UTF-8 text: on Windows a narrow string would be read in the
-// ANSI code page, so non-ASCII names need the UTF-8 conversion.
-fs::path PathFromUtf8(const std::string& utf8) { return fs::u8path(utf8); }
-
 // file_time_type has no portable conversion in C++17: measure its age.
 absl::Time ToAbslTime(fs::file_time_type mtime) {
   return absl::Now() - absl::FromChrono(std::chrono::duration_cast<std::chrono::nanoseconds>(
@@ -78,12 +75,13 @@ absl::Time ToAbslTime(fs::file_time_type mtime) {
 absl::StatusOr<std::vector<FoundFile>> FindMatching(
     const std::string& glob,
     const std::function<bool(const fs::directory_entry&, FoundFile*)>& accept) {
-  const fs::path pattern_path = PathFromUtf8(glob);
+  const fs::path pattern_path = Utf8Path(glob);
   const fs::path dir = pattern_path.has_parent_path() ? pattern_path.parent_path() : fs::path(".");
   const std::string pattern = pattern_path.filename().u8string();
   std::vector<FoundFile> out;
+  // With the OS's own reason (an unreachable share, a folder that is gone).
+  SYNCWATCH_RETURN_IF_ERROR(CheckFolder(dir.u8string()));
   std::error_code ec;
-  if (!fs::exists(dir, ec)) return out;
   fs::directory_iterator it(dir, ec);
   if (ec)
     return absl::UnavailableError(absl::StrCat("cannot list ", dir.u8string(), ": ", ec.message()));

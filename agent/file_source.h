@@ -28,7 +28,7 @@ struct FoundFile {
 // fingerprint covers the name, size and mtime of every file in the folder's
 // Connectors/ and SynchronizationRules/; `modified` is the time in the
 // folder's name when it is an exporter stamp (yyyyMMddTHHmmssfffZ), else the
-// newest of those files' mtimes. A missing directory yields nothing.
+// newest of those files' mtimes. Errors for the glob's folder as FindFiles.
 absl::StatusOr<std::vector<FoundFile>> FindFolders(const std::string& glob);
 
 // FindFolders for server_configuration sources, FindFiles for the others.
@@ -58,8 +58,10 @@ bool WildcardMatch(absl::string_view pattern, absl::string_view name,
 // file the way the operator wrote it.
 std::string PathInGlobDirectory(absl::string_view glob, absl::string_view file_name);
 
-// Regular files matching `glob`, sorted by path. A missing directory is not an
-// error (the exporter may not have run yet): it yields no files.
+// Regular files matching `glob`, sorted by path. NotFound when the glob's
+// folder does not exist (the exporter has not run yet, or the folder is
+// gone), Unavailable when it cannot be listed (an unreachable share, no
+// access); both name the folder and give the OS's reason.
 absl::StatusOr<std::vector<FoundFile>> FindFiles(const std::string& glob);
 
 // Parses one input of `source` (a file's or a command's output, `name` for

@@ -16,6 +16,7 @@
 #include "agent/agent.h"
 #include "agent/platform.h"
 #include "agent/spool.h"
+#include "common/file_util.h"
 #include "common/flags_util.h"
 #include "common/log.h"
 
@@ -114,6 +115,9 @@ int RunAgent(const syncwatch::agent::AgentOptions& options, const std::string& s
     syncwatch::agent::ScanReport report = (*agent)->ScanOnce();
     SYNCWATCH_LOG(kInfo, "read ", report.files_read, " files, spooled ", report.events_spooled,
                   " events; waiting for the collectors");
+    for (const std::string& path : report.in_use) {
+      SYNCWATCH_LOG(kWarning, "not read this time: ", path, " is in use by its writer");
+    }
     absl::Status delivered = (*agent)->WaitDelivered(absl::GetFlag(FLAGS_once_timeout));
     int code = 0;
     for (const std::string& f : report.failures) code = Fail(1, f);
@@ -154,7 +158,7 @@ int ServiceMain() {
     return 2;
   }
   syncwatch::agent::LogToFileAndEventLog(options->data_dir, kServiceLogBytes);
-  const std::string spool_dir = (std::filesystem::path(options->data_dir) / "spool").string();
+  const std::string spool_dir = (syncwatch::Utf8Path(options->data_dir) / "spool").u8string();
   const int code = RunAgent(*options, spool_dir, /*service=*/true);
   if (code != 0) SYNCWATCH_LOG(kError, "the agent stopped with exit code ", code);
   return code;
@@ -170,7 +174,12 @@ int main(int argc, char** argv) {
       "       syncwatch-agent service install --config FILE | service uninstall\n"
 #endif
       "Exit codes: 0 ok, 1 failure (--check: problems found), 2 usage, 3 corrupt spool");
-  std::vector<std::string> args = syncwatch::NormalizeFlagNames(argc, argv);
+  // UTF-8 from here on (on Windows, from the UTF-16 command line).
+  std::vector<std::string> utf8_args = syncwatch::agent::Utf8CommandLine(argc, argv);
+  std::vector<char*> utf8_ptrs;
+  for (std::string& a : utf8_args) utf8_ptrs.push_back(a.data());
+  std::vector<std::string> args =
+      syncwatch::NormalizeFlagNames(static_cast<int>(utf8_ptrs.size()), utf8_ptrs.data());
 #ifdef _WIN32
   if (args.size() >= 2 && args[1] == "service") {
     return syncwatch::agent::ServiceCommand({args.begin() + 2, args.end()});
@@ -186,7 +195,7 @@ int main(int argc, char** argv) {
 #endif
   auto options = syncwatch::agent::LoadAgentConfig(absl::GetFlag(FLAGS_config));
   if (!options.ok()) return Fail(2, std::string(options.status().message()));
-  const std::string spool_dir = (std::filesystem::path(options->data_dir) / "spool").string();
+  const std::string spool_dir = (syncwatch::Utf8Path(options->data_dir) / "spool").u8string();
   if (absl::GetFlag(FLAGS_check) && absl::GetFlag(FLAGS_repair)) {
     return Fail(2, "--check and --repair exclude each other");
   }

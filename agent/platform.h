@@ -18,6 +18,12 @@ std::string HostName();
 // Random bytes from the OS, hex encoded (for spool epochs).
 std::string RandomHex(int bytes);
 
+// The command line as UTF-8 text, for the flags and paths in it. POSIX: argv
+// as given. Windows: main()'s argv is in the ANSI code page (a path such as
+// C:\Zürich-東京\agent.yaml loses characters there), so the UTF-16 command
+// line (GetCommandLineW, split as CommandLineToArgvW does) is converted.
+std::vector<std::string> Utf8CommandLine(int argc, char** argv);
+
 // Makes the C library's allocator serve every thread from one heap (glibc's
 // M_ARENA_MAX=1; does nothing elsewhere). The agent builds a big snapshot on
 // one thread and the collector links parse and send it on others; with a heap

@@ -41,6 +41,10 @@ std::string RandomHex(int bytes) {
   return out;
 }
 
+std::vector<std::string> Utf8CommandLine(int argc, char** argv) {
+  return std::vector<std::string>(argv, argv + argc);
+}
+
 void UseOneMallocArena() {
 #if defined(__GLIBC__)
   mallopt(M_ARENA_MAX, 1);

@@ -2,6 +2,7 @@
 #include <windows.h>
 // After windows.h:
 #include <bcrypt.h>
+#include <shellapi.h>
 
 #include <algorithm>
 #include <cstdint>
@@ -148,6 +149,16 @@ std::string RandomHex(int bytes) {
   std::string out;
   for (unsigned char b : raw) out += absl::StrFormat("%02x", b);
   return out;
+}
+
+std::vector<std::string> Utf8CommandLine(int argc, char** argv) {
+  int count = 0;
+  wchar_t** wide = ::CommandLineToArgvW(::GetCommandLineW(), &count);
+  if (wide == nullptr) return std::vector<std::string>(argv, argv + argc);  // out of memory
+  std::vector<std::string> args;
+  for (int i = 0; i < count; ++i) args.push_back(Narrow(wide[i]));
+  ::LocalFree(wide);
+  return args;
 }
 
 void UseOneMallocArena() {}  // one process heap already

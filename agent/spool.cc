@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "agent/platform.h"
+#include "common/file_util.h"
 #include "common/key_codec.h"
 #include "common/log.h"
 #include "common/status_macros.h"
@@ -69,7 +70,7 @@ bool RecordDecodes(const std::string& family, const rocksdb::Slice& key,
 
 absl::StatusOr<SpoolCheckReport> Spool::Check(const std::string& dir) {
   std::error_code ec;
-  if (!std::filesystem::exists(std::filesystem::path(dir) / "CURRENT", ec)) {
+  if (!std::filesystem::exists(Utf8Path(dir) / "CURRENT", ec)) {
     return absl::NotFoundError(absl::StrCat("no spool in ", dir, " (no CURRENT file)"));
   }
   SpoolCheckReport report;
@@ -131,7 +132,7 @@ absl::StatusOr<std::unique_ptr<Spool>> Spool::Open(const std::string& dir,
                                                    const std::vector<std::string>& collectors,
                                                    const Options& options) {
   std::error_code ec;
-  std::filesystem::create_directories(dir, ec);
+  std::filesystem::create_directories(Utf8Path(dir), ec);
   if (ec)
     return absl::UnavailableError(
         absl::StrCat("cannot create spool dir ", dir, ": ", ec.message()));

@@ -17,6 +17,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "common/file_util.h"
 #include "common/log.h"
 #include "common/status_macros.h"
 #include "common/system_roots.h"
@@ -75,7 +76,7 @@ unsigned int TlsReloadSeconds(absl::Duration reload_interval) {
 }
 
 absl::StatusOr<std::string> ReadPemFile(const std::string& path, const std::string& what) {
-  std::ifstream in(path, std::ios::binary);
+  std::ifstream in(Utf8Path(path), std::ios::binary);
   if (!in) {
     const int err = errno;
     std::string msg = absl::StrCat("cannot read ", what, " ", path, ": ", std::strerror(err));

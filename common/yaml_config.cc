@@ -7,11 +7,12 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "common/file_util.h"
 
 namespace syncwatch {
 
 absl::StatusOr<YamlFile> YamlFile::Load(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
+  std::ifstream in(Utf8Path(path), std::ios::binary);
   if (!in) return absl::NotFoundError(absl::StrCat(path, ": cannot read the file"));
   std::stringstream buf;
   buf << in.rdbuf();

@@ -4,12 +4,12 @@
 #define SYNCWATCH_AGENT_PARSERS_BYTE_READER_H_
 
 #include <cstddef>
-#include <cstdio>
 #include <memory>
 #include <string>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "common/file_util.h"
 
 namespace syncwatch::agent {
 
@@ -31,20 +31,18 @@ class StringByteReader final : public ByteReader {
   absl::string_view data_;
 };
 
-// Reads a file.
+// Reads a file named by its UTF-8 path (common/file_util.h: wide-character
+// APIs on Windows, sharing the file with its writer).
 class FileByteReader final : public ByteReader {
  public:
-  // NotFound / PermissionDenied / Unavailable naming the path when it cannot be opened.
+  // NotFound / PermissionDenied / Unavailable naming the path when it cannot
+  // be opened; IsFileInUse() when its writer holds it (Windows).
   static absl::StatusOr<std::unique_ptr<FileByteReader>> Open(const std::string& path);
-  ~FileByteReader() override;
-  FileByteReader(const FileByteReader&) = delete;
-  FileByteReader& operator=(const FileByteReader&) = delete;
   absl::StatusOr<size_t> Read(char* buf, size_t capacity) override;
 
  private:
-  FileByteReader(std::string path, std::FILE* f) : path_(std::move(path)), file_(f) {}
-  std::string path_;
-  std::FILE* file_;
+  explicit FileByteReader(std::unique_ptr<InputFile> file) : file_(std::move(file)) {}
+  std::unique_ptr<InputFile> file_;
 };
 
 }  // namespace syncwatch::agent

@@ -8,6 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
+#include "common/file_util.h"
 
 namespace syncwatch::testing {
 
@@ -27,8 +28,9 @@ TempDir::~TempDir() {
 }
 
 void WriteFile(const std::string& path, const std::string& content) {
-  std::filesystem::create_directories(std::filesystem::path(path).parent_path());
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  // UTF-8 paths, as the code under test takes them (Windows: not ANSI).
+  std::filesystem::create_directories(Utf8Path(path).parent_path());
+  std::ofstream out(Utf8Path(path), std::ios::binary | std::ios::trunc);
   out << content;
   ASSERT_TRUE(out.good()) << "cannot write " << path;
 }

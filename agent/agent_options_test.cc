@@ -223,7 +223,10 @@ TEST_F(AgentConfigTest, LoadsFromANonAsciiPathAndNamesItInErrors) {
 }
 
 TEST_F(AgentConfigTest, MissingFileIsNotFound) {
-  EXPECT_THAT(LoadAgentConfig(dir_.Sub("nope.yaml")), StatusIs(absl::StatusCode::kNotFound));
+  // The path and the OS's reason, not a bare "cannot read".
+  const std::string path = dir_.Sub("nope.yaml");
+  EXPECT_THAT(LoadAgentConfig(path),
+              StatusIs(absl::StatusCode::kNotFound, HasSubstr("cannot open " + path + ": ")));
 }
 
 }  // namespace

@@ -1,24 +1,30 @@
 #include "common/yaml_config.h"
 
-#include <fstream>
-#include <sstream>
+#include <memory>
+#include <string>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/file_util.h"
+#include "common/status_macros.h"
 
 namespace syncwatch {
 
 absl::StatusOr<YamlFile> YamlFile::Load(const std::string& path) {
-  std::ifstream in(Utf8Path(path), std::ios::binary);
-  if (!in) return absl::NotFoundError(absl::StrCat(path, ": cannot read the file"));
-  std::stringstream buf;
-  buf << in.rdbuf();
+  // InputFile names the path and the OS's reason (missing, no access, in use).
+  SYNCWATCH_ASSIGN_OR_RETURN(std::unique_ptr<InputFile> in, InputFile::Open(path));
+  std::string text;
+  char chunk[64 * 1024];
+  while (true) {
+    SYNCWATCH_ASSIGN_OR_RETURN(size_t n, in->Read(chunk, sizeof(chunk)));
+    if (n == 0) break;
+    text.append(chunk, n);
+  }
   YAML::Node root;
   try {
-    root = YAML::Load(buf.str());
+    root = YAML::Load(text);
   } catch (const YAML::Exception& e) {  // yaml-cpp reports errors only by throwing
     return absl::InvalidArgumentError(
         absl::StrCat(path, ":", e.mark.line + 1, ": ", e.msg.empty() ? e.what() : e.msg));

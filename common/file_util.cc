@@ -27,6 +27,19 @@ std::filesystem::path Utf8Path(absl::string_view utf8) {
   return std::filesystem::u8path(utf8.begin(), utf8.end());
 }
 
+absl::StatusOr<std::string> ReadFileToString(const std::string& path) {
+  absl::StatusOr<std::unique_ptr<InputFile>> in = InputFile::Open(path);
+  if (!in.ok()) return in.status();
+  std::string text;
+  char chunk[64 * 1024];
+  while (true) {
+    absl::StatusOr<size_t> n = (*in)->Read(chunk, sizeof(chunk));
+    if (!n.ok()) return n.status();
+    if (*n == 0) return text;
+    text.append(chunk, *n);
+  }
+}
+
 bool IsFileInUse(const absl::Status& status) {
   return status.GetPayload(kInUsePayload).has_value();
 }

@@ -44,6 +44,9 @@ class InputFile {
   void* file_;  // a HANDLE on Windows, a std::FILE* elsewhere
 };
 
+// The whole file, through InputFile (its errors).
+absl::StatusOr<std::string> ReadFileToString(const std::string& path);
+
 // True for InputFile's errors about a file that its writer holds (the agent
 // reads it again later instead of reporting it broken).
 bool IsFileInUse(const absl::Status& status);

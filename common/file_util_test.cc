@@ -60,6 +60,22 @@ class FileUtilTest : public ::testing::Test {
   std::string dir_;
 };
 
+TEST_F(FileUtilTest, ReadFileToStringReadsAllOfItOrNamesThePath) {
+  // Longer than one read chunk (64 KiB), with bytes that text mode would alter.
+  std::string content;
+  for (int i = 0; i < 200000; ++i) content.push_back(static_cast<char>(i % 251));
+  content += "\r\n\x1a";
+  const std::string path = Write(absl::StrCat(kNonAscii, ".bin"), content);
+  absl::StatusOr<std::string> read = ReadFileToString(path);
+  ASSERT_TRUE(read.ok()) << read.status();
+  EXPECT_EQ(*read, content);
+
+  const std::string missing = dir_ + "/missing.yaml";
+  absl::StatusOr<std::string> none = ReadFileToString(missing);
+  EXPECT_EQ(none.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(none.status().message(), HasSubstr("cannot open " + missing + ": "));
+}
+
 TEST_F(FileUtilTest, Utf8PathsKeepNonAsciiNames) {
   EXPECT_EQ(Utf8Path(kNonAscii).u8string(), kNonAscii);
   const std::string path = Write(absl::StrCat(kNonAscii, ".json"), "[1, 2, 3]");

@@ -263,7 +263,7 @@ TEST(SystemRootsCredentials, NameTheBundleThatCannotBeRead) {
   auto credentials = MakeChannelCredentials(tls, &args);
   EXPECT_EQ(credentials.status().code(), absl::StatusCode::kNotFound);
   EXPECT_THAT(std::string(credentials.status().message()),
-              HasSubstr("cannot read system roots " + missing));
+              HasSubstr("system roots: cannot open " + missing + ": "));
 }
 
 #endif  // _WIN32

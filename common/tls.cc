@@ -8,12 +8,8 @@
 
 #include <algorithm>
 #include <atomic>
-#include <cerrno>
 #include <cstdlib>
-#include <cstring>
-#include <fstream>
 #include <mutex>
-#include <sstream>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -76,19 +72,14 @@ unsigned int TlsReloadSeconds(absl::Duration reload_interval) {
 }
 
 absl::StatusOr<std::string> ReadPemFile(const std::string& path, const std::string& what) {
-  std::ifstream in(Utf8Path(path), std::ios::binary);
-  if (!in) {
-    const int err = errno;
-    std::string msg = absl::StrCat("cannot read ", what, " ", path, ": ", std::strerror(err));
-    return err == EACCES ? absl::PermissionDeniedError(msg) : absl::NotFoundError(msg);
-  }
-  std::stringstream buf;
-  buf << in.rdbuf();
-  std::string pem = buf.str();
-  if (pem.find("-----BEGIN ") == std::string::npos) {
+  absl::StatusOr<std::string> pem = ReadFileToString(path);
+  // "WHAT: cannot open PATH: <the OS's reason>", its code as InputFile gives it.
+  if (!pem.ok())
+    return absl::Status(pem.status().code(), absl::StrCat(what, ": ", pem.status().message()));
+  if (pem->find("-----BEGIN ") == std::string::npos) {
     return absl::InvalidArgumentError(absl::StrCat(what, " ", path, " is not a PEM file"));
   }
-  return pem;
+  return std::move(*pem);
 }
 
 absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> MakeChannelCredentials(

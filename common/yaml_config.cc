@@ -13,15 +13,8 @@
 namespace syncwatch {
 
 absl::StatusOr<YamlFile> YamlFile::Load(const std::string& path) {
-  // InputFile names the path and the OS's reason (missing, no access, in use).
-  SYNCWATCH_ASSIGN_OR_RETURN(std::unique_ptr<InputFile> in, InputFile::Open(path));
-  std::string text;
-  char chunk[64 * 1024];
-  while (true) {
-    SYNCWATCH_ASSIGN_OR_RETURN(size_t n, in->Read(chunk, sizeof(chunk)));
-    if (n == 0) break;
-    text.append(chunk, n);
-  }
+  // The error names the path and the OS's reason (missing, no access, in use).
+  SYNCWATCH_ASSIGN_OR_RETURN(std::string text, ReadFileToString(path));
   YAML::Node root;
   try {
     root = YAML::Load(text);

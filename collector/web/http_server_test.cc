@@ -64,7 +64,7 @@ TEST_F(HttpsServerTest, WithoutACertificateItIsPlainHttp) {
 TEST_F(HttpsServerTest, StartupErrorsNameTheFile) {
   EXPECT_THAT(HttpServer::Start("127.0.0.1:0", HttpHandlers(), Tls("missing.pem", "server.key")),
               StatusIs(absl::StatusCode::kNotFound,
-                       HasSubstr("cannot read tls cert " + dir_.Sub("missing.pem"))));
+                       HasSubstr("tls cert: cannot open " + dir_.Sub("missing.pem") + ": ")));
   testing::WriteFile(dir_.Sub("empty.pem"), "-----BEGIN CERTIFICATE-----\nnonsense\n");
   EXPECT_THAT(
       HttpServer::Start("127.0.0.1:0", HttpHandlers(), Tls("empty.pem", "server.key")),

@@ -35,8 +35,7 @@ absl::StatusOr<std::unique_ptr<Agent>> Agent::Create(const AgentOptions& options
   spool_options.batch_max_events = options.batch_max_events;
   spool_options.batch_max_bytes = options.batch_max_bytes;
   SYNCWATCH_ASSIGN_OR_RETURN(agent->spool_,
-                             Spool::Open((Utf8Path(options.data_dir) / "spool").u8string(),
-                                         options.collectors, spool_options));
+                             Spool::Open(SpoolDir(options), options.collectors, spool_options));
   agent->refusals_at_start_ = agent->spool_->Refusals().size();
 
   v1::Hello hello;

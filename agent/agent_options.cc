@@ -6,6 +6,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "agent/platform.h"
+#include "common/file_util.h"
 #include "common/status_macros.h"
 #include "common/yaml_config.h"
 
@@ -265,6 +266,10 @@ absl::StatusOr<AgentOptions> LoadAgentConfig(const std::string& path) {
   absl::Status valid = o.Validate();
   if (!valid.ok()) return absl::InvalidArgumentError(absl::StrCat(path, ": ", valid.message()));
   return o;
+}
+
+std::string SpoolDir(const AgentOptions& options) {
+  return (Utf8Path(options.data_dir) / "spool").u8string();
 }
 
 }  // namespace syncwatch::agent

@@ -90,6 +90,9 @@ struct AgentOptions {
 // version cannot read yet.
 absl::StatusOr<AgentOptions> LoadAgentConfig(const std::string& path);
 
+// The spool's folder: data_dir/spool (data_dir is UTF-8 on every OS).
+std::string SpoolDir(const AgentOptions& options);
+
 const char* SourceKindName(SourceKind kind);
 
 }  // namespace syncwatch::agent

@@ -16,7 +16,6 @@
 #include "agent/agent.h"
 #include "agent/platform.h"
 #include "agent/spool.h"
-#include "common/file_util.h"
 #include "common/flags_util.h"
 #include "common/log.h"
 
@@ -158,7 +157,7 @@ int ServiceMain() {
     return 2;
   }
   syncwatch::agent::LogToFileAndEventLog(options->data_dir, kServiceLogBytes);
-  const std::string spool_dir = (syncwatch::Utf8Path(options->data_dir) / "spool").u8string();
+  const std::string spool_dir = syncwatch::agent::SpoolDir(*options);
   const int code = RunAgent(*options, spool_dir, /*service=*/true);
   if (code != 0) SYNCWATCH_LOG(kError, "the agent stopped with exit code ", code);
   return code;
@@ -195,7 +194,7 @@ int main(int argc, char** argv) {
 #endif
   auto options = syncwatch::agent::LoadAgentConfig(absl::GetFlag(FLAGS_config));
   if (!options.ok()) return Fail(2, std::string(options.status().message()));
-  const std::string spool_dir = (syncwatch::Utf8Path(options->data_dir) / "spool").u8string();
+  const std::string spool_dir = syncwatch::agent::SpoolDir(*options);
   if (absl::GetFlag(FLAGS_check) && absl::GetFlag(FLAGS_repair)) {
     return Fail(2, "--check and --repair exclude each other");
   }

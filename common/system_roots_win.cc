@@ -25,22 +25,13 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_format.h"
 #include "common/system_roots.h"
+#include "common/win_util.h"
 
 namespace syncwatch {
 namespace {
 
 constexpr char kStoreName[] = "the Windows ROOT certificate store (local machine)";
-
-std::string LastErrorText() {
-  const DWORD code = ::GetLastError();
-  char buf[512] = {};
-  DWORD n = ::FormatMessageA(FORMAT_MESSAGE_FROM_SYSTEM | FORMAT_MESSAGE_IGNORE_INSERTS, nullptr,
-                             code, 0, buf, sizeof(buf), nullptr);
-  while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r' || buf[n - 1] == ' ')) --n;
-  return absl::StrFormat("%s (0x%08x)", n > 0 ? std::string(buf, n) : "error", code);
-}
 
 // Appends the certificate `der` as PEM to `pem`; false when OpenSSL cannot
 // read it (gRPC would stop loading roots at such a certificate).
@@ -68,8 +59,8 @@ absl::StatusOr<SystemRoots> ReadSystemRoots() {
       CERT_SYSTEM_STORE_LOCAL_MACHINE | CERT_STORE_OPEN_EXISTING_FLAG | CERT_STORE_READONLY_FLAG,
       L"ROOT");
   if (store == nullptr) {
-    return absl::UnavailableError(
-        absl::StrCat("system roots: cannot open ", kStoreName, ": ", LastErrorText()));
+    return absl::UnavailableError(absl::StrCat("system roots: cannot open ", kStoreName, ": ",
+                                               win::ErrorText(::GetLastError())));
   }
   SystemRoots roots;
   roots.source = kStoreName;
